@@ -1,0 +1,85 @@
+import {
+  DescribeInstancesCommand,
+  DescribeVpcsCommand,
+  ModifyNetworkInterfaceAttributeCommand,
+  type EC2Client,
+  type Instance,
+} from '@aws-sdk/client-ec2';
+
+/** What the controller needs to know about one instance. */
+export interface InstanceFacts {
+  instanceId: string;
+  state: string;
+  vpcId: string | null;
+  tags: Record<string, string>;
+  interfaces: Array<{ eni: string; deviceIndex: number | null; sourceDestCheck: boolean | null; attached: boolean }>;
+}
+
+function toFacts(instance: Instance): InstanceFacts {
+  return {
+    instanceId: instance.InstanceId ?? '',
+    state: instance.State?.Name ?? 'unknown',
+    vpcId: instance.VpcId ?? null,
+    tags: Object.fromEntries((instance.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
+    interfaces: (instance.NetworkInterfaces ?? []).map((eni) => ({
+      eni: eni.NetworkInterfaceId ?? '',
+      deviceIndex: eni.Attachment?.DeviceIndex ?? null,
+      sourceDestCheck: eni.SourceDestCheck ?? null,
+      attached: eni.Attachment?.Status === undefined || eni.Attachment.Status === 'attached',
+    })),
+  };
+}
+
+/** Every non-terminated instance carrying the member tag (one call, all pages). */
+export async function describeMembers(ec2: EC2Client, tag: { key: string; value: string }): Promise<InstanceFacts[]> {
+  const members: InstanceFacts[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: `tag:${tag.key}`, Values: [tag.value] },
+          { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+        ],
+        NextToken: nextToken,
+      }),
+    );
+    for (const reservation of page.Reservations ?? []) {
+      for (const instance of reservation.Instances ?? []) members.push(toFacts(instance));
+    }
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return members;
+}
+
+/** One instance by id, or null when EC2 does not know it. */
+export async function describeInstance(ec2: EC2Client, instanceId: string): Promise<InstanceFacts | null> {
+  try {
+    const described = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const instance = described.Reservations?.[0]?.Instances?.[0];
+    return instance === undefined ? null : toFacts(instance);
+  } catch (error) {
+    const name = (error as Error).name;
+    if (name === 'InvalidInstanceID.NotFound' || name === 'InvalidInstanceID.Malformed') return null;
+    throw error;
+  }
+}
+
+/** The IPv4 CIDR blocks of a VPC. */
+export async function describeVpcCidrs(ec2: EC2Client, vpcId: string): Promise<string[]> {
+  const described = await ec2.send(new DescribeVpcsCommand({ VpcIds: [vpcId] }));
+  const vpc = described.Vpcs?.[0];
+  if (vpc === undefined) return [];
+  const blocks = (vpc.CidrBlockAssociationSet ?? [])
+    .filter((association) => association.CidrBlockState?.State !== 'disassociated')
+    .map((association) => association.CidrBlock)
+    .filter((cidr): cidr is string => cidr !== undefined);
+  return blocks.length > 0 ? blocks : vpc.CidrBlock ? [vpc.CidrBlock] : [];
+}
+
+/** Turns the ENI's source/destination check off, so it can receive traffic for the VIP. */
+export async function disableSourceDestCheck(ec2: EC2Client, eni: string): Promise<void> {
+  await ec2.send(
+    new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eni, SourceDestCheck: { Value: false } }),
+  );
+}

@@ -1,0 +1,81 @@
+import {
+  CreateRouteCommand,
+  DescribeRouteTablesCommand,
+  ReplaceRouteCommand,
+  type EC2Client,
+  type Route,
+} from '@aws-sdk/client-ec2';
+
+/** Where a route table sends the VIP today. */
+export interface VipRoute {
+  routeTableId: string;
+  vpcId: string;
+  /** ENI id, or `instance:<id>` / `other:<target>` when the route is not to an ENI; null when absent. */
+  target: string | null;
+  state: 'active' | 'blackhole' | null;
+}
+
+/** A route table that does not exist or cannot be read. */
+export class RouteTableNotFoundError extends Error {
+  public constructor(public readonly routeTableId: string, options?: ErrorOptions) {
+    super(`route table ${routeTableId} not found`, options);
+    this.name = 'RouteTableNotFoundError';
+  }
+}
+
+export const vipCidr = (vip: string): string => `${vip}/32`;
+
+/** Reads the VIP/32 route of every given table in one call. */
+export async function describeVipRoutes(ec2: EC2Client, routeTableIds: string[], vip: string): Promise<VipRoute[]> {
+  let tables;
+  try {
+    tables = await ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: routeTableIds }));
+  } catch (error) {
+    const missing = /(rtb-[0-9a-f]+)/.exec((error as Error).message)?.[1];
+    if ((error as Error).name === 'InvalidRouteTableID.NotFound') {
+      throw new RouteTableNotFoundError(missing ?? routeTableIds.join(','), { cause: error });
+    }
+    throw error;
+  }
+  return routeTableIds.map((routeTableId) => {
+    const table = tables.RouteTables?.find((candidate) => candidate.RouteTableId === routeTableId);
+    if (table === undefined) throw new RouteTableNotFoundError(routeTableId);
+    const route = table.Routes?.find((candidate) => candidate.DestinationCidrBlock === vipCidr(vip));
+    return {
+      routeTableId,
+      vpcId: table.VpcId ?? '',
+      target: route === undefined ? null : routeTarget(route),
+      state: route === undefined ? null : route.State === 'blackhole' ? 'blackhole' : 'active',
+    };
+  });
+}
+
+function routeTarget(route: Route): string {
+  if (route.NetworkInterfaceId) return route.NetworkInterfaceId;
+  if (route.InstanceId) return `instance:${route.InstanceId}`;
+  const other = route.GatewayId ?? route.NatGatewayId ?? route.TransitGatewayId ?? route.VpcPeeringConnectionId;
+  return `other:${other ?? 'unknown'}`;
+}
+
+/** Points VIP/32 at the ENI: create when absent, replace when present (the route is never deleted). */
+export async function pointVipRoute(
+  ec2: EC2Client,
+  change: { routeTableId: string; vip: string; eni: string; exists: boolean },
+): Promise<void> {
+  const input = {
+    RouteTableId: change.routeTableId,
+    DestinationCidrBlock: vipCidr(change.vip),
+    NetworkInterfaceId: change.eni,
+  };
+  if (change.exists) {
+    await ec2.send(new ReplaceRouteCommand(input));
+    return;
+  }
+  try {
+    await ec2.send(new CreateRouteCommand(input));
+  } catch (error) {
+    // Someone created it between our read and our write: replacing converges to the same end.
+    if ((error as Error).name !== 'RouteAlreadyExists') throw error;
+    await ec2.send(new ReplaceRouteCommand(input));
+  }
+}

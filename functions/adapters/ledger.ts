@@ -1,0 +1,178 @@
+import {
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import {
+  requestKey,
+  RequestRecordSchema,
+  vipKey,
+  VipRecordSchema,
+  type RequestRecord,
+  type VipRecord,
+} from '../../lib/ledger-records.ts';
+
+const isConditionFailure = (error: unknown): boolean =>
+  (error as Error).name === 'ConditionalCheckFailedException';
+
+/** What claiming a request found. */
+export type ClaimResult =
+  | { kind: 'claimed'; attempts: number }
+  | { kind: 'duplicate'; record: RequestRecord };
+
+export interface ClaimInput {
+  requestId: string;
+  cluster: string;
+  vip: string;
+  action: 'up' | 'down';
+  instanceId: string;
+  issuedAt: string;
+  digest: string;
+  callerArn: string;
+  now: Date;
+  ttl: number;
+  /** A claim older than this, never finished (controller died), may be taken again. */
+  leaseMs: number;
+}
+
+/** The DynamoDB ledger: request claims and outcomes, and the VIP's holder. */
+export class Ledger {
+  public constructor(
+    private readonly dynamodb: DynamoDBClient,
+    public readonly tableName: string,
+  ) {}
+
+  /**
+   * Claims a request id with a conditional put, so each request is acted on once. A request whose
+   * last attempt `failed` (same digest) or whose claim lease ran out may be claimed again: that is
+   * how a retry of the same request converges.
+   */
+  public async claim(input: ClaimInput): Promise<ClaimResult> {
+    const fields = {
+      requestId: input.requestId,
+      cluster: input.cluster,
+      vip: input.vip,
+      action: input.action,
+      instanceId: input.instanceId,
+      issuedAt: input.issuedAt,
+      digest: input.digest,
+      callerArn: input.callerArn,
+      status: 'claimed',
+      claimedAt: input.now.toISOString(),
+      ttl: input.ttl,
+    };
+    const names = Object.fromEntries(Object.keys(fields).map((field) => [`#${field}`, field]));
+    const values = Object.fromEntries(Object.entries(fields).map(([field, value]) => [`:${field}`, value]));
+    try {
+      // One UpdateItem (not read-then-write): the claim sits on the switchover's critical path.
+      const answer = await this.dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: requestKey(input.requestId) }),
+          UpdateExpression: `SET ${Object.keys(fields).map((field) => `#${field} = :${field}`).join(', ')} ADD #attempts :one REMOVE #reason, #failedStep, #recordedAt`,
+          ConditionExpression:
+            'attribute_not_exists(pk) OR (#digest = :digest AND (#status = :failed OR (#status = :claimed AND #claimedAt < :leaseExpired)))',
+          ExpressionAttributeNames: {
+            ...names,
+            '#attempts': 'attempts',
+            '#reason': 'reason',
+            '#failedStep': 'failedStep',
+            '#recordedAt': 'recordedAt',
+          },
+          ExpressionAttributeValues: marshall({
+            ...values,
+            ':one': 1,
+            ':failed': 'failed',
+            ':claimed': 'claimed',
+            ':leaseExpired': new Date(input.now.getTime() - input.leaseMs).toISOString(),
+          }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const attempts = answer.Attributes === undefined ? 1 : Number(unmarshall(answer.Attributes).attempts ?? 1);
+      return { kind: 'claimed', attempts };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const record = await this.readRequest(input.requestId);
+      if (record === null) {
+        throw new Error(`request ${input.requestId} vanished from the ledger during its claim`, { cause: error });
+      }
+      return { kind: 'duplicate', record };
+    }
+  }
+
+  /** Reads a request's record (strongly consistent). */
+  public async readRequest(requestId: string): Promise<RequestRecord | null> {
+    const answer = await this.dynamodb.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: marshall({ pk: requestKey(requestId) }),
+        ConsistentRead: true,
+      }),
+    );
+    return answer.Item === undefined ? null : RequestRecordSchema.parse(unmarshall(answer.Item));
+  }
+
+  /** Stores the request's outcome over its claim. */
+  public async recordOutcome(record: RequestRecord): Promise<void> {
+    await this.dynamodb.send(
+      new PutItemCommand({ TableName: this.tableName, Item: marshall(record, { removeUndefinedValues: true }) }),
+    );
+  }
+
+  /**
+   * Stores the outcome of a request that was refused before it could be claimed, unless its id is
+   * already in the ledger: an unverified sender must never overwrite a real request's record.
+   */
+  public async recordUnclaimedOutcome(record: RequestRecord): Promise<boolean> {
+    try {
+      await this.dynamodb.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall(record, { removeUndefinedValues: true }),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** The VIP's current holder record, or null before the first `up` (strongly consistent). */
+  public async readVip(cluster: string): Promise<VipRecord | null> {
+    const answer = await this.dynamodb.send(
+      new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: vipKey(cluster) }), ConsistentRead: true }),
+    );
+    return answer.Item === undefined ? null : VipRecordSchema.parse(unmarshall(answer.Item));
+  }
+
+  /**
+   * Writes the VIP record if nobody changed it since `expectedVersion` (null: it must not exist).
+   * Returns false when another controller won the race; the caller re-reads and decides again.
+   */
+  public async writeVip(next: VipRecord, expectedVersion: number | null): Promise<boolean> {
+    try {
+      await this.dynamodb.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall(next, { removeUndefinedValues: true }),
+          ...(expectedVersion === null
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : {
+                ConditionExpression: '#version = :expected',
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: marshall({ ':expected': expectedVersion }),
+              }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+}

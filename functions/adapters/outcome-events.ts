@@ -1,0 +1,23 @@
+import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { OUTCOME_DETAIL_TYPES, OUTCOME_SOURCE, type OutcomeDetail } from '../../lib/contract.ts';
+
+/** Puts the outcome of a request on the bus, so users can route it to SNS, chat or tickets. */
+export async function publishOutcome(eventbridge: EventBridgeClient, busName: string, detail: OutcomeDetail): Promise<void> {
+  const answer = await eventbridge.send(
+    new PutEventsCommand({
+      Entries: [
+        {
+          EventBusName: busName,
+          Source: OUTCOME_SOURCE,
+          DetailType: OUTCOME_DETAIL_TYPES[detail.outcome],
+          Detail: JSON.stringify(detail),
+        },
+      ],
+    }),
+  );
+  // PutEvents answers 200 even when the entry was refused; the refusal is per entry.
+  const failed = answer.Entries?.find((entry) => entry.ErrorCode !== undefined);
+  if ((answer.FailedEntryCount ?? 0) > 0 || failed !== undefined) {
+    throw new Error(`PutEvents refused the outcome event: ${failed?.ErrorCode ?? 'unknown'} ${failed?.ErrorMessage ?? ''}`.trim());
+  }
+}

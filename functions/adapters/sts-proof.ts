@@ -1,0 +1,83 @@
+import { HttpRequest } from '@smithy/protocol-http';
+import type { HttpHandler } from '@smithy/protocol-http';
+import type { Proof } from '../../lib/contract.ts';
+
+/** The headers a GetCallerIdentity proof may carry to STS; anything else is dropped. */
+export const FORWARDED_PROOF_HEADERS = [
+  'host',
+  'authorization',
+  'content-type',
+  'x-amz-date',
+  'x-amz-security-token',
+  'x-amz-content-sha256',
+  'x-pgpool-vip-digest',
+] as const;
+
+/** STS answered, but not with an identity: the signature or credentials are bad. */
+export class ProofRefusedError extends Error {
+  public constructor(public readonly code: string, message: string) {
+    super(`STS refused the proof: ${code}: ${message}`);
+    this.name = 'ProofRefusedError';
+  }
+}
+
+/** STS could not be asked (network, 5xx, timeout): nobody is to blame yet. */
+export class StsUnavailableError extends Error {
+  public constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StsUnavailableError';
+  }
+}
+
+/**
+ * Replays the signed GetCallerIdentity request to the controller's own STS endpoint and returns
+ * the caller's ARN. The endpoint comes from configuration, never from the event.
+ */
+export async function callerArnFromProof(
+  http: HttpHandler,
+  endpoint: URL,
+  proof: Proof,
+  timeoutMs = 5000,
+): Promise<string> {
+  const headers: Record<string, string> = {};
+  for (const name of FORWARDED_PROOF_HEADERS) {
+    const value = proof.headers[name];
+    if (value !== undefined) headers[name] = value;
+  }
+  const request = new HttpRequest({
+    method: 'POST',
+    protocol: endpoint.protocol,
+    hostname: endpoint.hostname,
+    port: endpoint.port === '' ? undefined : Number(endpoint.port),
+    path: endpoint.pathname,
+    headers,
+    body: proof.body,
+  });
+  let status: number;
+  let text: string;
+  try {
+    const { response } = await http.handle(request, { abortSignal: AbortSignal.timeout(timeoutMs) });
+    status = response.statusCode;
+    text = await readBody(response.body);
+  } catch (error) {
+    throw new StsUnavailableError(`STS at ${endpoint.host} did not answer: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const arn = /<Arn>([^<]+)<\/Arn>/.exec(text)?.[1];
+  if (status === 200 && arn !== undefined) return arn;
+  const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1];
+  const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? '';
+  if (status >= 400 && status < 500) throw new ProofRefusedError(code ?? `HTTP ${status}`, message.slice(0, 200));
+  throw new StsUnavailableError(`STS at ${endpoint.host} answered HTTP ${status}${code ? ` ${code}` : ''}`);
+}
+
+async function readBody(body: unknown): Promise<string> {
+  if (body === undefined || body === null) return '';
+  if (typeof body === 'string') return body;
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Buffer | string>) {
+    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8').slice(0, 20_000);
+}

@@ -1,0 +1,101 @@
+import type { RouteReport, SwitchoverAction } from '../../lib/contract.ts';
+import type { VipRecord } from '../../lib/ledger-records.ts';
+import type { VipRoute } from '../adapters/ec2-routes.ts';
+
+/** The parts of a verified request that a decision depends on. */
+export interface SwitchoverRequest {
+  requestId: string;
+  action: SwitchoverAction;
+  instanceId: string;
+  eni: string;
+  issuedAt: string;
+}
+
+export type RoutePlan = Omit<RouteReport, 'after'>;
+
+/** What to do about one request; computed without any AWS call. */
+export type SwitchoverPlan =
+  | { kind: 'stale'; reason: string; holderBefore: string | null }
+  | {
+      kind: 'up';
+      outcome: 'applied' | 'noop';
+      holderBefore: string | null;
+      routes: RoutePlan[];
+    }
+  | {
+      kind: 'down';
+      outcome: 'applied' | 'noop';
+      holderBefore: string | null;
+      /** The sender held the VIP: record the release (the route stays where it is). */
+      release: boolean;
+    };
+
+/**
+ * Decides from the ledger's VIP record and the live routes. Rules:
+ * - an `up` older than the `up` that made the current holder is stale and changes nothing;
+ * - `up` points VIP/32 at the sender's ENI in every table: create, replace, or keep;
+ * - `down` never touches a route: it only takes the VIP off the sender's interface, and records
+ *   a release when the sender is the holder; a `down` from an earlier term of the holder is stale.
+ */
+export function decide(request: SwitchoverRequest, vip: VipRecord | null, routes: VipRoute[]): SwitchoverPlan {
+  const holderBefore = vip?.holderInstanceId ?? null;
+  const olderThanHolder = vip !== null && Date.parse(request.issuedAt) < Date.parse(vip.upIssuedAt);
+
+  if (request.action === 'up') {
+    if (olderThanHolder) {
+      return {
+        kind: 'stale',
+        holderBefore,
+        reason: `request issued at ${request.issuedAt} is older than the up that made ${vip.holderInstanceId} holder (${vip.upIssuedAt})`,
+      };
+    }
+    const plans = routes.map((route): RoutePlan => ({
+      routeTableId: route.routeTableId,
+      before: route.target,
+      change: route.target === null ? 'create' : route.target !== request.eni || route.state === 'blackhole' ? 'replace' : 'keep',
+    }));
+    const holderChanges = vip === null || vip.holderInstanceId !== request.instanceId || vip.holderEni !== request.eni || vip.released;
+    const outcome = holderChanges || plans.some((plan) => plan.change !== 'keep') ? 'applied' : 'noop';
+    return { kind: 'up', outcome, holderBefore, routes: plans };
+  }
+
+  const senderHolds = vip !== null && vip.holderInstanceId === request.instanceId;
+  if (senderHolds && olderThanHolder) {
+    return {
+      kind: 'stale',
+      holderBefore,
+      reason: `down issued at ${request.issuedAt} predates this instance's current hold of the VIP (since ${vip.upIssuedAt})`,
+    };
+  }
+  const release = senderHolds && !vip.released;
+  return { kind: 'down', outcome: release ? 'applied' : 'noop', holderBefore, release };
+}
+
+/** The VIP record to write for a plan, or null when the plan leaves the ledger as it is. */
+export function nextVipRecord(
+  plan: SwitchoverPlan,
+  request: SwitchoverRequest & { cluster: string; vip: string },
+  current: VipRecord | null,
+  now: Date,
+): VipRecord | null {
+  const version = (current?.version ?? 0) + 1;
+  if (plan.kind === 'up') {
+    return {
+      pk: `vip#${request.cluster}`,
+      cluster: request.cluster,
+      vip: request.vip,
+      holderInstanceId: request.instanceId,
+      holderEni: request.eni,
+      upIssuedAt: request.issuedAt,
+      upRequestId: request.requestId,
+      released: false,
+      releasedAt: null,
+      version,
+      updatedAt: now.toISOString(),
+    };
+  }
+  if (plan.kind === 'down' && plan.release && current !== null) {
+    return { ...current, released: true, releasedAt: request.issuedAt, version, updatedAt: now.toISOString() };
+  }
+  return null;
+}

@@ -1,0 +1,290 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { HttpHandler } from '@smithy/protocol-http';
+import type { Context } from 'aws-lambda';
+import type { ClusterConfig, ControllerConfig } from '../../lib/cluster-config.ts';
+import type { RequestDetail } from '../../lib/contract.ts';
+import { requestDigest } from '../../lib/digest.ts';
+import { METRIC_NAMESPACE, SERVICE_NAME } from '../../lib/telemetry.ts';
+import { describeVipRoutes, RouteTableNotFoundError, type VipRoute } from '../adapters/ec2-routes.ts';
+import { describeInstance, describeMembers, describeVpcCidrs, disableSourceDestCheck } from '../adapters/ec2-instances.ts';
+import { Ledger } from '../adapters/ledger.ts';
+import type { VipRecord } from '../../lib/ledger-records.ts';
+import { applyDown, applyUp, fenceInstances, rewriteRoutes, type ActReport } from './apply-plan.ts';
+import { decide, nextVipRecord, type SwitchoverPlan } from './decide.ts';
+import { describeError, RequestRejectedError, StepFailedError, type SwitchoverStep } from './errors.ts';
+import { clusterFor, identityOf, parseRequest } from './parse.ts';
+import { auditEntryOf, recordOutcome, type AuditEntry, type SwitchoverOutcome } from './record-outcome.ts';
+import { checkClusterNetwork, checkMember } from './validate-member.ts';
+import { verifyProof } from './verify-proof.ts';
+
+/** Deployment settings, read once at start-up (handler.ts) or given by the local controller. */
+export interface SwitchoverSettings {
+  ledgerTable: string;
+  busName: string;
+  accountId: string;
+  stsEndpoint: URL;
+}
+
+export interface SwitchoverDeps {
+  config: ControllerConfig;
+  settings: SwitchoverSettings;
+  ec2: EC2Client;
+  ssm: SSMClient;
+  dynamodb: DynamoDBClient;
+  eventbridge: EventBridgeClient;
+  /** Sends the proof to STS; injected so tests can see that nothing was sent. */
+  stsHttp: HttpHandler;
+  logger?: Logger;
+  metrics?: Metrics;
+  now?: () => Date;
+}
+
+/** What one invocation returns: the audit entry of the request (also logged). */
+export type SwitchoverResult = AuditEntry;
+
+/** A claim left unfinished this long (the controller died) may be taken again by a redelivery. */
+const CLAIM_LEASE_MS = 120_000;
+/** Attempts at the VIP record's conditional write before giving up to a busier controller. */
+const VIP_WRITE_ATTEMPTS = 3;
+
+/** Builds the Lambda handler: parse -> verify -> claim -> validate -> decide -> act -> record. */
+export function createSwitchoverHandler(deps: SwitchoverDeps) {
+  const logger = deps.logger ?? new Logger({ serviceName: SERVICE_NAME });
+  const metrics = deps.metrics ?? new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICE_NAME });
+  const now = deps.now ?? (() => new Date());
+  const ledger = new Ledger(deps.dynamodb, deps.settings.ledgerTable);
+  const vpcOfCluster = new Map<string, Promise<string>>();
+  const recordDeps = {
+    ledger,
+    eventbridge: deps.eventbridge,
+    busName: deps.settings.busName,
+    logger,
+    metrics,
+    ttlDays: deps.config.ledgerTtlDays,
+    now,
+  };
+
+  async function switchover(event: unknown): Promise<SwitchoverResult> {
+    const receivedAt = now();
+    const outcome: SwitchoverOutcome = {
+      outcome: 'rejected',
+      reason: null,
+      failedStep: null,
+      identity: identityOf(event),
+      interface: null,
+      eni: null,
+      callerArn: null,
+      digest: null,
+      claimed: false,
+      attempts: 0,
+      holderBefore: null,
+      holderAfter: null,
+      routes: [],
+      ssmCommands: [],
+      sourceDestCheckDisabled: false,
+      receivedAt,
+      durationsMs: {},
+    };
+    const timed = async <T>(step: SwitchoverStep, work: () => Promise<T> | T): Promise<T> => {
+      const started = Date.now();
+      try {
+        return await work();
+      } finally {
+        outcome.durationsMs[step] = (outcome.durationsMs[step] ?? 0) + Date.now() - started;
+      }
+    };
+
+    try {
+      const request = await timed('parse', () => parseRequest(event));
+      outcome.interface = request.interface;
+      outcome.eni = request.eni;
+      outcome.digest = requestDigest(request);
+      const cluster = clusterFor(deps.config, request);
+      outcome.callerArn = await timed('verify', () =>
+        verifyProof(request, proofPolicy(deps, cluster), deps.stsHttp, now()),
+      );
+      const claim = await timed('claim', () =>
+        ledger.claim({
+          ...request,
+          digest: outcome.digest ?? '',
+          callerArn: outcome.callerArn ?? '',
+          now: now(),
+          ttl: Math.floor(now().getTime() / 1000) + deps.config.ledgerTtlDays * 86_400,
+          leaseMs: CLAIM_LEASE_MS,
+        }),
+      );
+      if (claim.kind === 'duplicate') return duplicateDelivery(outcome, claim.record.status, claim.record.reason ?? null);
+      outcome.claimed = true;
+      outcome.attempts = claim.attempts;
+
+      const { plan, members, written } = await decideUnderVersion(request, cluster, outcome, timed);
+      const report = await act(plan, request, cluster, members, outcome, timed);
+      const supersededBy = written === null ? null : await timed('ledger', () => supersedingRequest(cluster, written.version));
+      outcome.routes = report.routes;
+      outcome.ssmCommands = report.ssmCommands;
+      if (report.failure !== null) {
+        outcome.outcome = 'failed';
+        outcome.failedStep = report.failure.step;
+        outcome.reason = report.failure.reason;
+      } else if (plan.kind === 'stale') {
+        outcome.outcome = 'stale';
+        outcome.reason = plan.reason;
+      } else if (supersededBy !== null) {
+        outcome.outcome = 'stale';
+        outcome.reason = `superseded while applying by request ${supersededBy.upRequestId} of ${supersededBy.holderInstanceId}`;
+        outcome.holderAfter = supersededBy.holderInstanceId;
+        await timed('route', () => convergeToHolder(cluster, supersededBy, request));
+      } else {
+        outcome.outcome = plan.outcome;
+      }
+    } catch (error) {
+      if (error instanceof RequestRejectedError) {
+        outcome.outcome = 'rejected';
+        outcome.failedStep = error.step;
+        outcome.reason = error.message;
+      } else {
+        outcome.outcome = 'failed';
+        outcome.failedStep = error instanceof StepFailedError ? error.step : 'unexpected';
+        outcome.reason = describeError(error);
+        if (!(error instanceof StepFailedError)) logger.error('unexpected error in switchover', { error: describeError(error) });
+      }
+    }
+    return await timed('record', () => recordOutcome(recordDeps, outcome));
+  }
+
+  /** At-least-once delivery: a request already decided is answered from the ledger, not redone. */
+  function duplicateDelivery(outcome: SwitchoverOutcome, status: string, reason: string | null): AuditEntry {
+    const entry = auditEntryOf(
+      { ...outcome, outcome: status === 'claimed' ? 'noop' : (status as SwitchoverOutcome['outcome']), reason: reason ?? (status === 'claimed' ? 'already being handled' : null) },
+      now(),
+      true,
+    );
+    logger.info('duplicate delivery ignored', { ...entry });
+    return entry;
+  }
+
+  /**
+   * Reads the VIP record, the routes and the members together, validates the sender, decides,
+   * and writes the VIP record with a conditional write; a lost race re-reads and decides again.
+   */
+  async function decideUnderVersion(
+    request: RequestDetail,
+    cluster: ClusterConfig,
+    outcome: SwitchoverOutcome,
+    timed: <T>(step: SwitchoverStep, work: () => Promise<T> | T) => Promise<T>,
+  ) {
+    for (let attempt = 1; ; attempt += 1) {
+      const [vip, routes, members] = await timed('validate', () =>
+        Promise.all([ledger.readVip(cluster.name), readRoutes(cluster), describeMembers(deps.ec2, cluster.memberTag)]),
+      );
+      outcome.holderBefore = vip?.holderInstanceId ?? null;
+      outcome.holderAfter = outcome.holderBefore;
+      const vpcId = await clusterVpc(cluster, routes);
+      const sender =
+        members.find((member) => member.instanceId === request.instanceId) ??
+        (await describeInstance(deps.ec2, request.instanceId));
+      const check = checkMember(request, cluster, sender, vpcId);
+      if (check.sourceDestCheckToDisable && !outcome.sourceDestCheckDisabled) {
+        await timed('validate', () => disableSourceDestCheck(deps.ec2, request.eni));
+        outcome.sourceDestCheckDisabled = true;
+      }
+      const plan = await timed('decide', () => decide(request, vip, routes));
+      const next = nextVipRecord(plan, { ...request, cluster: cluster.name }, vip, now());
+      if (next === null) return { plan, members, written: null };
+      if (await timed('ledger', () => ledger.writeVip(next, vip?.version ?? null))) {
+        outcome.holderAfter = next.released ? null : next.holderInstanceId;
+        return { plan, members, written: next };
+      }
+      if (attempt >= VIP_WRITE_ATTEMPTS) {
+        throw new StepFailedError('ledger', `the VIP record of cluster "${cluster.name}" kept changing under this request; gave up after ${attempt} attempts`);
+      }
+    }
+  }
+
+  async function act(
+    plan: SwitchoverPlan,
+    request: RequestDetail,
+    cluster: ClusterConfig,
+    members: Awaited<ReturnType<typeof describeMembers>>,
+    outcome: SwitchoverOutcome,
+    timed: <T>(step: SwitchoverStep, work: () => Promise<T> | T) => Promise<T>,
+  ): Promise<ActReport> {
+    const context = { ec2: deps.ec2, ssm: deps.ssm, cluster, request, ssmWaitMs: deps.config.ssmWaitSeconds * 1000 };
+    if (plan.kind === 'stale') return { routes: [], ssmCommands: [], failure: null };
+    if (plan.kind === 'down') return await timed('ssm-remove', () => applyDown(context));
+    const report = await timed('route', () => applyUp(context, plan.routes, members));
+    outcome.holderAfter = request.instanceId;
+    return report;
+  }
+
+  /** The VIP record that replaced ours while we acted (a newer request won), or null. */
+  async function supersedingRequest(cluster: ClusterConfig, version: number) {
+    const current = await ledger.readVip(cluster.name);
+    return current !== null && current.version !== version && !current.released ? current : null;
+  }
+
+  /**
+   * A newer request took the VIP while this one was acting: whatever this one wrote last must not
+   * stand, so point the routes back at the newer holder and take the VIP off this sender.
+   */
+  async function convergeToHolder(cluster: ClusterConfig, holder: VipRecord, request: RequestDetail): Promise<void> {
+    const routes = await readRoutes(cluster);
+    const plans = decide({ ...request, action: 'up', instanceId: holder.holderInstanceId, eni: holder.holderEni }, null, routes);
+    if (plans.kind !== 'up') return;
+    const rewritten = await rewriteRoutes(deps.ec2, cluster.vip, holder.holderEni, plans.routes);
+    const fenced = await fenceInstances({ ssm: deps.ssm, cluster, requestId: request.requestId }, [request.instanceId]);
+    logger.warn('switchover superseded; converged to the newer holder', {
+      requestId: request.requestId,
+      holder: holder.holderInstanceId,
+      routes: rewritten.routes,
+      fence: fenced,
+    });
+  }
+
+  async function readRoutes(cluster: ClusterConfig): Promise<VipRoute[]> {
+    try {
+      return await describeVipRoutes(deps.ec2, cluster.routeTables, cluster.vip);
+    } catch (error) {
+      if (error instanceof RouteTableNotFoundError) {
+        throw new StepFailedError('configuration', `${error.message} (configured for cluster "${cluster.name}")`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /** The cluster's VPC, checked once per container: one VPC, and the VIP outside its CIDR. */
+  async function clusterVpc(cluster: ClusterConfig, routes: VipRoute[]): Promise<string> {
+    let checked = vpcOfCluster.get(cluster.name);
+    if (checked === undefined) {
+      checked = (async () => {
+        const vpcId = checkClusterNetwork(cluster, routes, []);
+        checkClusterNetwork(cluster, routes, await describeVpcCidrs(deps.ec2, vpcId));
+        return vpcId;
+      })();
+      vpcOfCluster.set(cluster.name, checked);
+      checked.catch(() => vpcOfCluster.delete(cluster.name));
+    }
+    return await checked;
+  }
+
+  return middy(async (event: unknown, _context: Context) => await switchover(event))
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics));
+}
+
+function proofPolicy(deps: SwitchoverDeps, cluster: ClusterConfig) {
+  return {
+    stsEndpoint: deps.settings.stsEndpoint,
+    freshnessSeconds: deps.config.proofFreshnessSeconds,
+    accountId: deps.settings.accountId,
+    allowedRoles: cluster.allowedRoles,
+  };
+}

@@ -1,0 +1,85 @@
+import type { HttpHandler } from '@smithy/protocol-http';
+import type { RequestDetail } from '../../lib/contract.ts';
+import { requestDigest } from '../../lib/digest.ts';
+import { DIGEST_HEADER, GET_CALLER_IDENTITY_BODY } from '../../lib/proof.ts';
+import { callerArnFromProof, ProofRefusedError, StsUnavailableError } from '../adapters/sts-proof.ts';
+import { RequestRejectedError, StepFailedError } from './errors.ts';
+
+export interface ProofPolicy {
+  /** The controller's own STS endpoint; the proof must be signed for its host. */
+  stsEndpoint: URL;
+  freshnessSeconds: number;
+  accountId: string;
+  allowedRoles: string[];
+}
+
+const ASSUMED_ROLE_ARN = /^arn:aws[a-z-]*:sts::(\d{12}):assumed-role\/([^/]+)\/([^/]+)$/;
+/** A signer's clock may run a little ahead of ours. */
+const FUTURE_SKEW_MS = 60_000;
+
+/**
+ * Checks the proof offline (digest, signed headers, host, freshness), then asks STS who signed
+ * it. Returns the caller's ARN: `assumed-role/<allowed role>/<the request's instance id>`.
+ */
+export async function verifyProof(
+  request: RequestDetail,
+  policy: ProofPolicy,
+  http: HttpHandler,
+  now: Date,
+): Promise<string> {
+  const reject = (reason: string): never => {
+    throw new RequestRejectedError('verify', reason);
+  };
+  const { headers, body } = request.proof;
+  if (body !== GET_CALLER_IDENTITY_BODY) reject('proof body must be exactly a GetCallerIdentity request');
+  const authorization = headers.authorization ?? reject('proof has no authorization header');
+  const signedHeaders = /SignedHeaders=([^,\s]+)/.exec(authorization)?.[1]?.split(';') ?? [];
+  for (const required of ['host', 'x-amz-date', DIGEST_HEADER]) {
+    if (!signedHeaders.includes(required)) reject(`proof does not sign the ${required} header`);
+  }
+  if (!/Credential=[^/]+\/\d{8}\/[a-z0-9-]+\/sts\/aws4_request/.test(authorization)) {
+    reject('proof is not signed for the sts service');
+  }
+  if (headers[DIGEST_HEADER] !== requestDigest(request)) {
+    reject('proof digest does not match the request (the request was altered or the proof belongs to another request)');
+  }
+  if (headers.host !== policy.stsEndpoint.host) {
+    reject(`proof is signed for host ${headers.host ?? '(none)'}; this controller accepts only ${policy.stsEndpoint.host}`);
+  }
+  const signedAt = parseAmzDate(headers['x-amz-date'] ?? '');
+  if (signedAt === null) reject('proof has no valid X-Amz-Date');
+  const ageMs = now.getTime() - (signedAt as Date).getTime();
+  if (ageMs > policy.freshnessSeconds * 1000) {
+    reject(`proof is ${Math.round(ageMs / 1000)} s old; the limit is ${policy.freshnessSeconds} s (replayed or delayed request)`);
+  }
+  if (ageMs < -FUTURE_SKEW_MS) reject(`proof is dated ${Math.round(-ageMs / 1000)} s in the future (check the node's clock)`);
+
+  let arn: string;
+  try {
+    arn = await callerArnFromProof(http, policy.stsEndpoint, request.proof);
+  } catch (error) {
+    if (error instanceof ProofRefusedError) throw new RequestRejectedError('verify', error.message, { cause: error });
+    if (error instanceof StsUnavailableError) throw new StepFailedError('verify', error.message, { cause: error });
+    throw error;
+  }
+  const match = ASSUMED_ROLE_ARN.exec(arn);
+  if (match === null) return reject(`proof was signed by ${arn}, not by an instance role session`);
+  const [, account, role, session] = match;
+  if (account !== policy.accountId) reject(`proof was signed in account ${account}, not ${policy.accountId}`);
+  if (!policy.allowedRoles.includes(role ?? '')) {
+    reject(`proof was signed by role ${role}, which is not allowed for this cluster (allowed: ${policy.allowedRoles.join(', ')})`);
+  }
+  if (session !== request.instanceId) {
+    reject(`proof was signed by session ${session}, not by instance ${request.instanceId}`);
+  }
+  return arn;
+}
+
+/** Parses SigV4's `YYYYMMDDTHHMMSSZ`. */
+export function parseAmzDate(value: string): Date | null {
+  const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
+  if (match === null) return null;
+  const [, year, month, day, hour, minute, second] = match.map(Number);
+  const date = new Date(Date.UTC(year ?? 0, (month ?? 1) - 1, day, hour, minute, second));
+  return Number.isNaN(date.getTime()) ? null : date;
+}

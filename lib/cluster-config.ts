@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import {
+  ClusterNameSchema,
+  InterfaceNameSchema,
+  Ipv4Schema,
+  RouteTableIdSchema,
+} from './contract.ts';
+import { ConfigurationError, fieldName } from './errors.ts';
+
+const TagSchema = z.object({ key: z.string().min(1).max(128), value: z.string().max(256) }).strict();
+
+/** One pgpool cluster the controller serves. The event can never name any of this. */
+export const ClusterSchema = z
+  .object({
+    name: ClusterNameSchema,
+    vip: Ipv4Schema,
+    routeTables: z.array(RouteTableIdSchema).min(1, 'needs at least one route table'),
+    allowedRoles: z
+      .array(z.string().regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM role name (not an ARN)'))
+      .min(1, 'needs at least one role name'),
+    /** Instances must carry this tag to be members; default `pgpool-vip:cluster=<name>`. */
+    memberTag: TagSchema.optional(),
+    interface: InterfaceNameSchema.default('eth0'),
+    /** SSM document that adds/removes the VIP; default from the deployment. */
+    ssmDocument: z.string().regex(/^[a-zA-Z0-9_.-]{3,128}$/, 'must be an SSM document name').optional(),
+    /** Disable the ENI's source/dest check when it is found enabled (else reject). */
+    manageSourceDestCheck: z.boolean().default(true),
+    /** Let the reconciler move the route back to the ledger's holder on drift. */
+    heal: z.boolean().default(false),
+  })
+  .strict();
+
+export const ControllerConfigSchema = z
+  .object({
+    clusters: z.array(ClusterSchema).min(1, 'needs at least one cluster'),
+    /** Maximum age of a proof's X-Amz-Date, in seconds. */
+    proofFreshnessSeconds: z.number().int().min(5).max(900).default(60),
+    /** How long the controller waits for the SSM command on the new holder. */
+    ssmWaitSeconds: z.number().int().min(1).max(120).default(20),
+    /** How long request records stay in the ledger. */
+    ledgerTtlDays: z.number().int().min(1).max(3650).default(90),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.clusters.forEach((cluster, index) => {
+      const first = seen.get(cluster.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['clusters', index, 'name'],
+          message: `duplicates clusters[${first}].name "${cluster.name}"`,
+        });
+      }
+      seen.set(cluster.name, index);
+      const vipOwner = config.clusters.findIndex((other) => other.vip === cluster.vip);
+      if (vipOwner !== index) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['clusters', index, 'vip'],
+          message: `${cluster.vip} is already the VIP of clusters[${vipOwner}]`,
+        });
+      }
+      if (new Set(cluster.routeTables).size !== cluster.routeTables.length) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['clusters', index, 'routeTables'],
+          message: 'lists a route table twice',
+        });
+      }
+    });
+  });
+
+export type ControllerConfigInput = z.input<typeof ControllerConfigSchema>;
+type ParsedControllerConfig = z.output<typeof ControllerConfigSchema>;
+export type ClusterConfig = Omit<ParsedControllerConfig['clusters'][number], 'memberTag' | 'ssmDocument'> & {
+  memberTag: { key: string; value: string };
+  ssmDocument: string;
+};
+export type ControllerConfig = Omit<ParsedControllerConfig, 'clusters'> & { clusters: ClusterConfig[] };
+
+export const MEMBER_TAG_KEY = 'pgpool-vip:cluster';
+export const DEFAULT_SSM_DOCUMENT = 'pgpool-vip-address';
+
+/** Formats the first few zod issues as `field: message` so a user can fix the file at once. */
+export function describeIssues(error: z.ZodError, prefix = ''): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${prefix}${fieldName(issue.path)}: ${issue.message}`)
+    .join('; ');
+}
+
+/**
+ * Validates the controller's cluster configuration (a JSON text or an already parsed value)
+ * and fills defaults. Throws ConfigurationError naming the bad field.
+ */
+export function parseControllerConfig(
+  source: string | unknown,
+  defaults: { ssmDocument?: string } = {},
+): ControllerConfig {
+  let raw: unknown = source;
+  if (typeof source === 'string') {
+    try {
+      raw = JSON.parse(source);
+    } catch (error) {
+      throw new ConfigurationError(`cluster configuration is not JSON: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+  const parsed = ControllerConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigurationError(`cluster configuration invalid: ${describeIssues(parsed.error)}`, {
+      cause: parsed.error,
+    });
+  }
+  return {
+    ...parsed.data,
+    clusters: parsed.data.clusters.map((cluster) => ({
+      ...cluster,
+      memberTag: cluster.memberTag ?? { key: MEMBER_TAG_KEY, value: cluster.name },
+      ssmDocument: cluster.ssmDocument ?? defaults.ssmDocument ?? DEFAULT_SSM_DOCUMENT,
+    })),
+  };
+}
+
+/** True when `ip` lies inside the IPv4 CIDR block `cidr`. */
+export function ipv4InCidr(ip: string, cidr: string): boolean {
+  const [base, bitsText] = cidr.split('/');
+  const bits = Number(bitsText);
+  if (base === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) return false;
+  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+  return ((ipv4ToNumber(ip) & mask) >>> 0) === ((ipv4ToNumber(base) & mask) >>> 0);
+}
+
+function ipv4ToNumber(ip: string): number {
+  return ip.split('.').reduce((acc, octet) => ((acc << 8) | Number(octet)) >>> 0, 0);
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+
+/** The wire contract between the agent on a pgpool node and the controller (DESIGN.md). */
+export const CONTRACT_VERSION = 1;
+export const REQUEST_SOURCE = 'pgpool.vip.agent';
+export const REQUEST_DETAIL_TYPE = 'VIP Switchover Requested';
+export const OUTCOME_SOURCE = 'pgpool.vip.controller';
+export const DEFAULT_BUS_NAME = 'pgpool-vip';
+
+export const OUTCOME_KINDS = ['applied', 'noop', 'stale', 'rejected', 'failed'] as const;
+export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
+
+/** EventBridge detail-type of the outcome event for each outcome kind. */
+export const OUTCOME_DETAIL_TYPES = {
+  applied: 'VIP Switchover Completed',
+  noop: 'VIP Switchover Completed',
+  stale: 'VIP Switchover Completed',
+  rejected: 'VIP Switchover Rejected',
+  failed: 'VIP Switchover Failed',
+} as const satisfies Record<OutcomeKind, string>;
+
+const IPV4_OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+export const IPV4_PATTERN = new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}$`);
+/** Linux interface names: at most 15 bytes, no slash, whitespace or shell metacharacters. */
+export const INTERFACE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+export const CLUSTER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+export const Ipv4Schema = z.string().regex(IPV4_PATTERN, 'must be a dotted IPv4 address');
+export const InterfaceNameSchema = z
+  .string()
+  .regex(INTERFACE_PATTERN, 'must be a Linux interface name (letters, digits, _ . -, at most 15)');
+export const ClusterNameSchema = z
+  .string()
+  .regex(CLUSTER_NAME_PATTERN, 'must be 1-63 letters, digits, _ . - starting with a letter or digit');
+export const InstanceIdSchema = z.string().regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id (i-...)');
+export const EniIdSchema = z.string().regex(/^eni-[0-9a-f]{8,17}$/, 'must be an ENI id (eni-...)');
+export const RouteTableIdSchema = z.string().regex(/^rtb-[0-9a-f]{8,17}$/, 'must be a route table id (rtb-...)');
+
+/**
+ * The proof that the sender is the instance it names: a SigV4-signed STS GetCallerIdentity
+ * POST. Only headers and body travel; the controller chooses where to send it.
+ */
+export const ProofSchema = z
+  .object({
+    headers: z.record(z.string(), z.string()),
+    body: z.string().max(256),
+  })
+  .strict();
+export type Proof = z.infer<typeof ProofSchema>;
+
+/**
+ * `detail` of a `VIP Switchover Requested` event, e.g.
+ * {"version":1,"action":"up","cluster":"main","vip":"198.19.0.50","instanceId":"i-0a632a8349b701357",
+ *  "interface":"eth0","eni":"eni-0f1e2d3c4b5a69788","requestId":"5b0c...","issuedAt":"2026-11-25T10:00:00.000Z",
+ *  "proof":{"headers":{...},"body":"Action=GetCallerIdentity&Version=2011-06-15"}}
+ */
+export const RequestDetailSchema = z
+  .object({
+    version: z.literal(CONTRACT_VERSION),
+    action: z.enum(['up', 'down']),
+    cluster: ClusterNameSchema,
+    vip: Ipv4Schema,
+    instanceId: InstanceIdSchema,
+    interface: InterfaceNameSchema,
+    eni: EniIdSchema,
+    requestId: z.string().uuid('must be a UUID'),
+    issuedAt: z.string().datetime({ message: 'must be an ISO-8601 UTC timestamp' }),
+    proof: ProofSchema,
+  })
+  .strict();
+export type RequestDetail = z.infer<typeof RequestDetailSchema>;
+export type UnsignedRequestDetail = Omit<RequestDetail, 'proof'>;
+export type SwitchoverAction = RequestDetail['action'];
+
+/** The EventBridge envelope as Lambda receives it from the rule. */
+export const RequestEventSchema = z.object({
+  version: z.string().optional(),
+  id: z.string().min(1),
+  source: z.literal(REQUEST_SOURCE),
+  'detail-type': z.literal(REQUEST_DETAIL_TYPE),
+  account: z.string().optional(),
+  time: z.string().optional(),
+  region: z.string().optional(),
+  resources: z.array(z.string()).optional(),
+  detail: z.unknown(),
+});
+export type RequestEvent = z.infer<typeof RequestEventSchema>;
+
+/** Per-table route change the controller made or found in place. */
+export interface RouteReport {
+  routeTableId: string;
+  before: string | null;
+  after: string | null;
+  change: 'create' | 'replace' | 'keep';
+}
+
+/** `detail` of the outcome events the controller puts on the bus. */
+export interface OutcomeDetail {
+  version: typeof CONTRACT_VERSION;
+  requestId: string | null;
+  cluster: string | null;
+  vip: string | null;
+  action: SwitchoverAction | null;
+  instanceId: string | null;
+  outcome: OutcomeKind;
+  reason: string | null;
+  failedStep: string | null;
+  holder: string | null;
+  routes: RouteReport[];
+  durationMs: number;
+}

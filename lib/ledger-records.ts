@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { OUTCOME_KINDS } from './contract.ts';
+
+/**
+ * The ledger is one DynamoDB table keyed by `pk`. Two kinds of item live in it:
+ * - `request#<requestId>`: one per request (claim = replay protection, the outcome the agent
+ *   waits for, the audit history queried through the `byCluster` index on cluster+recordedAt);
+ * - `vip#<cluster>`: the VIP's holder and the issuedAt of the `up` that made it holder,
+ *   updated only with a conditional write on `version`.
+ */
+export const LEDGER_PARTITION_KEY = 'pk';
+export const LEDGER_HISTORY_INDEX = 'byCluster';
+
+export const requestKey = (requestId: string): string => `request#${requestId}`;
+export const vipKey = (cluster: string): string => `vip#${cluster}`;
+
+export const REQUEST_STATUSES = ['claimed', ...OUTCOME_KINDS] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+
+const RouteReportSchema = z.object({
+  routeTableId: z.string(),
+  before: z.string().nullable(),
+  after: z.string().nullable(),
+  change: z.enum(['create', 'replace', 'keep']),
+});
+
+const SsmCommandReportSchema = z.object({
+  purpose: z.enum(['add', 'remove']),
+  commandId: z.string(),
+  instanceIds: z.array(z.string()),
+  status: z.string(),
+});
+export type SsmCommandReport = z.infer<typeof SsmCommandReportSchema>;
+
+/** A request item as stored; fields after `status` exist once an outcome is recorded. */
+export const RequestRecordSchema = z.object({
+  pk: z.string(),
+  requestId: z.string(),
+  cluster: z.string(),
+  vip: z.string().nullable().optional(),
+  action: z.enum(['up', 'down']).nullable().optional(),
+  instanceId: z.string().nullable().optional(),
+  status: z.enum(REQUEST_STATUSES),
+  reason: z.string().nullable().optional(),
+  failedStep: z.string().nullable().optional(),
+  digest: z.string().nullable().optional(),
+  callerArn: z.string().nullable().optional(),
+  issuedAt: z.string().nullable().optional(),
+  claimedAt: z.string().optional(),
+  recordedAt: z.string().optional(),
+  attempts: z.number().optional(),
+  holderBefore: z.string().nullable().optional(),
+  holderAfter: z.string().nullable().optional(),
+  routes: z.array(RouteReportSchema).optional(),
+  ssmCommands: z.array(SsmCommandReportSchema).optional(),
+  durationMs: z.number().optional(),
+  ttl: z.number(),
+});
+export type RequestRecord = z.infer<typeof RequestRecordSchema>;
+
+/** The VIP item: who holds the VIP according to the last applied `up`. */
+export const VipRecordSchema = z.object({
+  pk: z.string(),
+  cluster: z.string(),
+  vip: z.string(),
+  holderInstanceId: z.string(),
+  holderEni: z.string(),
+  upIssuedAt: z.string(),
+  upRequestId: z.string(),
+  released: z.boolean(),
+  releasedAt: z.string().nullable().optional(),
+  version: z.number().int().nonnegative(),
+  updatedAt: z.string(),
+});
+export type VipRecord = z.infer<typeof VipRecordSchema>;

@@ -1,0 +1,58 @@
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { Proof, UnsignedRequestDetail } from './contract.ts';
+import { requestDigest } from './digest.ts';
+
+/** Signed header that binds the proof to one request's content. */
+export const DIGEST_HEADER = 'x-pgpool-vip-digest';
+export const GET_CALLER_IDENTITY_BODY = 'Action=GetCallerIdentity&Version=2011-06-15';
+
+/** The regional STS endpoint, unless the SDK's standard override variables say otherwise. */
+export function stsEndpointFor(region: string, env: NodeJS.ProcessEnv = process.env): URL {
+  const override = env.AWS_ENDPOINT_URL_STS ?? env.AWS_ENDPOINT_URL;
+  return new URL(override ?? `https://sts.${region}.amazonaws.com/`);
+}
+
+export interface SignProofInput {
+  detail: UnsignedRequestDetail;
+  region: string;
+  credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** Where the controller will send it; must be the controller's configured STS endpoint. */
+  stsEndpoint: URL;
+  signingDate?: Date;
+}
+
+/**
+ * Signs `GetCallerIdentity` with the caller's credentials and the request digest as a signed
+ * header (the method of Vault's AWS IAM auth). Whoever replays it to STS learns who signed it,
+ * and cannot change the request without breaking the signature.
+ */
+export async function signProof(input: SignProofInput): Promise<Proof> {
+  const { stsEndpoint } = input;
+  const request = new HttpRequest({
+    method: 'POST',
+    protocol: stsEndpoint.protocol,
+    hostname: stsEndpoint.hostname,
+    port: stsEndpoint.port === '' ? undefined : Number(stsEndpoint.port),
+    path: stsEndpoint.pathname,
+    headers: {
+      host: stsEndpoint.host,
+      'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+      [DIGEST_HEADER]: requestDigest(input.detail),
+    },
+    body: GET_CALLER_IDENTITY_BODY,
+  });
+  const signer = new SignatureV4({
+    service: 'sts',
+    region: input.region,
+    credentials: input.credentials,
+    sha256: Sha256,
+    applyChecksum: true,
+  });
+  const signed = await signer.sign(request, { signingDate: input.signingDate ?? new Date() });
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(signed.headers)) headers[name.toLowerCase()] = value;
+  return { headers, body: GET_CALLER_IDENTITY_BODY };
+}

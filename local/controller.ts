@@ -1,0 +1,132 @@
+import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { Context } from 'aws-lambda';
+import { parseControllerConfig } from '../lib/cluster-config.ts';
+import { SERVICE_NAME } from '../lib/telemetry.ts';
+import { createSwitchoverHandler, type SwitchoverResult } from '../functions/switchover/switchover.ts';
+import { motoClients, type AwsClients } from './aws-clients.ts';
+import type { World } from './world.ts';
+
+export interface LocalControllerOptions {
+  endpoint: string;
+  world: World;
+  /** Changes to the world's cluster configuration (e.g. proofFreshnessSeconds). */
+  configOverrides?: Record<string, unknown>;
+  logger?: Logger;
+  metrics?: Metrics;
+  onResult?: (result: SwitchoverResult) => void;
+  onError?: (error: unknown) => void;
+  /** Idle wait between empty polls of the request queue. */
+  pollMs?: number;
+}
+
+export interface LocalController {
+  /** Runs the handler on every request waiting in the queue now; returns their results in order. */
+  drain(): Promise<SwitchoverResult[]>;
+  /** Keeps draining in the background until stop(). */
+  start(): void;
+  stop(): Promise<void>;
+  readonly clients: AwsClients;
+}
+
+/** A Lambda context good enough for Powertools; the local controller is not in Lambda. */
+export function localContext(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'pgpool-vip-switchover-local',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:pgpool-vip-switchover-local',
+    memoryLimitInMB: '256',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: '/aws/lambda/pgpool-vip-switchover-local',
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/**
+ * The controller as it runs on this machine: the same handler the Lambda runs, fed with the same
+ * EventBridge envelope, taken from the SQS queue the bus's rule delivers to (moto cannot invoke
+ * Lambda targets).
+ */
+export function createLocalController(options: LocalControllerOptions): LocalController {
+  const clients = motoClients(options.endpoint);
+  const { world } = options;
+  const handler = createSwitchoverHandler({
+    config: parseControllerConfig({ ...world.config, ...options.configOverrides }),
+    settings: {
+      ledgerTable: world.ledgerTable,
+      busName: world.busName,
+      accountId: world.accountId,
+      stsEndpoint: new URL(options.endpoint),
+    },
+    ec2: clients.ec2,
+    ssm: clients.ssm,
+    dynamodb: clients.dynamodb,
+    eventbridge: clients.eventbridge,
+    stsHttp: new NodeHttpHandler({ connectionTimeout: 2000, requestTimeout: 5000 }),
+    logger: options.logger ?? new Logger({ serviceName: SERVICE_NAME, logLevel: 'SILENT' }),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  });
+
+  let running = false;
+  let loop: Promise<void> | null = null;
+
+  async function drain(waitSeconds = 0): Promise<SwitchoverResult[]> {
+    const results: SwitchoverResult[] = [];
+    for (;;) {
+      const received = await clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: world.requestQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds }),
+      );
+      const messages = received.Messages ?? [];
+      if (messages.length === 0) return results;
+      for (const message of messages) {
+        const event: unknown = JSON.parse(message.Body ?? 'null');
+        const result = (await handler(event, localContext())) as SwitchoverResult;
+        results.push(result);
+        options.onResult?.(result);
+        await clients.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: world.requestQueueUrl, ReceiptHandle: message.ReceiptHandle }),
+        );
+      }
+      waitSeconds = 0;
+    }
+  }
+
+  return {
+    clients,
+    drain: () => drain(0),
+    start() {
+      if (running) return;
+      running = true;
+      loop = (async () => {
+        while (running) {
+          try {
+            const handled = await drain(0);
+            if (handled.length === 0) await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 50));
+          } catch (error) {
+            options.onError?.(error);
+            await new Promise((resolve) => setTimeout(resolve, 500));
+          }
+        }
+      })();
+    },
+    async stop() {
+      running = false;
+      await loop;
+      loop = null;
+    },
+  };
+}
+
+/** Creates the local controller and starts draining in the background. */
+export function startLocalController(options: LocalControllerOptions): LocalController {
+  const controller = createLocalController(options);
+  controller.start();
+  return controller;
+}

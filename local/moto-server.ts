@@ -1,0 +1,107 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** A moto_server process standing in for AWS on a loopback port. */
+export interface MotoServer {
+  endpoint: string;
+  port: number;
+  pid: number;
+  /** Turns SigV4 signature checking on (needs real moto IAM keys from then on). */
+  enableAuth(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class MotoUnavailableError extends Error {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'MotoUnavailableError';
+  }
+}
+
+export const MOTO_INSTALL_HINT =
+  "moto_server was not found on PATH: install it with `pip install 'moto[server]'` (python 3), then run this again";
+
+/** True when a `moto_server` executable can be started from PATH. */
+export function motoServerInstalled(): boolean {
+  const probe = spawnSync('moto_server', ['--help'], { stdio: 'ignore', timeout: 20_000 });
+  return probe.error === undefined && probe.status === 0;
+}
+
+/** Asks the kernel for a free loopback TCP port. */
+export async function freeLoopbackPort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address !== null && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no port assigned'));
+      });
+    });
+  });
+}
+
+/** Starts moto_server on a free loopback port and waits until it answers. */
+export async function startMotoServer(options: { readyTimeoutMs?: number; host?: string } = {}): Promise<MotoServer> {
+  const host = options.host ?? '127.0.0.1';
+  const port = await freeLoopbackPort();
+  let child: ChildProcess;
+  try {
+    child = spawn('moto_server', ['-H', host, '-p', String(port)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'false' },
+    });
+  } catch {
+    throw new MotoUnavailableError(MOTO_INSTALL_HINT);
+  }
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+  });
+  const spawnError = new Promise<never>((_, reject) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      reject(error.code === 'ENOENT' ? new MotoUnavailableError(MOTO_INSTALL_HINT) : error);
+    });
+    child.once('exit', (code) => reject(new Error(`moto_server exited with ${code}: ${stderr.trim()}`)));
+  });
+  const endpoint = `http://${host}:${port}`;
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
+  const ready = (async () => {
+    for (;;) {
+      try {
+        const response = await fetch(`${endpoint}/moto-api/data.json`);
+        if (response.ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`moto_server did not answer on ${endpoint} in time: ${stderr.trim()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  try {
+    await Promise.race([ready, spawnError]);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  spawnError.catch(() => undefined);
+  const pid = child.pid ?? -1;
+  return {
+    endpoint,
+    port,
+    pid,
+    async enableAuth() {
+      const response = await fetch(`${endpoint}/moto-api/reset-auth`, { method: 'POST', body: '0' });
+      if (!response.ok) throw new Error(`moto reset-auth answered ${response.status}`);
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

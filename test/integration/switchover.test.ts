@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { createHarness, type Harness } from '../support/controller-harness.ts';
+import { envelope, signedDetail } from '../support/requests.ts';
+
+let moto: MotoServer;
+beforeAll(async () => {
+  moto = await startMotoServer();
+});
+afterAll(async () => {
+  await moto?.stop();
+});
+
+const seconds = (n: number): Date => new Date(Date.now() + n * 1000);
+
+async function send(harness: Harness, index: number, action: 'up' | 'down', options: { issuedAt?: Date; requestId?: string } = {}) {
+  const instance = harness.world.instances[index];
+  if (instance === undefined) throw new Error(`no instance ${index}`);
+  const detail = await signedDetail(harness.world, instance, { action, stsEndpoint: moto.endpoint, ...options });
+  const event = envelope(detail, harness.world);
+  return { detail, event, result: await harness.invoke(event) };
+}
+
+describe('Function: switchover handler (against moto)', () => {
+  it('creates the VIP route to the sender ENI when no route exists, and records the holder', async () => {
+    // Prepare
+    const harness = await createHarness(moto.endpoint);
+    const [node1] = harness.world.instances;
+    // Act
+    const { detail, result } = await send(harness, 0, 'up');
+    // Assess
+    expect(result.outcome).toBe('applied');
+    expect(result.routes).toEqual([
+      { routeTableId: harness.world.routeTableIds[0], before: null, after: node1?.eni, change: 'create' },
+    ]);
+    expect(await harness.routeTargets()).toEqual({ [harness.world.routeTableIds[0] as string]: node1?.eni });
+    expect(await harness.request(detail.requestId)).toMatchObject({ status: 'applied', instanceId: node1?.instanceId });
+    expect(await harness.vip()).toMatchObject({ holderInstanceId: node1?.instanceId, holderEni: node1?.eni, released: false });
+  });
+
+  it('replaces a route that points at another member and fences the other members', async () => {
+    const harness = await createHarness(moto.endpoint);
+    const [node1, node2, node3] = harness.world.instances;
+    await send(harness, 0, 'up', { issuedAt: seconds(-2) });
+
+    const { result } = await send(harness, 1, 'up');
+
+    expect(result.outcome).toBe('applied');
+    expect(result.routes[0]).toMatchObject({ before: node1?.eni, after: node2?.eni, change: 'replace' });
+    expect(result.holderBefore).toBe(node1?.instanceId);
+    expect(result.holderAfter).toBe(node2?.instanceId);
+    const fence = result.ssmCommands.find((command) => command.purpose === 'remove');
+    expect(fence?.instanceIds.sort()).toEqual([node1?.instanceId, node3?.instanceId].sort());
+    expect(await harness.routeTargets()).toEqual({ [harness.world.routeTableIds[0] as string]: node2?.eni });
+  });
+
+  it('is a no-op when the route already points at the sender, but still puts the VIP on its interface', async () => {
+    const harness = await createHarness(moto.endpoint);
+    await send(harness, 0, 'up', { issuedAt: seconds(-2) });
+
+    const { result } = await send(harness, 0, 'up');
+
+    expect(result.outcome).toBe('noop');
+    expect(result.routes[0]?.change).toBe('keep');
+    expect(result.ssmCommands.find((command) => command.purpose === 'add')?.status).toBe('Success');
+  });
+
+  it('keeps the route on down from the holder and records the release', async () => {
+    const harness = await createHarness(moto.endpoint);
+    const [node1] = harness.world.instances;
+    await send(harness, 0, 'up', { issuedAt: seconds(-2) });
+
+    const { result } = await send(harness, 0, 'down');
+
+    expect(result.outcome).toBe('applied');
+    expect(result.routes).toEqual([]);
+    expect(result.ssmCommands).toEqual([expect.objectContaining({ purpose: 'remove', instanceIds: [node1?.instanceId] })]);
+    expect(await harness.routeTargets()).toEqual({ [harness.world.routeTableIds[0] as string]: node1?.eni });
+    expect(await harness.vip()).toMatchObject({ holderInstanceId: node1?.instanceId, released: true });
+  });
+
+  it("keeps the new leader's route when the old leader's down arrives after the new leader's up", async () => {
+    const harness = await createHarness(moto.endpoint);
+    const [node1, node2] = harness.world.instances;
+    await send(harness, 0, 'up', { issuedAt: seconds(-10) });
+    await send(harness, 1, 'up', { issuedAt: seconds(-3) });
+
+    const { result } = await send(harness, 0, 'down');
+
+    expect(result.outcome).toBe('noop');
+    expect(result.ssmCommands).toEqual([expect.objectContaining({ purpose: 'remove', instanceIds: [node1?.instanceId] })]);
+    expect(await harness.routeTargets()).toEqual({ [harness.world.routeTableIds[0] as string]: node2?.eni });
+    expect(await harness.vip()).toMatchObject({ holderInstanceId: node2?.instanceId, released: false });
+  });
+
+  it('refuses an up older than the last applied one and changes nothing', async () => {
+    const harness = await createHarness(moto.endpoint);
+    const [, node2] = harness.world.instances;
+    await send(harness, 1, 'up', { issuedAt: seconds(-1) });
+
+    const { detail, result } = await send(harness, 0, 'up', { issuedAt: seconds(-5) });
+
+    expect(result.outcome).toBe('stale');
+    expect(result.reason).toMatch(/older than the up that made/);
+    expect(result.ssmCommands).toEqual([]);
+    expect(await harness.routeTargets()).toEqual({ [harness.world.routeTableIds[0] as string]: node2?.eni });
+    expect(await harness.request(detail.requestId)).toMatchObject({ status: 'stale' });
+  });
+
+  it('answers a duplicate delivery from the ledger and does nothing again', async () => {
+    const harness = await createHarness(moto.endpoint);
+    const { event, detail } = await send(harness, 0, 'up');
+    const before = await harness.request(detail.requestId);
+
+    const again = await harness.invoke(event);
+
+    expect(again.duplicate).toBe(true);
+    expect(again.outcome).toBe('applied');
+    expect(again.ssmCommands).toEqual([]);
+    expect(await harness.request(detail.requestId)).toEqual(before);
+  });
+
+  it('rewrites the route in every configured table', async () => {
+    const harness = await createHarness(moto.endpoint, { routeTableCount: 3 });
+    const [node1] = harness.world.instances;
+
+    const { result } = await send(harness, 0, 'up');
+
+    expect(result.outcome).toBe('applied');
+    expect(result.routes.map((route) => route.change)).toEqual(['create', 'create', 'create']);
+    expect(Object.values(await harness.routeTargets())).toEqual([node1?.eni, node1?.eni, node1?.eni]);
+  });
+});

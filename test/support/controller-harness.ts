@@ -1,0 +1,75 @@
+import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { parseControllerConfig } from '../../lib/cluster-config.ts';
+import type { RequestRecord, VipRecord } from '../../lib/ledger-records.ts';
+import { Ledger } from '../../functions/adapters/ledger.ts';
+import { createSwitchoverHandler, type SwitchoverDeps, type SwitchoverResult } from '../../functions/switchover/switchover.ts';
+import { motoClients, type AwsClients } from '../../local/aws-clients.ts';
+import { localContext } from '../../local/controller.ts';
+import { createWorld, type World, type WorldOptions } from '../../local/world.ts';
+
+export interface Harness {
+  clients: AwsClients;
+  world: World;
+  ledger: Ledger;
+  invoke(event: unknown): Promise<SwitchoverResult>;
+  /** VIP/32 target per configured route table (ENI id or null). */
+  routeTargets(): Promise<Record<string, string | null>>;
+  request(requestId: string): Promise<RequestRecord | null>;
+  vip(): Promise<VipRecord | null>;
+}
+
+let worldCount = 0;
+
+/**
+ * A fresh world in a shared moto server and the real switchover handler wired to it, with the
+ * real SDK clients. `deps` replaces parts (a client mock for cases moto cannot produce).
+ */
+export async function createHarness(
+  endpoint: string,
+  options: WorldOptions & { configOverrides?: Record<string, unknown>; deps?: Partial<SwitchoverDeps> } = {},
+): Promise<Harness> {
+  const clients = motoClients(endpoint);
+  worldCount += 1;
+  const world = await createWorld(clients, { prefix: `w${worldCount}-${process.pid}-`, ...options });
+  const ledger = new Ledger(clients.dynamodb, world.ledgerTable);
+  const handler = createSwitchoverHandler({
+    config: parseControllerConfig({ ...world.config, ...options.configOverrides }),
+    settings: {
+      ledgerTable: world.ledgerTable,
+      busName: world.busName,
+      accountId: world.accountId,
+      stsEndpoint: new URL(endpoint),
+    },
+    ec2: clients.ec2,
+    ssm: clients.ssm,
+    dynamodb: clients.dynamodb,
+    eventbridge: clients.eventbridge,
+    stsHttp: new NodeHttpHandler(),
+    logger: new Logger({ serviceName: 'pgpool-vip', logLevel: 'SILENT' }),
+    metrics: new Metrics({ namespace: 'PgpoolVip', serviceName: 'pgpool-vip' }),
+    ...options.deps,
+  });
+  const cluster = world.config.clusters[0];
+  return {
+    clients,
+    world,
+    ledger,
+    invoke: async (event) => (await handler(event, localContext())) as SwitchoverResult,
+    async routeTargets() {
+      const tables = await clients.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: world.routeTableIds }));
+      return Object.fromEntries(
+        world.routeTableIds.map((id) => {
+          const route = tables.RouteTables?.find((table) => table.RouteTableId === id)?.Routes?.find(
+            (candidate) => candidate.DestinationCidrBlock === `${cluster?.vip}/32`,
+          );
+          return [id, route?.NetworkInterfaceId ?? route?.InstanceId ?? null];
+        }),
+      );
+    },
+    request: (requestId) => ledger.readRequest(requestId),
+    vip: () => ledger.readVip(cluster?.name ?? ''),
+  };
+}

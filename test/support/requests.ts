@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CONTRACT_VERSION,
+  REQUEST_DETAIL_TYPE,
+  REQUEST_SOURCE,
+  type RequestDetail,
+  type SwitchoverAction,
+  type UnsignedRequestDetail,
+} from '../../lib/contract.ts';
+import { signProof } from '../../lib/proof.ts';
+import type { World, WorldInstance } from '../../local/world.ts';
+
+export interface RequestOptions {
+  action: SwitchoverAction;
+  issuedAt?: Date;
+  signingDate?: Date;
+  requestId?: string;
+  stsEndpoint: string;
+  /** Changes applied to the detail before signing (the proof then covers them). */
+  detail?: Partial<UnsignedRequestDetail>;
+}
+
+/** A signed request detail, as the agent on `instance` would build it. */
+export async function signedDetail(world: World, instance: WorldInstance, options: RequestOptions): Promise<RequestDetail> {
+  const issuedAt = options.issuedAt ?? new Date();
+  const cluster = world.config.clusters[0];
+  if (cluster === undefined) throw new Error('world has no cluster');
+  const unsigned: UnsignedRequestDetail = {
+    version: CONTRACT_VERSION,
+    action: options.action,
+    cluster: cluster.name,
+    vip: cluster.vip,
+    instanceId: instance.instanceId,
+    interface: 'eth0',
+    eni: instance.eni,
+    requestId: options.requestId ?? randomUUID(),
+    issuedAt: issuedAt.toISOString(),
+    ...options.detail,
+  };
+  const proof = await signProof({
+    detail: unsigned,
+    region: world.region,
+    credentials: instance.credentials,
+    stsEndpoint: new URL(options.stsEndpoint),
+    signingDate: options.signingDate ?? issuedAt,
+  });
+  return { ...unsigned, proof };
+}
+
+/** The EventBridge envelope Lambda receives for a detail. */
+export function envelope(detail: unknown, world: Pick<World, 'accountId' | 'region'>): Record<string, unknown> {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': REQUEST_DETAIL_TYPE,
+    source: REQUEST_SOURCE,
+    account: world.accountId,
+    time: new Date().toISOString(),
+    region: world.region,
+    resources: [],
+    detail,
+  };
+}
