@@ -2,6 +2,7 @@ import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { parseControllerConfig } from '../../lib/cluster-config.ts';
 import type { RequestRecord, VipRecord } from '../../lib/ledger-records.ts';
 import { Ledger } from '../../functions/adapters/ledger.ts';
@@ -29,14 +30,22 @@ let worldCount = 0;
  */
 export async function createHarness(
   endpoint: string,
-  options: WorldOptions & { configOverrides?: Record<string, unknown>; deps?: Partial<SwitchoverDeps> } = {},
+  options: WorldOptions & {
+    /** Changes to the world's controller configuration, computed from the world. */
+    configure?: (world: World) => Record<string, unknown>;
+    deps?: Partial<SwitchoverDeps>;
+    /** Use this world instead of creating one. */
+    world?: World;
+    /** Credentials of the controller's clients (moto IAM keys when auth is on). */
+    credentials?: AwsCredentialIdentity;
+  } = {},
 ): Promise<Harness> {
-  const clients = motoClients(endpoint);
+  const clients = motoClients(endpoint, options.credentials);
   worldCount += 1;
-  const world = await createWorld(clients, { prefix: `w${worldCount}-${process.pid}-`, ...options });
+  const world = options.world ?? (await createWorld(clients, { prefix: `w${worldCount}-${process.pid}-`, ...options }));
   const ledger = new Ledger(clients.dynamodb, world.ledgerTable);
   const handler = createSwitchoverHandler({
-    config: parseControllerConfig({ ...world.config, ...options.configOverrides }),
+    config: parseControllerConfig({ ...world.config, ...options.configure?.(world) }),
     settings: {
       ledgerTable: world.ledgerTable,
       busName: world.busName,
