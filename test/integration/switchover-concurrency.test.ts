@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import type { WorldInstance } from '../../local/world.ts';
+import { createHarness } from '../support/controller-harness.ts';
+import { envelope, signedDetail } from '../support/requests.ts';
+
+let moto: MotoServer;
+beforeAll(async () => {
+  moto = await startMotoServer();
+});
+afterAll(async () => {
+  await moto?.stop();
+});
+
+describe('Function: switchover handler under concurrent requests for one VIP', () => {
+  it('leaves the route and the ledger on the newer request when two controllers race', async () => {
+    // Prepare: two controllers (two handler instances) on one world.
+    const first = await createHarness(moto.endpoint);
+    const second = await createHarness(moto.endpoint, { world: first.world });
+    const [node1, node2] = first.world.instances as [WorldInstance, WorldInstance];
+    const older = await signedDetail(first.world, node1, { action: 'up', stsEndpoint: moto.endpoint, issuedAt: new Date(Date.now() - 1000) });
+    const newer = await signedDetail(first.world, node2, { action: 'up', stsEndpoint: moto.endpoint });
+
+    // Act
+    const results = await Promise.all([
+      first.invoke(envelope(older, first.world)),
+      second.invoke(envelope(newer, first.world)),
+    ]);
+
+    // Assess
+    expect(results[1].outcome).toBe('applied');
+    expect(['applied', 'stale']).toContain(results[0].outcome);
+    expect(Object.values(await first.routeTargets())).toEqual([node2.eni]);
+    expect(await first.vip()).toMatchObject({ holderInstanceId: node2.instanceId, upRequestId: newer.requestId });
+  });
+
+  it('puts the routes back on the newer holder when a newer up lands while an older one is acting', async () => {
+    // Prepare: the older request's route write is held until the newer request has finished.
+    const slow = await createHarness(moto.endpoint);
+    const fast = await createHarness(moto.endpoint, { world: slow.world });
+    const [node1, node2] = slow.world.instances as [WorldInstance, WorldInstance];
+    const older = await signedDetail(slow.world, node1, { action: 'up', stsEndpoint: moto.endpoint, issuedAt: new Date(Date.now() - 1000) });
+    const newer = await signedDetail(slow.world, node2, { action: 'up', stsEndpoint: moto.endpoint });
+    let newerDone: Promise<unknown> | null = null;
+    slow.clients.ec2.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'CreateRouteCommand' && newerDone === null) {
+          newerDone = fast.invoke(envelope(newer, slow.world));
+          await newerDone;
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'holdRouteWrite' },
+    );
+
+    // Act
+    const olderResult = await slow.invoke(envelope(older, slow.world));
+
+    // Assess
+    expect(olderResult.outcome).toBe('stale');
+    expect(olderResult.reason).toBe(`superseded while applying by request ${newer.requestId} of ${node2.instanceId}`);
+    expect(olderResult.holderAfter).toBe(node2.instanceId);
+    expect(Object.values(await slow.routeTargets())).toEqual([node2.eni]);
+    expect(await slow.vip()).toMatchObject({ holderInstanceId: node2.instanceId });
+  });
+});

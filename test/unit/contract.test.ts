@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../lib/canonical-json.ts';
+import { RequestDetailSchema, type UnsignedRequestDetail } from '../../lib/contract.ts';
+import { requestDigest } from '../../lib/digest.ts';
+
+const unsigned: UnsignedRequestDetail = {
+  version: 1,
+  action: 'up',
+  cluster: 'demo',
+  vip: '198.19.0.50',
+  instanceId: 'i-0a632a8349b701357',
+  interface: 'eth0',
+  eni: 'eni-0f1e2d3c4b5a69788',
+  requestId: '5b0c8f6e-3f5a-4c1e-9d2b-7a6e5d4c3b2a',
+  issuedAt: '2026-11-25T10:00:00.000Z',
+};
+const proof = { headers: { host: 'sts.us-east-1.amazonaws.com' }, body: 'Action=GetCallerIdentity&Version=2011-06-15' };
+
+describe('Function: canonicalJson', () => {
+  it('sorts keys at every depth and drops undefined members', () => {
+    expect(canonicalJson({ b: 1, a: { d: [2, { f: true, e: null }], c: 'x' }, z: undefined })).toBe(
+      '{"a":{"c":"x","d":[2,{"e":null,"f":true}]},"b":1}',
+    );
+  });
+
+  it('refuses values JSON cannot carry', () => {
+    expect(() => canonicalJson({ n: Number.NaN })).toThrow('non-finite number');
+    expect(() => canonicalJson({ f: () => 1 })).toThrow('no form for a function');
+  });
+});
+
+describe('Function: requestDigest', () => {
+  it('does not depend on field order or on the proof', () => {
+    const reordered = Object.fromEntries(Object.entries(unsigned).reverse()) as UnsignedRequestDetail;
+
+    expect(requestDigest(reordered)).toBe(requestDigest(unsigned));
+    expect(requestDigest({ ...unsigned, proof } as UnsignedRequestDetail)).toBe(requestDigest(unsigned));
+  });
+
+  it('changes when any signed field changes', () => {
+    const digest = requestDigest(unsigned);
+    for (const [field, value] of Object.entries({ action: 'down', vip: '198.19.0.51', eni: 'eni-0f1e2d3c4b5a69789', issuedAt: '2026-11-25T10:00:01.000Z' })) {
+      expect(requestDigest({ ...unsigned, [field]: value })).not.toBe(digest);
+    }
+  });
+
+  it('is the SHA-256 of the canonical JSON', () => {
+    expect(requestDigest(unsigned)).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('Function: RequestDetailSchema', () => {
+  it('accepts a well-formed request', () => {
+    expect(RequestDetailSchema.parse({ ...unsigned, proof })).toEqual({ ...unsigned, proof });
+  });
+
+  it.each([
+    ['vip', '198.19.0.256', 'vip'],
+    ['vip', '20.0.0.50/32', 'vip'],
+    ['action', 'toggle', 'action'],
+    ['interface', 'eth0; reboot', 'interface'],
+    ['interface', 'eth0:1', 'interface'],
+    ['instanceId', 'i-nothex', 'instanceId'],
+    ['eni', 'eni-', 'eni'],
+    ['requestId', 'not-a-uuid', 'requestId'],
+    ['issuedAt', 'yesterday', 'issuedAt'],
+    ['version', 2, 'version'],
+  ])('rejects %s = %j naming the field', (field, value, path) => {
+    const parsed = RequestDetailSchema.safeParse({ ...unsigned, proof, [field]: value });
+
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.path).toEqual([path]);
+  });
+
+  it('rejects unknown fields, so nothing unsigned can ride along', () => {
+    const parsed = RequestDetailSchema.safeParse({ ...unsigned, proof, routeTable: 'rtb-0123456789abcdef0' });
+
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.code).toBe('unrecognized_keys');
+  });
+});
