@@ -7,7 +7,7 @@ import { motoClients } from '../../local/aws-clients.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createWorld, instanceRoleCredentials, type World, type WorldInstance } from '../../local/world.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
-import { envelope, signedDetail } from '../support/requests.ts';
+import { envelope, signedDetail } from '../../local/requests.ts';
 
 // Signatures are checked by moto only with IAM auth on: the world is made first, then auth is
 // switched on and every client (controller and instances) uses real moto IAM credentials.

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import type { WorldInstance } from '../../local/world.ts';
 import { createHarness } from '../support/controller-harness.ts';
-import { envelope, signedDetail } from '../support/requests.ts';
+import { envelope, signedDetail } from '../../local/requests.ts';
 
 let moto: MotoServer;
 beforeAll(async () => {

@@ -15,7 +15,7 @@ import { MEMBER_TAG_KEY } from '../../lib/cluster-config.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { instanceRoleCredentials, describeInstance, type WorldInstance } from '../../local/world.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
-import { envelope, signedDetail } from '../support/requests.ts';
+import { envelope, signedDetail } from '../../local/requests.ts';
 
 let moto: MotoServer;
 beforeAll(async () => {

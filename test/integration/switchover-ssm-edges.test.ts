@@ -1,10 +1,10 @@
-import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { GetCommandInvocationCommand, SendCommandCommand, SSMClient, type CommandInvocationStatus } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import type { WorldInstance } from '../../local/world.ts';
 import { createHarness } from '../support/controller-harness.ts';
-import { envelope, signedDetail } from '../support/requests.ts';
+import { envelope, signedDetail } from '../../local/requests.ts';
 
 // moto's SSM reports Success at once and runs nothing; a command that fails on the node or never
 // finishes can only be produced with a mocked SSM client. Everything else is moto.
@@ -16,7 +16,7 @@ afterAll(async () => {
   await moto?.stop();
 });
 
-function ssmAnswering(status: string, stderr = ''): SSMClient {
+function ssmAnswering(status: CommandInvocationStatus, stderr = ''): SSMClient {
   const ssm = new SSMClient({ region: 'us-east-1' });
   mockClient(ssm)
     .on(SendCommandCommand)

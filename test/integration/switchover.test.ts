@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
-import { envelope, signedDetail } from '../support/requests.ts';
+import { envelope, signedDetail } from '../../local/requests.ts';
 
 let moto: MotoServer;
 beforeAll(async () => {

@@ -6,9 +6,9 @@ import {
   type RequestDetail,
   type SwitchoverAction,
   type UnsignedRequestDetail,
-} from '../../lib/contract.ts';
-import { signProof } from '../../lib/proof.ts';
-import type { World, WorldInstance } from '../../local/world.ts';
+} from '../lib/contract.ts';
+import { signProof } from '../lib/proof.ts';
+import type { World, WorldInstance } from './world.ts';
 
 export interface RequestOptions {
   action: SwitchoverAction;

@@ -1,0 +1,189 @@
+// `npm start`: a whole switchover story on this machine, with moto_server standing in for AWS.
+// The agent is the real bundled command; the controller is the real Lambda handler.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE } from '../lib/contract.ts';
+import { buildAgent } from '../scripts/build-agent.ts';
+import type { AuditEntry } from '../functions/switchover/record-outcome.ts';
+import { motoClients, type AwsClients } from './aws-clients.ts';
+import { createLocalController } from './controller.ts';
+import { startImdsServer, type ImdsServer } from './imds-server.ts';
+import { MOTO_INSTALL_HINT, MotoUnavailableError, startMotoServer, type MotoServer } from './moto-server.ts';
+import { signedDetail } from './requests.ts';
+import { createWorld, DEMO, type World, type WorldInstance } from './world.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+
+const out = (line = ''): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+interface Stage {
+  moto: MotoServer;
+  clients: AwsClients;
+  world: World;
+  imds: ImdsServer[];
+  agent: string;
+  workdir: string;
+  audits: AuditEntry[];
+}
+
+async function main(): Promise<number> {
+  let moto: MotoServer;
+  try {
+    moto = await startMotoServer();
+  } catch (error) {
+    if (error instanceof MotoUnavailableError) {
+      process.stderr.write(`pgpool-vip demo: ${MOTO_INSTALL_HINT}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const workdir = mkdtempSync(join(tmpdir(), 'pgpool-vip-demo-'));
+  const imds: ImdsServer[] = [];
+  const clients = motoClients(moto.endpoint);
+  let controller: ReturnType<typeof createLocalController> | null = null;
+  try {
+    out(`moto_server (AWS stand-in) on ${moto.endpoint}, pid ${moto.pid}`);
+    const agent = (await buildAgent(join(workdir, 'pgpool-vip.mjs'))).outfile;
+    out(`agent bundled: ${agent}`);
+    const world = await createWorld(clients);
+    out(`demo world: ${world.vpcId} (${DEMO.vpcCidr}), VIP ${DEMO.vip}, route table ${world.routeTableIds.join(', ')}`);
+    for (const instance of world.instances) {
+      out(`  ${instance.name}  ${instance.instanceId}  ${instance.eni}  ${instance.privateIp}  ${instance.availabilityZone}`);
+      imds.push(
+        await startImdsServer({ instance, region: world.region, roleName: world.roleName, accountId: world.accountId, vpcId: world.vpcId }),
+      );
+    }
+    const audits: AuditEntry[] = [];
+    controller = createLocalController({ endpoint: moto.endpoint, world, onResult: (entry) => audits.push(entry) });
+    controller.start();
+    out('controller: the switchover Lambda handler, fed from the bus through an SQS queue');
+    out('note: moto\'s SSM runs no command, so no VIP lands on a real interface here; the agent runs with');
+    out('      --no-interface-check and says so. `sudo npm run drill` does it for real with pgpool2 in namespaces.');
+    const stage: Stage = { moto, clients, world, imds, agent, workdir, audits };
+    const [node1, node2, node3] = world.instances as [WorldInstance, WorldInstance, WorldInstance];
+
+    await step(stage, '1. pgpool-1 is elected leader: its if_up_cmd runs the agent', () => runAgent(stage, 0, 'up'));
+    await step(stage, '2. planned switchover, part 1: pgpool-1 stops cleanly and runs if_down_cmd', () => runAgent(stage, 0, 'down'));
+    const beforeStep3 = new Date();
+    await step(stage, '3. planned switchover, part 2: pgpool-2 is elected and runs if_up_cmd', () => runAgent(stage, 1, 'up'));
+    await step(stage, "4. a late if_down_cmd from pgpool-1 arrives after pgpool-2's up (isolation)", () => runAgent(stage, 0, 'down'));
+    await step(stage, "5. a delayed up from pgpool-1, issued before pgpool-2's (crafted with the agent's signing code)", () =>
+      putCrafted(stage, node1, { action: 'up', issuedAt: new Date(beforeStep3.getTime() - 1000) }),
+    );
+    await step(stage, '6. a forged request: pgpool-3 signs with its own role but claims to be pgpool-1', () =>
+      putCrafted(stage, { ...node3, instanceId: node1.instanceId, eni: node1.eni, credentials: node3.credentials }, { action: 'up' }),
+    );
+    out();
+    const targets = await routeTargets(stage);
+    if (targets.every((target) => target === node2.eni)) {
+      out(`route stayed on ${node2.name} (${node2.eni}) through the late down, the delayed up and the forgery.`);
+      return 0;
+    }
+    out(`UNEXPECTED: the VIP route points at ${targets.join(', ')}, not at ${node2.name} (${node2.eni})`);
+    return 1;
+  } finally {
+    await controller?.stop();
+    await Promise.all(imds.map((server) => server.stop()));
+    await moto.stop();
+    rmSync(workdir, { recursive: true, force: true });
+  }
+}
+
+async function step(stage: Stage, title: string, act: () => Promise<string>): Promise<void> {
+  out();
+  out(`── ${title}`);
+  const seen = stage.audits.length;
+  const said = await act();
+  if (said !== '') out(said);
+  const deadline = Date.now() + 10_000;
+  while (stage.audits.length === seen && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (const entry of stage.audits.slice(seen)) printAudit(stage, entry);
+  await printRoutes(stage);
+}
+
+/** Runs the bundled agent as pgpool would, with the instance's own IMDS and no AWS keys. */
+async function runAgent(stage: Stage, index: number, action: 'up' | 'down'): Promise<string> {
+  const instance = stage.world.instances[index] as WorldInstance;
+  const config = join(stage.workdir, `agent-${index + 1}.json`);
+  writeFileSync(
+    config,
+    JSON.stringify({ cluster: stage.world.config.clusters[0]?.name, vip: DEMO.vip, bus: stage.world.busName, ledgerTable: stage.world.ledgerTable, deadlineSeconds: 20 }),
+  );
+  const argv = [stage.agent, action, DEMO.vip, DEMO.interface, '--no-interface-check'];
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: stage.workdir,
+    AWS_ENDPOINT_URL: stage.moto.endpoint,
+    AWS_EC2_METADATA_SERVICE_ENDPOINT: stage.imds[index]?.endpoint,
+    PGPOOL_VIP_AGENT_CONFIG: config,
+    PGPOOL_VIP_INTERFACE_MAC: instance.mac,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+  const started = Date.now();
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (exitCode) => resolve({ code: exitCode, stdout, stderr }));
+  });
+  const lines = [`   $ pgpool-vip ${argv.slice(1).join(' ')}   (on ${instance.name}, as pgpool runs it)`];
+  for (const line of `${stdout}${stderr}`.trim().split('\n').filter(Boolean)) lines.push(`   ${line}`);
+  lines.push(`   exit ${code} after ${Date.now() - started} ms`);
+  return lines.join('\n');
+}
+
+/** Puts a request made with the agent's own signing code straight on the bus. */
+async function putCrafted(
+  stage: Stage,
+  instance: WorldInstance,
+  options: { action: 'up' | 'down'; issuedAt?: Date },
+): Promise<string> {
+  const detail = await signedDetail(stage.world, instance, { ...options, stsEndpoint: stage.moto.endpoint });
+  await stage.clients.eventbridge.send(
+    new PutEventsCommand({
+      Entries: [{ EventBusName: stage.world.busName, Source: REQUEST_SOURCE, DetailType: REQUEST_DETAIL_TYPE, Detail: JSON.stringify(detail) }],
+    }),
+  );
+  return `   put on the bus: ${options.action} for ${detail.instanceId}, issued ${detail.issuedAt}`;
+}
+
+function printAudit(stage: Stage, entry: AuditEntry): void {
+  const name = (id: string | null): string => stage.world.instances.find((instance) => instance.instanceId === id)?.name ?? id ?? '-';
+  out(`   controller: ${entry.outcome.toUpperCase()}${entry.reason ? ` (${entry.reason})` : ''}`);
+  out(`   holder: ${name(entry.holderBefore)} -> ${name(entry.holderAfter)}; ${entry.totalMs} ms; ssm: ${entry.ssmCommands.map((command) => `${command.purpose} ${command.instanceIds.map(name).join('+')}`).join(', ') || 'none'}`);
+  const { routes, ssmCommands: _ssm, ...rest } = entry;
+  out(`   audit: ${JSON.stringify({ ...rest, routes: routes.map((route) => `${route.routeTableId}: ${route.before ?? 'none'} -> ${route.after ?? 'none'} (${route.change})`) })}`);
+}
+
+async function routeTargets(stage: Stage): Promise<Array<string | null>> {
+  const tables = await stage.clients.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: stage.world.routeTableIds }));
+  return (tables.RouteTables ?? []).map(
+    (table) => table.Routes?.find((route) => route.DestinationCidrBlock === `${DEMO.vip}/32`)?.NetworkInterfaceId ?? null,
+  );
+}
+
+async function printRoutes(stage: Stage): Promise<void> {
+  const tables = await stage.clients.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: stage.world.routeTableIds }));
+  for (const table of tables.RouteTables ?? []) {
+    const route = table.Routes?.find((candidate) => candidate.DestinationCidrBlock === `${DEMO.vip}/32`);
+    const owner = stage.world.instances.find((instance) => instance.eni === route?.NetworkInterfaceId);
+    out(`   route table ${table.RouteTableId}: ${DEMO.vip}/32 -> ${route ? `${route.NetworkInterfaceId} (${owner?.name ?? 'unknown'}) ${route.State}` : 'no route'}`);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`pgpool-vip demo: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

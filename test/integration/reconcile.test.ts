@@ -1,0 +1,287 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CreateRouteCommand,
+  CreateRouteTableCommand,
+  DeleteRouteCommand,
+  ReplaceRouteCommand,
+  StopInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseControllerConfig } from '../../lib/cluster-config.ts';
+import { createReconcileHandler, type ReconcileDeps, type ReconcileResult } from '../../functions/reconcile/reconcile.ts';
+import { localContext } from '../../local/controller.ts';
+import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { createHarness, type Harness } from '../support/controller-harness.ts';
+import { envelope, signedDetail } from '../../local/requests.ts';
+
+let moto: MotoServer;
+beforeAll(async () => {
+  moto = await startMotoServer();
+});
+afterAll(async () => {
+  await moto?.stop();
+});
+
+const VIP_CIDR = '198.19.0.50/32';
+
+function scheduledEvent(): Record<string, unknown> {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '123456789012',
+    time: new Date().toISOString(),
+    region: 'us-east-1',
+    resources: ['arn:aws:events:us-east-1:123456789012:rule/pgpool-vip-test-reconcile'],
+    detail: {},
+  };
+}
+
+function stateChangeEvent(instanceId: string, state: string): Record<string, unknown> {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'EC2 Instance State-change Notification',
+    source: 'aws.ec2',
+    account: '123456789012',
+    time: new Date().toISOString(),
+    region: 'us-east-1',
+    resources: [`arn:aws:ec2:us-east-1:123456789012:instance/${instanceId}`],
+    detail: { 'instance-id': instanceId, state },
+  };
+}
+
+/** The real reconcile handler on the harness's world; `heal` sets the cluster's opt-in. */
+function reconciler(harness: Harness, options: { heal?: boolean } & Partial<ReconcileDeps> = {}) {
+  const { heal, ...deps } = options;
+  const [cluster] = harness.world.config.clusters;
+  const handler = createReconcileHandler({
+    config: parseControllerConfig({ ...harness.world.config, clusters: [{ ...cluster, heal: heal ?? false }] }),
+    settings: { ledgerTable: harness.world.ledgerTable },
+    ec2: harness.clients.ec2,
+    dynamodb: harness.clients.dynamodb,
+    logger: new Logger({ serviceName: 'pgpool-vip', logLevel: 'SILENT' }),
+    metrics: new Metrics({ namespace: 'PgpoolVip', serviceName: 'pgpool-vip' }),
+    confirmDelayMs: 0,
+    ...deps,
+  });
+  return async (event: unknown = scheduledEvent()) => (await handler(event, localContext())) as ReconcileResult;
+}
+
+/** A real switchover: `up` from the given member, through the switchover handler. */
+async function up(harness: Harness, index: number): Promise<void> {
+  const instance = harness.world.instances[index];
+  if (instance === undefined) throw new Error(`no instance ${index}`);
+  const detail = await signedDetail(harness.world, instance, { action: 'up', stsEndpoint: moto.endpoint });
+  const result = await harness.invoke(envelope(detail, harness.world));
+  if (result.outcome !== 'applied') throw new Error(`up was ${result.outcome}: ${result.reason ?? ''}`);
+}
+
+function member(harness: Harness, index: number) {
+  const instance = harness.world.instances[index];
+  if (instance === undefined) throw new Error(`no instance ${index}`);
+  return instance;
+}
+
+function table(harness: Harness, index: number): string {
+  const id = harness.world.routeTableIds[index];
+  if (id === undefined) throw new Error(`no route table ${index}`);
+  return id;
+}
+
+async function pointElsewhere(harness: Harness, routeTableId: string, eni: string): Promise<void> {
+  await harness.clients.ec2.send(new ReplaceRouteCommand({ RouteTableId: routeTableId, DestinationCidrBlock: VIP_CIDR, NetworkInterfaceId: eni }));
+}
+
+describe('Function: reconcile handler (against moto)', () => {
+  it('finds the VIP healthy after a switchover', async () => {
+    // Prepare
+    const harness = await createHarness(moto.endpoint, { routeTableCount: 2 });
+    await up(harness, 0);
+    // Act
+    const result = await reconciler(harness)();
+    // Assess
+    expect(result.clusters).toEqual([
+      expect.objectContaining({ cluster: harness.world.config.clusters[0]?.name, healthy: true, drifts: [], interfaceCheck: 'not-checked' }),
+    ]);
+  });
+
+  it('reports a cluster whose ledger has no holder yet', async () => {
+    const harness = await createHarness(moto.endpoint);
+
+    const result = await reconciler(harness)();
+
+    expect(result.clusters[0]?.healthy).toBe(false);
+    expect(result.clusters[0]?.drifts).toEqual([expect.objectContaining({ kind: 'no-holder-recorded', holder: null, healed: false })]);
+  });
+
+  it('reports a configured table whose VIP route was deleted, and leaves it as it is without heal', async () => {
+    const harness = await createHarness(moto.endpoint, { routeTableCount: 2 });
+    await up(harness, 0);
+    await harness.clients.ec2.send(new DeleteRouteCommand({ RouteTableId: table(harness, 1), DestinationCidrBlock: VIP_CIDR }));
+
+    const result = await reconciler(harness)();
+
+    expect(result.clusters[0]?.drifts).toEqual([
+      expect.objectContaining({
+        kind: 'route-missing',
+        table: table(harness, 1),
+        expected: member(harness, 0).eni,
+        found: null,
+        holder: member(harness, 0).instanceId,
+        healed: false,
+        healNote: 'heal is off for this cluster',
+      }),
+    ]);
+    expect(await harness.routeTargets()).toEqual({ [table(harness, 0)]: member(harness, 0).eni, [table(harness, 1)]: null });
+  });
+
+  it('reports a route pointing at another member and never moves it when heal is off', async () => {
+    const harness = await createHarness(moto.endpoint);
+    await up(harness, 0);
+    await pointElsewhere(harness, table(harness, 0), member(harness, 1).eni);
+
+    const first = await reconciler(harness)();
+    const second = await reconciler(harness)();
+
+    expect(first.clusters[0]?.drifts).toEqual([
+      expect.objectContaining({ kind: 'route-elsewhere', expected: member(harness, 0).eni, found: member(harness, 1).eni, healed: false }),
+    ]);
+    expect(second.clusters[0]?.drifts.map((drift) => drift.kind)).toEqual(['route-elsewhere']);
+    expect(await harness.routeTargets()).toEqual({ [table(harness, 0)]: member(harness, 1).eni });
+  });
+
+  it('moves the route back to the running holder when the cluster opted in to heal', async () => {
+    const harness = await createHarness(moto.endpoint, { routeTableCount: 2 });
+    await up(harness, 0);
+    await pointElsewhere(harness, table(harness, 0), member(harness, 1).eni);
+    await harness.clients.ec2.send(new DeleteRouteCommand({ RouteTableId: table(harness, 1), DestinationCidrBlock: VIP_CIDR }));
+
+    const result = await reconciler(harness, { heal: true })();
+
+    expect(result.clusters[0]?.drifts).toEqual([
+      expect.objectContaining({ kind: 'route-elsewhere', table: table(harness, 0), healed: true, healNote: null }),
+      expect.objectContaining({ kind: 'route-missing', table: table(harness, 1), healed: true, healNote: null }),
+    ]);
+    expect(await harness.routeTargets()).toEqual({ [table(harness, 0)]: member(harness, 0).eni, [table(harness, 1)]: member(harness, 0).eni });
+    expect((await reconciler(harness, { heal: true })()).clusters[0]?.healthy).toBe(true);
+  });
+
+  it('reports a stopped holder and does not heal towards it', async () => {
+    const harness = await createHarness(moto.endpoint);
+    await up(harness, 0);
+    await pointElsewhere(harness, table(harness, 0), member(harness, 1).eni);
+    await harness.clients.ec2.send(new StopInstancesCommand({ InstanceIds: [member(harness, 0).instanceId] }));
+
+    const result = await reconciler(harness, { heal: true })();
+
+    const drifts = result.clusters[0]?.drifts ?? [];
+    expect(drifts.map((drift) => drift.kind).sort()).toEqual(['holder-not-running', 'route-elsewhere']);
+    expect(drifts.find((drift) => drift.kind === 'holder-not-running')?.found).toMatch(/^stop/);
+    expect(drifts.find((drift) => drift.kind === 'route-elsewhere')).toMatchObject({ healed: false, healNote: expect.stringContaining('is stop') });
+    expect(await harness.routeTargets()).toEqual({ [table(harness, 0)]: member(harness, 1).eni });
+  });
+
+  it('reports a VIP route in a table of the VPC that is not configured', async () => {
+    const harness = await createHarness(moto.endpoint);
+    await up(harness, 0);
+    const stray = await harness.clients.ec2.send(new CreateRouteTableCommand({ VpcId: harness.world.vpcId }));
+    const strayId = stray.RouteTable?.RouteTableId ?? '';
+    await harness.clients.ec2.send(
+      new CreateRouteCommand({ RouteTableId: strayId, DestinationCidrBlock: VIP_CIDR, NetworkInterfaceId: member(harness, 2).eni }),
+    );
+
+    const result = await reconciler(harness, { heal: true })();
+
+    expect(result.clusters[0]?.drifts).toEqual([
+      expect.objectContaining({ kind: 'table-not-in-config', table: strayId, expected: null, found: member(harness, 2).eni, healed: false, healNote: null }),
+    ]);
+    expect(await harness.routeTargets()).toEqual({ [table(harness, 0)]: member(harness, 0).eni });
+  });
+
+  it('reports nothing for a drift gone by the second look', async () => {
+    const harness = await createHarness(moto.endpoint);
+    await up(harness, 0);
+    await pointElsewhere(harness, table(harness, 0), member(harness, 1).eni);
+    let looks = 0;
+    // A switchover in flight: the route catches up with the ledger while the reconciler waits.
+    const sleep = async () => {
+      looks += 1;
+      await pointElsewhere(harness, table(harness, 0), member(harness, 0).eni);
+    };
+
+    const result = await reconciler(harness, { confirmDelayMs: 15_000, sleep })();
+
+    expect(looks).toBe(1);
+    expect(result.clusters[0]).toMatchObject({ healthy: true, drifts: [] });
+  });
+
+  it('checks only the clusters an instance belongs to on a state change, and ignores other instances', async () => {
+    const harness = await createHarness(moto.endpoint);
+    await up(harness, 0);
+    await harness.clients.ec2.send(new StopInstancesCommand({ InstanceIds: [member(harness, 0).instanceId] }));
+    const outsider = await createHarness(moto.endpoint, { tagMembers: false, instanceCount: 1 });
+    const reconcile = reconciler(harness);
+
+    const forMember = await reconcile(stateChangeEvent(member(harness, 0).instanceId, 'stopped'));
+    const forOutsider = await reconcile(stateChangeEvent(member(outsider, 0).instanceId, 'stopped'));
+
+    expect(forMember.clusters.map((report) => report.drifts.map((drift) => drift.kind))).toEqual([['holder-not-running']]);
+    expect(forOutsider).toMatchObject({ clusters: [], ignored: expect.stringContaining('not a member') });
+  });
+
+  it('asks the holder about its interface when the cluster opted in, at most once per interval', async () => {
+    const harness = await createHarness(moto.endpoint);
+    await up(harness, 0);
+    const asked: string[] = [];
+    const reconcile = reconciler(harness, {
+      interfaceCheck: {
+        probe: async ({ instanceId }) => {
+          asked.push(instanceId);
+          return 'absent';
+        },
+        enabledFor: () => true,
+        minIntervalMs: 300_000,
+      },
+    });
+
+    const first = await reconcile();
+    const second = await reconcile();
+
+    expect(asked).toEqual([member(harness, 0).instanceId]);
+    expect(first.clusters[0]?.drifts).toEqual([expect.objectContaining({ kind: 'vip-not-on-interface', expected: 'present', found: 'absent' })]);
+    expect(second.clusters[0]).toMatchObject({ healthy: true, interfaceCheck: 'not-checked' });
+  });
+
+  it('refuses an event that is neither the schedule nor an EC2 state change, and checks nothing', async () => {
+    const harness = await createHarness(moto.endpoint);
+
+    await expect(reconciler(harness)({ source: 'pgpool.vip.agent', 'detail-type': 'VIP Switchover Requested', id: 'x' })).rejects.toThrow(
+      /not a Scheduled Event nor an EC2 Instance State-change Notification/,
+    );
+  });
+
+  it('fails loudly naming the cluster it could not check, after recording the others', async () => {
+    const harness = await createHarness(moto.endpoint);
+    await up(harness, 0);
+    const [cluster] = harness.world.config.clusters;
+    const logger = new Logger({ serviceName: 'pgpool-vip', logLevel: 'SILENT' });
+    const infoLines = vi.spyOn(logger, 'info');
+    const handler = createReconcileHandler({
+      config: parseControllerConfig({
+        clusters: [cluster, { ...cluster, name: 'ghost', vip: '198.19.0.51', routeTables: ['rtb-00000000000000000'] }],
+      }),
+      settings: { ledgerTable: harness.world.ledgerTable },
+      ec2: harness.clients.ec2,
+      dynamodb: harness.clients.dynamodb,
+      logger,
+      confirmDelayMs: 0,
+    });
+
+    await expect(handler(scheduledEvent(), localContext())).rejects.toThrow(/cluster "ghost": .*rtb-00000000000000000/);
+    expect(infoLines).toHaveBeenCalledWith('vip healthy', expect.objectContaining({ cluster: cluster?.name }));
+  });
+});
