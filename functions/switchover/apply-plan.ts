@@ -29,25 +29,33 @@ export interface ActReport {
  * parallel); then tell every other running member to drop the VIP, without waiting for them
  * (a dead old leader never answers, and must not hold up the new one).
  */
-export async function applyUp(context: ActContext, routePlans: RoutePlan[], members: InstanceFacts[]): Promise<ActReport> {
+export async function applyUp(
+  context: ActContext,
+  routePlans: RoutePlan[],
+  members: InstanceFacts[],
+  /** Runs beside the fencing send, once the routes are written (the superseded check). */
+  alongsideFence: () => Promise<void> = async () => undefined,
+): Promise<ActReport> {
   const [added, rewritten] = await Promise.all([
     addressOnSender(context, 'add'),
     rewriteRoutes(context.ec2, context.cluster.vip, context.request.eni, routePlans),
   ]);
-  const ssmCommands = [added.report];
   const others = members
     .filter((member) => member.instanceId !== context.request.instanceId && member.state === 'running')
     .map((member) => member.instanceId);
-  if (others.length > 0) {
-    ssmCommands.push(await fenceInstances({ ssm: context.ssm, cluster: context.cluster, requestId: context.request.requestId }, others));
-  }
+  const [fenced] = await Promise.all([
+    others.length > 0
+      ? fenceInstances({ ssm: context.ssm, cluster: context.cluster, requestId: context.request.requestId }, others)
+      : null,
+    alongsideFence(),
+  ]);
   const failure =
     rewritten.failure !== null
       ? { step: 'route' as const, reason: rewritten.failure }
       : added.failure !== null
         ? { step: 'ssm-add' as const, reason: added.failure }
         : null;
-  return { routes: rewritten.routes, ssmCommands, failure };
+  return { routes: rewritten.routes, ssmCommands: fenced === null ? [added.report] : [added.report, fenced], failure };
 }
 
 /** Points VIP/32 at `eni` in every planned table, all tables at once; reports each table. */

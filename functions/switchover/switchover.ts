@@ -126,8 +126,11 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
       outcome.attempts = claim.attempts;
 
       const { plan, members, written } = await decideUnderVersion(request, cluster, outcome, timed);
-      const report = await act(plan, request, cluster, members, outcome, timed);
-      const supersededBy = written === null ? null : await timed('ledger', () => supersedingRequest(cluster, written.version));
+      const superseded: { by: VipRecord | null } = { by: null };
+      const report = await act(plan, request, cluster, members, outcome, timed, async () => {
+        if (written !== null) superseded.by = await supersedingRequest(cluster, written.version);
+      });
+      const supersededBy = superseded.by;
       outcome.routes = report.routes;
       outcome.ssmCommands = report.ssmCommands;
       if (report.failure !== null) {
@@ -192,14 +195,21 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
         members.find((member) => member.instanceId === request.instanceId) ??
         (await describeInstance(deps.ec2, request.instanceId));
       const check = checkMember(request, cluster, sender, vpcId);
-      if (check.sourceDestCheckToDisable && !outcome.sourceDestCheckDisabled) {
-        await timed('validate', () => disableSourceDestCheck(deps.ec2, request.eni));
-        outcome.sourceDestCheckDisabled = true;
-      }
+      // Turning the source/dest check off does not depend on the decision: do it beside the write.
+      const sourceDestCheck =
+        check.sourceDestCheckToDisable && !outcome.sourceDestCheckDisabled
+          ? timed('validate', () => disableSourceDestCheck(deps.ec2, request.eni)).then(() => {
+              outcome.sourceDestCheckDisabled = true;
+            })
+          : Promise.resolve();
       const plan = await timed('decide', () => decide(request, vip, routes));
       const next = nextVipRecord(plan, { ...request, cluster: cluster.name }, vip, now());
+      const [written] = await Promise.all([
+        next === null ? true : timed('ledger', () => ledger.writeVip(next, vip?.version ?? null)),
+        sourceDestCheck,
+      ]);
       if (next === null) return { plan, members, written: null };
-      if (await timed('ledger', () => ledger.writeVip(next, vip?.version ?? null))) {
+      if (written) {
         outcome.holderAfter = next.released ? null : next.holderInstanceId;
         return { plan, members, written: next };
       }
@@ -216,11 +226,12 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     members: Awaited<ReturnType<typeof describeMembers>>,
     outcome: SwitchoverOutcome,
     timed: <T>(step: SwitchoverStep, work: () => Promise<T> | T) => Promise<T>,
+    checkSuperseded: () => Promise<void>,
   ): Promise<ActReport> {
     const context = { ec2: deps.ec2, ssm: deps.ssm, cluster, request, ssmWaitMs: deps.config.ssmWaitSeconds * 1000 };
     if (plan.kind === 'stale') return { routes: [], ssmCommands: [], failure: null };
     if (plan.kind === 'down') return await timed('ssm-remove', () => applyDown(context));
-    const report = await timed('route', () => applyUp(context, plan.routes, members));
+    const report = await timed('route', () => applyUp(context, plan.routes, members, checkSuperseded));
     outcome.holderAfter = request.instanceId;
     return report;
   }

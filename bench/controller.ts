@@ -1,0 +1,183 @@
+// Controller numbers: cold import of the bundled handler vs the SDK unbundled, and, per
+// switchover against moto, how many AWS calls are made and how deep the critical path is.
+// Prints numbers; nothing here asserts a time.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { HttpHandler } from '@smithy/protocol-http';
+import { build } from 'esbuild';
+import { parseControllerConfig } from '../lib/cluster-config.ts';
+import { createSwitchoverHandler } from '../functions/switchover/switchover.ts';
+import { motoClients, type AwsClients } from '../local/aws-clients.ts';
+import { localContext } from '../local/controller.ts';
+import { startMotoServer } from '../local/moto-server.ts';
+import { envelope, signedDetail } from '../local/requests.ts';
+import { createWorld, type WorldInstance } from '../local/world.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const RUNS = Number(process.env.BENCH_RUNS ?? 10);
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+};
+
+/** Milliseconds from process start until `code` has run, median of RUNS fresh processes. */
+function coldStart(code: string, env: NodeJS.ProcessEnv = {}): number {
+  const times: number[] = [];
+  for (let run = 0; run < RUNS; run += 1) {
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', `${code}\nconsole.log(performance.now())`], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    });
+    if (child.status !== 0) throw new Error(`cold start probe failed: ${child.stderr}`);
+    times.push(Number(child.stdout.trim().split('\n').pop()));
+  }
+  return median(times);
+}
+
+async function coldImports(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'pgpool-vip-bench-'));
+  try {
+    const bundle = join(dir, 'handler.mjs');
+    await build({
+      entryPoints: [join(ROOT, 'functions/switchover/handler.ts')],
+      outfile: bundle,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      mainFields: ['module', 'main'],
+      banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+      logLevel: 'error',
+    });
+    const env = {
+      PGPOOL_VIP_CONFIG: JSON.stringify({ clusters: [{ name: 'main', vip: '198.19.0.50', routeTables: ['rtb-0123456789abcdef0'], allowedRoles: ['pgpool-node'] }] }),
+      LEDGER_TABLE: 'pgpool-vip-ledger',
+      ACCOUNT_ID: '123456789012',
+      AWS_REGION: 'us-east-1',
+    };
+    const bare = coldStart('');
+    const unbundled = coldStart(
+      "await Promise.all(['@aws-sdk/client-ec2','@aws-sdk/client-ssm','@aws-sdk/client-dynamodb','@aws-sdk/client-eventbridge','@aws-lambda-powertools/logger','@aws-lambda-powertools/metrics','@middy/core','@smithy/node-http-handler','zod'].map((name) => import(name)));",
+    );
+    const bundled = coldStart(`await import(${JSON.stringify(bundle)});`, env);
+    console.log(`cold import, median of ${RUNS} fresh node ${process.version} processes (ms from process start):`);
+    console.log(`  node -e 0                                      ${bare.toFixed(0).padStart(6)}`);
+    console.log(`  SDK clients + Powertools + middy, unbundled    ${unbundled.toFixed(0).padStart(6)}`);
+    console.log(`  bundled switchover handler (${(statSync(bundle).size / 1024).toFixed(0)} KiB)         ${bundled.toFixed(0).padStart(6)}`);
+    console.log(`  ratio bundled / unbundled: ${(bundled / unbundled).toFixed(2)}; above bare node: ${(bundled - bare).toFixed(0)} vs ${(unbundled - bare).toFixed(0)} ms`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface CallSpan {
+  name: string;
+  start: number;
+  end: number;
+}
+
+/** Records every SDK call of the clients, and the STS proof replay, as spans. */
+function recordCalls(clients: AwsClients, spans: CallSpan[]): HttpHandler {
+  for (const [service, client] of Object.entries(clients)) {
+    (client as AwsClients['ec2']).middlewareStack.add(
+      (next, context) => async (args) => {
+        const span = { name: `${service}:${String(context.commandName).replace(/Command$/, '')}`, start: performance.now(), end: 0 };
+        try {
+          return await next(args);
+        } finally {
+          span.end = performance.now();
+          spans.push(span);
+        }
+      },
+      { step: 'initialize', name: 'benchSpans' },
+    );
+  }
+  const inner = new NodeHttpHandler();
+  return {
+    handle: async (...args: Parameters<HttpHandler['handle']>) => {
+      const span = { name: 'sts:GetCallerIdentity(proof)', start: performance.now(), end: 0 };
+      try {
+        return await inner.handle(...args);
+      } finally {
+        span.end = performance.now();
+        spans.push(span);
+      }
+    },
+    updateHttpClientConfig: () => undefined,
+    httpHandlerConfigs: () => ({}),
+  } as unknown as HttpHandler;
+}
+
+/** Longest chain of calls where each starts after the previous one ended. */
+function sequentialDepth(spans: CallSpan[]): number {
+  const depth = new Map<CallSpan, number>();
+  for (const span of [...spans].sort((a, b) => a.start - b.start)) {
+    const before = spans.filter((other) => other.end <= span.start).map((other) => depth.get(other) ?? 0);
+    depth.set(span, 1 + Math.max(0, ...before));
+  }
+  return Math.max(0, ...depth.values());
+}
+
+let worlds = 0;
+
+async function callsPerSwitchover(endpoint: string, tables: number, print = true): Promise<void> {
+  const clients = motoClients(endpoint);
+  worlds += 1;
+  const world = await createWorld(clients, { prefix: `bench${worlds}-`, routeTableCount: tables });
+  const spans: CallSpan[] = [];
+  const stsHttp = recordCalls(clients, spans);
+  const handler = createSwitchoverHandler({
+    config: parseControllerConfig(world.config),
+    settings: { ledgerTable: world.ledgerTable, busName: world.busName, accountId: world.accountId, stsEndpoint: new URL(endpoint) },
+    ec2: clients.ec2,
+    ssm: clients.ssm,
+    dynamodb: clients.dynamodb,
+    eventbridge: clients.eventbridge,
+    stsHttp,
+    logger: new Logger({ logLevel: 'SILENT' }),
+  });
+  const [node1, node2] = world.instances as [WorldInstance, WorldInstance];
+  const scenarios: Array<[string, WorldInstance, 'up' | 'down']> = [
+    ['first up (create)', node1, 'up'],
+    ['up again (no-op)', node1, 'up'],
+    ['up elsewhere (replace)', node2, 'up'],
+    ['late down, not holder', node1, 'down'],
+  ];
+  const log = print ? console.log : () => undefined;
+  log(`\nper switchover, ${tables} route table${tables > 1 ? 's' : ''} (moto on loopback):`);
+  log('  scenario                         calls  depth  wall ms  calls');
+  for (const [name, instance, action] of scenarios) {
+    const detail = await signedDetail(world, instance, { action, stsEndpoint: endpoint });
+    spans.length = 0;
+    const started = performance.now();
+    const result = (await handler(envelope(detail, world), localContext())) as { outcome: string };
+    const wall = performance.now() - started;
+    const counts = new Map<string, number>();
+    for (const span of spans) counts.set(span.name, (counts.get(span.name) ?? 0) + 1);
+    const list = [...counts].map(([call, count]) => (count > 1 ? `${call}x${count}` : call)).join(' ');
+    log(
+      `  ${`${name} [${result.outcome}]`.padEnd(32)} ${String(spans.length).padStart(5)}  ${String(sequentialDepth(spans)).padStart(5)}  ${wall.toFixed(0).padStart(7)}  ${list}`,
+    );
+  }
+}
+
+const moto = await startMotoServer();
+try {
+  await coldImports();
+  // Warm moto's services first: its first call to a service costs ~1.8 s and would distort wall times.
+  await callsPerSwitchover(moto.endpoint, 1, false);
+  await callsPerSwitchover(moto.endpoint, 1);
+  await callsPerSwitchover(moto.endpoint, 3);
+} finally {
+  await moto.stop();
+}

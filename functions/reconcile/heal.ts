@@ -1,0 +1,65 @@
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { ClusterConfig } from '../../lib/cluster-config.ts';
+import type { VipRecord } from '../../lib/ledger-records.ts';
+import { pointVipRoute } from '../adapters/ec2-routes.ts';
+import type { Ledger } from '../adapters/ledger.ts';
+import { describeError } from '../switchover/errors.ts';
+import type { Drift } from './find-drift.ts';
+
+/** Per route table: whether its drift was repaired, and if not, why. */
+export interface HealResult {
+  healed: boolean;
+  note: string | null;
+}
+export type HealResults = Map<string, HealResult>;
+
+/**
+ * Points the drifted routes back at the holder the ledger recorded when the check began. A
+ * switchover may start at any moment, so the ledger is read again before writing (changed: leave
+ * it to the controller) and after (changed: the newer holder's routes must win, so converge to it).
+ */
+export async function healRoutes(
+  deps: { ec2: EC2Client; ledger: Ledger; logger: Logger },
+  cluster: ClusterConfig,
+  observed: VipRecord,
+  drifts: readonly Drift[],
+): Promise<HealResults> {
+  const results: HealResults = new Map<string, HealResult>();
+  const tables = drifts.flatMap((drift) => (drift.routeTableId === null ? [] : [{ routeTableId: drift.routeTableId, exists: drift.found !== null }]));
+  const before = await deps.ledger.readVip(cluster.name);
+  if (before === null || before.version !== observed.version) {
+    for (const { routeTableId } of tables) {
+      results.set(routeTableId, { healed: false, note: 'the ledger changed during the check (a switchover is in flight); left to the controller' });
+    }
+    return results;
+  }
+  const written = await Promise.allSettled(
+    tables.map(({ routeTableId, exists }) => pointVipRoute(deps.ec2, { routeTableId, vip: cluster.vip, eni: observed.holderEni, exists })),
+  );
+  written.forEach((result, index) => {
+    const table = tables[index];
+    if (table === undefined) return;
+    results.set(
+      table.routeTableId,
+      result.status === 'fulfilled' ? { healed: true, note: null } : { healed: false, note: `route write failed: ${describeError(result.reason)}` },
+    );
+  });
+
+  const after = await deps.ledger.readVip(cluster.name);
+  if (after !== null && after.version !== observed.version && !after.released) {
+    // A switchover recorded a new holder while we wrote: whatever we wrote must not stand.
+    await Promise.allSettled(
+      cluster.routeTables.map((routeTableId) => pointVipRoute(deps.ec2, { routeTableId, vip: cluster.vip, eni: after.holderEni, exists: false })),
+    );
+    deps.logger.warn('heal overtaken by a switchover; routes converged to the newer holder', {
+      cluster: cluster.name,
+      holder: after.holderInstanceId,
+      eni: after.holderEni,
+    });
+    for (const { routeTableId } of tables) {
+      results.set(routeTableId, { healed: false, note: `overtaken by the switchover to ${after.holderInstanceId}; routes converged to it` });
+    }
+  }
+  return results;
+}
