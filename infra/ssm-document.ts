@@ -14,9 +14,9 @@ export function buildAddressDocument(script: string): Record<string, unknown> {
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   return {
     schemaVersion: '2.2',
-    description: 'pgpool-aws-vip: add or remove the pgpool VIP (/32) on a network interface (idempotent)',
+    description: 'pgpool-aws-vip: add, remove or check the pgpool VIP (/32) on a network interface (idempotent)',
     parameters: {
-      Action: { type: 'String', description: 'add or remove', allowedValues: ['add', 'remove'] },
+      Action: { type: 'String', description: 'add, remove, or check (reports present/absent)', allowedValues: ['add', 'remove', 'check'] },
       Vip: { type: 'String', description: 'The VIP, dotted IPv4', allowedPattern: VIP_PARAMETER_PATTERN },
       Interface: {
         type: 'String',

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Adds or removes the pgpool VIP (/32) on a local interface, as root on the node.
+# Adds or removes the pgpool VIP (/32) on a local interface, as root on the node; `check`
+# only reports `present` or `absent` (the reconciler's look at the holder).
 # Idempotent: adding a present address and removing an absent one both succeed, so a
 # retried or duplicated command converges. Bad parameters fail before anything changes.
 set -u
@@ -8,8 +9,8 @@ vip="${2:-}"
 iface="${3:-}"
 fail() { echo "pgpool-vip-address: $*" >&2; exit 2; }
 case "$action" in
-  add|remove) ;;
-  *) fail "action must be add or remove, not '$action'" ;;
+  add|remove|check) ;;
+  *) fail "action must be add, remove or check, not '$action'" ;;
 esac
 octet='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
 printf '%s\n' "$vip" | grep -Eqx "($octet\.){3}$octet" || fail "VIP must be a dotted IPv4 address, not '$vip'"
@@ -17,6 +18,10 @@ printf '%s\n' "$iface" | grep -Eqx '[A-Za-z0-9][A-Za-z0-9_.-]{0,14}' || fail "in
 IP=$(command -v ip || echo /sbin/ip)
 "$IP" link show dev "$iface" >/dev/null 2>&1 || fail "no interface '$iface' on this host"
 present() { "$IP" -4 -o addr show dev "$iface" | grep -Fq " inet $vip/32 "; }
+if [ "$action" = check ]; then
+  if present; then echo "present $vip/32 on $iface"; else echo "absent $vip/32 from $iface"; fi
+  exit 0
+fi
 if [ "$action" = add ]; then
   if present; then echo "$vip/32 already on $iface"; exit 0; fi
   "$IP" addr add "$vip/32" dev "$iface" || fail "ip addr add $vip/32 dev $iface failed"

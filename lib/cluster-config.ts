@@ -27,6 +27,8 @@ export const ClusterSchema = z
     manageSourceDestCheck: z.boolean().default(true),
     /** Let the reconciler move the route back to the ledger's holder on drift. */
     heal: z.boolean().default(false),
+    /** Let the reconciler ask the holder (SSM, at most every 5 minutes) whether the VIP is on its interface. */
+    checkInterface: z.boolean().default(true),
   })
   .strict();
 
@@ -95,7 +97,7 @@ export function describeIssues(error: z.ZodError, prefix = ''): string {
  * and fills defaults. Throws ConfigurationError naming the bad field.
  */
 export function parseControllerConfig(
-  source: string | unknown,
+  source: unknown,
   defaults: { ssmDocument?: string } = {},
 ): ControllerConfig {
   let raw: unknown = source;

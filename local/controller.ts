@@ -1,10 +1,10 @@
+import { createLogger } from '../functions/logger.ts';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Context } from 'aws-lambda';
 import { parseControllerConfig } from '../lib/cluster-config.ts';
-import { SERVICE_NAME } from '../lib/telemetry.ts';
 import { createSwitchoverHandler, type SwitchoverResult } from '../functions/switchover/switchover.ts';
 import { motoClients, type AwsClients } from './aws-clients.ts';
 import type { World } from './world.ts';
@@ -70,7 +70,7 @@ export function createLocalController(options: LocalControllerOptions): LocalCon
     dynamodb: clients.dynamodb,
     eventbridge: clients.eventbridge,
     stsHttp: new NodeHttpHandler({ connectionTimeout: 2000, requestTimeout: 5000 }),
-    logger: options.logger ?? new Logger({ serviceName: SERVICE_NAME, logLevel: 'SILENT' }),
+    logger: options.logger ?? createLogger({ logLevel: 'SILENT' }),
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
 
@@ -87,7 +87,7 @@ export function createLocalController(options: LocalControllerOptions): LocalCon
       if (messages.length === 0) return results;
       for (const message of messages) {
         const event: unknown = JSON.parse(message.Body ?? 'null');
-        const result = (await handler(event, localContext())) as SwitchoverResult;
+        const result = (await handler(event, localContext()));
         results.push(result);
         options.onResult?.(result);
         await clients.sqs.send(

@@ -50,6 +50,38 @@ export async function describeVipRoutes(ec2: EC2Client, routeTableIds: string[],
   });
 }
 
+/**
+ * Every route table of a VPC that has a VIP/32 route, configured or not: a VIP route in a table
+ * nobody configured sends part of the VPC's traffic somewhere the controller never looks.
+ */
+export async function describeVipRoutesInVpc(ec2: EC2Client, vpcId: string, vip: string): Promise<VipRoute[]> {
+  const found: VipRoute[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await ec2.send(
+      new DescribeRouteTablesCommand({
+        Filters: [
+          { Name: 'vpc-id', Values: [vpcId] },
+          { Name: 'route.destination-cidr-block', Values: [vipCidr(vip)] },
+        ],
+        NextToken: nextToken,
+      }),
+    );
+    for (const table of page.RouteTables ?? []) {
+      const route = table.Routes?.find((candidate) => candidate.DestinationCidrBlock === vipCidr(vip));
+      if (route === undefined || table.RouteTableId === undefined) continue;
+      found.push({
+        routeTableId: table.RouteTableId,
+        vpcId: table.VpcId ?? vpcId,
+        target: routeTarget(route),
+        state: route.State === 'blackhole' ? 'blackhole' : 'active',
+      });
+    }
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return found;
+}
+
 function routeTarget(route: Route): string {
   if (route.NetworkInterfaceId) return route.NetworkInterfaceId;
   if (route.InstanceId) return `instance:${route.InstanceId}`;

@@ -1,6 +1,7 @@
 import { GetCommandInvocationCommand, SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
 
-export type AddressAction = 'add' | 'remove';
+/** `check` changes nothing: it prints `present` or `absent`. */
+export type AddressAction = 'add' | 'remove' | 'check';
 
 /** Sends the project's document to put the VIP on (or take it off) an interface. Returns the command id. */
 export async function sendAddressCommand(
@@ -29,6 +30,8 @@ export interface InvocationResult {
   finished: boolean;
   succeeded: boolean;
   detail: string;
+  /** Standard output of the script (the answer of `check`). */
+  output: string;
 }
 
 /**
@@ -41,7 +44,7 @@ export async function waitForInvocation(
   sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 ): Promise<InvocationResult> {
   const deadline = Date.now() + invocation.timeoutMs;
-  let last: InvocationResult = { status: 'Pending', finished: false, succeeded: false, detail: 'not started' };
+  let last: InvocationResult = { status: 'Pending', finished: false, succeeded: false, detail: 'not started', output: '' };
   for (;;) {
     try {
       const answer = await ssm.send(
@@ -49,9 +52,10 @@ export async function waitForInvocation(
       );
       const status = answer.Status ?? 'Pending';
       const detail = (answer.StandardErrorContent || answer.StatusDetails || status).trim().slice(0, 300);
-      if (status === 'Success') return { status, finished: true, succeeded: true, detail };
-      if (FINAL_FAILURES.has(status)) return { status, finished: true, succeeded: false, detail };
-      last = { status, finished: false, succeeded: false, detail };
+      const output = (answer.StandardOutputContent ?? '').trim().slice(0, 300);
+      if (status === 'Success') return { status, finished: true, succeeded: true, detail, output };
+      if (FINAL_FAILURES.has(status)) return { status, finished: true, succeeded: false, detail, output };
+      last = { status, finished: false, succeeded: false, detail, output };
     } catch (error) {
       if ((error as Error).name !== 'InvocationDoesNotExist') throw error;
     }

@@ -3,7 +3,7 @@ import type { ClusterConfig } from '../../lib/cluster-config.ts';
 import type { VipRecord } from '../../lib/ledger-records.ts';
 import { describeInstance } from '../adapters/ec2-instances.ts';
 import { describeVipRoutes, type VipRoute } from '../adapters/ec2-routes.ts';
-import { describeVipRoutesInVpc } from '../adapters/ec2-vpc-routes.ts';
+import { describeVipRoutesInVpc } from '../adapters/ec2-routes.ts';
 import type { Ledger } from '../adapters/ledger.ts';
 import type { HolderFacts } from './find-drift.ts';
 

@@ -1,6 +1,7 @@
+import { createLogger } from '../logger.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
@@ -55,7 +56,7 @@ const DEFAULT_CONFIRM_DELAY_MS = 15_000;
 
 /** Builds the reconciler: trigger -> clusters -> observe -> find drift -> confirm -> heal (opt-in) -> record. */
 export function createReconcileHandler(deps: ReconcileDeps) {
-  const logger = deps.logger ?? new Logger({ serviceName: SERVICE_NAME });
+  const logger = deps.logger ?? createLogger();
   const metrics = deps.metrics ?? new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICE_NAME });
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));

@@ -34,7 +34,7 @@ export async function applyUp(
   routePlans: RoutePlan[],
   members: InstanceFacts[],
   /** Runs beside the fencing send, once the routes are written (the superseded check). */
-  alongsideFence: () => Promise<void> = async () => undefined,
+  alongsideFence: () => Promise<void> = () => Promise.resolve(),
 ): Promise<ActReport> {
   const [added, rewritten] = await Promise.all([
     addressOnSender(context, 'add'),
@@ -94,7 +94,7 @@ export async function applyDown(context: ActContext): Promise<ActReport> {
 /** Runs the document on the sender and waits (bounded) for it, so the outcome tells the truth. */
 async function addressOnSender(
   context: ActContext,
-  action: AddressAction,
+  action: Exclude<AddressAction, 'check'>,
 ): Promise<{ report: SsmCommandReport; failure: string | null }> {
   const instanceIds = [context.request.instanceId];
   let commandId: string;

@@ -1,8 +1,9 @@
+import { createLogger } from '../logger.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
@@ -57,7 +58,7 @@ const VIP_WRITE_ATTEMPTS = 3;
 
 /** Builds the Lambda handler: parse -> verify -> claim -> validate -> decide -> act -> record. */
 export function createSwitchoverHandler(deps: SwitchoverDeps) {
-  const logger = deps.logger ?? new Logger({ serviceName: SERVICE_NAME });
+  const logger = deps.logger ?? createLogger();
   const metrics = deps.metrics ?? new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICE_NAME });
   const now = deps.now ?? (() => new Date());
   const ledger = new Ledger(deps.dynamodb, deps.settings.ledgerTable);

@@ -68,7 +68,7 @@ function reconciler(harness: Harness, options: { heal?: boolean } & Partial<Reco
     confirmDelayMs: 0,
     ...deps,
   });
-  return async (event: unknown = scheduledEvent()) => (await handler(event, localContext())) as ReconcileResult;
+  return async (event: unknown = scheduledEvent()): Promise<ReconcileResult> => await handler(event, localContext());
 }
 
 /** A real switchover: `up` from the given member, through the switchover handler. */
@@ -181,7 +181,9 @@ describe('Function: reconcile handler (against moto)', () => {
     const drifts = result.clusters[0]?.drifts ?? [];
     expect(drifts.map((drift) => drift.kind).sort()).toEqual(['holder-not-running', 'route-elsewhere']);
     expect(drifts.find((drift) => drift.kind === 'holder-not-running')?.found).toMatch(/^stop/);
-    expect(drifts.find((drift) => drift.kind === 'route-elsewhere')).toMatchObject({ healed: false, healNote: expect.stringContaining('is stop') });
+    const elsewhere = drifts.find((drift) => drift.kind === 'route-elsewhere');
+    expect(elsewhere?.healed).toBe(false);
+    expect(elsewhere?.healNote).toMatch(/^holder i-[0-9a-f]+ is stop/);
     expect(await harness.routeTargets()).toEqual({ [table(harness, 0)]: member(harness, 1).eni });
   });
 
@@ -230,7 +232,8 @@ describe('Function: reconcile handler (against moto)', () => {
     const forOutsider = await reconcile(stateChangeEvent(member(outsider, 0).instanceId, 'stopped'));
 
     expect(forMember.clusters.map((report) => report.drifts.map((drift) => drift.kind))).toEqual([['holder-not-running']]);
-    expect(forOutsider).toMatchObject({ clusters: [], ignored: expect.stringContaining('not a member') });
+    expect(forOutsider.clusters).toEqual([]);
+    expect(forOutsider.ignored).toBe(`instance ${member(outsider, 0).instanceId} is not a member of any cluster`);
   });
 
   it('asks the holder about its interface when the cluster opted in, at most once per interval', async () => {
@@ -239,9 +242,9 @@ describe('Function: reconcile handler (against moto)', () => {
     const asked: string[] = [];
     const reconcile = reconciler(harness, {
       interfaceCheck: {
-        probe: async ({ instanceId }) => {
+        probe: ({ instanceId }) => {
           asked.push(instanceId);
-          return 'absent';
+          return Promise.resolve('absent');
         },
         enabledFor: () => true,
         minIntervalMs: 300_000,
@@ -256,7 +259,7 @@ describe('Function: reconcile handler (against moto)', () => {
     expect(second.clusters[0]).toMatchObject({ healthy: true, interfaceCheck: 'not-checked' });
   });
 
-  it('refuses an event that is neither the schedule nor an EC2 state change, and checks nothing', async () => {
+  it('refuses an event that is neither the schedule nor an EC2 state change, naming what it expected', async () => {
     const harness = await createHarness(moto.endpoint);
 
     await expect(reconciler(harness)({ source: 'pgpool.vip.agent', 'detail-type': 'VIP Switchover Requested', id: 'x' })).rejects.toThrow(

@@ -40,11 +40,20 @@ describe.skipIf(!isRoot)('Script: vip-address.sh (needs root for a network names
     expect(addresses()).not.toContain('198.19.0.50');
   });
 
+  it('checks without changing anything: present, then absent', () => {
+    run('add', '198.19.0.50', 'eth0');
+    expect(run('check', '198.19.0.50', 'eth0')).toEqual({ status: 0, stdout: 'present 198.19.0.50/32 on eth0', stderr: '' });
+    run('remove', '198.19.0.50', 'eth0');
+    const before = addresses();
+    expect(run('check', '198.19.0.50', 'eth0')).toEqual({ status: 0, stdout: 'absent 198.19.0.50/32 from eth0', stderr: '' });
+    expect(addresses()).toBe(before);
+  });
+
   it.each([
     [['add', '198.19.0.500', 'eth0'], "pgpool-vip-address: VIP must be a dotted IPv4 address, not '198.19.0.500'"],
     [['add', '198.19.0.50', 'eth0;id'], "pgpool-vip-address: interface name has characters an interface cannot have: 'eth0;id'"],
     [['add', '198.19.0.50', 'eth9'], "pgpool-vip-address: no interface 'eth9' on this host"],
-    [['flip', '198.19.0.50', 'eth0'], "pgpool-vip-address: action must be add or remove, not 'flip'"],
+    [['flip', '198.19.0.50', 'eth0'], "pgpool-vip-address: action must be add, remove or check, not 'flip'"],
   ])('fails on %j and changes nothing', (args, message) => {
     const before = addresses();
 

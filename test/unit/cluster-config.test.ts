@@ -25,6 +25,7 @@ describe('Function: parseControllerConfig', () => {
           ssmDocument: 'stack-doc',
           manageSourceDestCheck: true,
           heal: false,
+          checkInterface: true,
         },
       ],
     });

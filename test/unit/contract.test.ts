@@ -34,7 +34,7 @@ describe('Function: requestDigest', () => {
     const reordered = Object.fromEntries(Object.entries(unsigned).reverse()) as UnsignedRequestDetail;
 
     expect(requestDigest(reordered)).toBe(requestDigest(unsigned));
-    expect(requestDigest({ ...unsigned, proof } as UnsignedRequestDetail)).toBe(requestDigest(unsigned));
+    expect(requestDigest({ ...unsigned, proof })).toBe(requestDigest(unsigned));
   });
 
   it('changes when any signed field changes', () => {

@@ -26,6 +26,6 @@ describe('Function: SSM address document', () => {
     expect(vip.test("198.19.0.50'; reboot; '")).toBe(false);
     expect(iface.test('eth0')).toBe(true);
     expect(iface.test("eth0'$(id)")).toBe(false);
-    expect(document.parameters.Action?.allowedValues).toEqual(['add', 'remove']);
+    expect(document.parameters.Action?.allowedValues).toEqual(['add', 'remove', 'check']);
   });
 });
