@@ -115,7 +115,7 @@ function recordCalls(clients: AwsClients, spans: CallSpan[]): HttpHandler {
     },
     updateHttpClientConfig: () => undefined,
     httpHandlerConfigs: () => ({}),
-  } as unknown as HttpHandler;
+  };
 }
 
 /** Longest chain of calls where each starts after the previous one ended. */

@@ -44,5 +44,5 @@ export function motoClients(endpoint: string, credentials?: AwsCredentialIdentit
 }
 
 export function destroyClients(clients: AwsClients): void {
-  for (const client of Object.values(clients)) client.destroy();
+  for (const client of Object.values(clients) as Array<{ destroy(): void }>) client.destroy();
 }

@@ -55,7 +55,7 @@ beforeAll(async () => {
     updateHttpClientConfig: () => undefined,
     httpHandlerConfigs: () => ({}),
   };
-  sts = counter as unknown as HttpHandler & { calls: number };
+  sts = counter;
   harness = await createHarness(moto.endpoint, {
     world,
     credentials: { accessKeyId: key.AccessKey?.AccessKeyId as string, secretAccessKey: key.AccessKey?.SecretAccessKey as string },

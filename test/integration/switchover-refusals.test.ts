@@ -38,7 +38,7 @@ function countingSts(): HttpHandler & { calls: number } {
     httpHandlerConfigs: () => ({}),
     destroy: () => inner.destroy(),
   };
-  return counter as unknown as HttpHandler & { calls: number };
+  return counter;
 }
 
 async function up(harness: Harness, instance: WorldInstance | undefined, detail: Record<string, unknown> = {}) {
@@ -203,7 +203,7 @@ describe('Function: switchover handler refusals (against moto)', () => {
     harness.clients.ec2.middlewareStack.add(
       (next) => async (args) => {
         const input = args.input as { RouteTableId?: string };
-        if (input.RouteTableId === broken && failures > 0 && (args.input as object) && 'DestinationCidrBlock' in (args.input as object)) {
+        if (input.RouteTableId === broken && failures > 0 && (args.input) && 'DestinationCidrBlock' in (args.input)) {
           failures -= 1;
           throw Object.assign(new Error('Request limit exceeded.'), { name: 'RequestLimitExceeded' });
         }

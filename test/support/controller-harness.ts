@@ -66,7 +66,7 @@ export async function createHarness(
     clients,
     world,
     ledger,
-    invoke: async (event) => (await handler(event, localContext())) as SwitchoverResult,
+    invoke: async (event) => (await handler(event, localContext())),
     async routeTargets() {
       const tables = await clients.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: world.routeTableIds }));
       return Object.fromEntries(
