@@ -1,0 +1,174 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseControllerConfig, type ControllerConfigInput } from '../../lib/cluster-config.ts';
+import { ConfigurationError } from '../../lib/errors.ts';
+import { buildStageConfig, loadStageConfig, NEVER_DELETE_ROUTES } from '../../scripts/stage-config.ts';
+import { REPO_ROOT, runPackage, TEMPLATE_FILE } from './packaged-service.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'pgpool-vip-stage-config-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const DOCUMENT = 'pgpool-vip-address-test';
+
+function cluster(name: string, overrides: Record<string, unknown> = {}): ControllerConfigInput['clusters'][number] {
+  return {
+    name,
+    vip: `198.19.0.${50 + name.length}`,
+    routeTables: [`rtb-0${name.length}a1b2c3d4e5f6071`],
+    allowedRoles: ['pgpool-node'],
+    ...overrides,
+  };
+}
+
+function stageOf(config: ControllerConfigInput) {
+  return buildStageConfig(parseControllerConfig(config, { ssmDocument: DOCUMENT }), 'test');
+}
+
+describe('Function: serverless package with a stage configuration', () => {
+  it('fails with the field named when config/<stage>.json has a bad VIP, and writes no template', async () => {
+    // Prepare
+    const file = join(scratch, 'bad-vip.json');
+    writeFileSync(file, JSON.stringify({ clusters: [cluster('main', { vip: '198.19.0.500' })] }));
+
+    // Act
+    const run = await runPackage({ configFile: file });
+    run.cleanup();
+
+    // Assess
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(`pgpool-vip: ${file}: cluster configuration invalid: clusters[0].vip: must be a dotted IPv4 address`);
+    expect(existsSync(join(run.dir, TEMPLATE_FILE))).toBe(false);
+  });
+
+  it('fails naming the missing file of an unknown stage', async () => {
+    const run = await runPackage({ stage: 'nosuchstage' });
+    run.cleanup();
+
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(`config/nosuchstage.json: cannot read the cluster configuration of stage "nosuchstage"`);
+  });
+});
+
+describe('Function: loadStageConfig', () => {
+  it('accepts the committed dev and example configurations', () => {
+    for (const stage of ['dev', 'example']) {
+      const loaded = loadStageConfig({ stage, configFile: join(REPO_ROOT, `config/${stage}.json`), ssmDocumentName: DOCUMENT });
+
+      expect(loaded.clusterNames, stage).toEqual(['main']);
+    }
+  });
+
+  it('names the file and the field of a bad configuration', () => {
+    const file = join(scratch, 'bad-route-table.json');
+    writeFileSync(file, JSON.stringify({ clusters: [cluster('main', { routeTables: ['rtb-nothex'] })] }));
+
+    const load = () => loadStageConfig({ stage: 'test', configFile: file, ssmDocumentName: DOCUMENT });
+
+    expect(load).toThrow(ConfigurationError);
+    expect(load).toThrow(`${file}: cluster configuration invalid: clusters[0].routeTables[0]: must be a route table id (rtb-...)`);
+  });
+});
+
+describe('Function: buildStageConfig', () => {
+  it('grants route writes on every configured table of every cluster', () => {
+    const stage = stageOf({
+      clusters: [cluster('a', { routeTables: ['rtb-0aaaaaaaa', 'rtb-0bbbbbbbb'] }), cluster('bb', { routeTables: ['rtb-0bbbbbbbb'] })],
+    });
+
+    const routes = stage.iam.switchoverStatements.find((statement) => statement.Sid === 'PointVipRoutes');
+
+    expect(routes?.Resource).toEqual([
+      { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:route-table/rtb-0aaaaaaaa' },
+      { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:route-table/rtb-0bbbbbbbb' },
+    ]);
+  });
+
+  it('writes one member condition per tag key, since keys in one condition must all match', () => {
+    const stage = stageOf({
+      clusters: [cluster('a'), cluster('bb'), cluster('ccc', { memberTag: { key: 'team:pgpool', value: 'ccc' } })],
+    });
+
+    const members = stage.iam.switchoverStatements.filter((statement) => statement.Sid.startsWith('RunOnMemberInstances'));
+
+    expect(members.map((statement) => statement.Condition)).toEqual([
+      { StringEquals: { 'ssm:resourceTag/pgpool-vip:cluster': ['a', 'bb'] } },
+      { StringEquals: { 'ssm:resourceTag/team:pgpool': ['ccc'] } },
+    ]);
+  });
+
+  it('grants SendCommand on each document the clusters use', () => {
+    const stage = stageOf({ clusters: [cluster('a'), cluster('bb', { ssmDocument: 'team-vip-address' })] });
+
+    const documents = stage.iam.switchoverStatements.find((statement) => statement.Sid === 'RunAddressDocument');
+
+    expect(documents?.Resource).toEqual([
+      { 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:document/${DOCUMENT}` },
+      { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:document/team-vip-address' },
+    ]);
+  });
+
+  it('grants the source/dest check change only for clusters that let the controller manage it', () => {
+    const managed = stageOf({ clusters: [cluster('a'), cluster('bb', { manageSourceDestCheck: false })] });
+    const unmanaged = stageOf({ clusters: [cluster('a', { manageSourceDestCheck: false })] });
+
+    const modifies = (statements: typeof managed.iam.switchoverStatements) =>
+      statements.filter((statement) => statement.Action.includes('ec2:ModifyNetworkInterfaceAttribute')).map((statement) => statement.Condition);
+
+    expect(modifies(managed.iam.switchoverStatements)).toEqual([{ StringEquals: { 'aws:ResourceTag/pgpool-vip:cluster': ['a'] } }]);
+    expect(modifies(unmanaged.iam.switchoverStatements)).toEqual([]);
+  });
+
+  it('lets the reconciler write routes only in the tables of clusters that opt in to heal', () => {
+    const healing = stageOf({ clusters: [cluster('a', { heal: true, routeTables: ['rtb-0aaaaaaaa'] }), cluster('bb')] });
+    const watching = stageOf({ clusters: [cluster('a')] });
+
+    const heal = healing.iam.reconcileStatements.filter((statement) => statement.Action.includes('ec2:ReplaceRoute'));
+
+    expect(heal.map((statement) => [statement.Sid, statement.Resource])).toEqual([
+      ['HealVipRoutes', [{ 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:route-table/rtb-0aaaaaaaa' }]],
+    ]);
+    expect(watching.iam.reconcileStatements.flatMap((statement) => statement.Action)).not.toContain('ec2:ReplaceRoute');
+  });
+
+  it('lets the reconciler run SSM only on clusters whose interface it checks', () => {
+    const mixed = stageOf({ clusters: [cluster('a', { checkInterface: false }), cluster('bb')] });
+    const none = stageOf({ clusters: [cluster('a', { checkInterface: false })] });
+
+    const ssm = mixed.iam.reconcileStatements.filter((statement) => statement.Action.some((action) => action.startsWith('ssm:')));
+
+    expect(ssm.map((statement) => [statement.Action, statement.Condition ?? null])).toEqual([
+      [['ssm:SendCommand'], null],
+      [['ssm:SendCommand'], { StringEquals: { 'ssm:resourceTag/pgpool-vip:cluster': ['bb'] } }],
+      [['ssm:GetCommandInvocation'], null],
+    ]);
+    expect(none.iam.reconcileStatements).toEqual([NEVER_DELETE_ROUTES]);
+  });
+
+  it('stops delivery retries once the proof would be refused as too old, and no earlier than a minute', () => {
+    expect(stageOf({ clusters: [cluster('a')], proofFreshnessSeconds: 300 }).requestMaximumEventAgeSeconds).toBe(300);
+    expect(stageOf({ clusters: [cluster('a')], proofFreshnessSeconds: 30 }).requestMaximumEventAgeSeconds).toBe(60);
+  });
+
+  it('refuses a configuration too large for the function environment', () => {
+    const clusters = Array.from({ length: 40 }, (_, index) =>
+      cluster(`cluster-${index}`, { vip: `198.19.1.${index}`, routeTables: ['rtb-0aaaaaaaa', 'rtb-0bbbbbbbb', 'rtb-0cccccccc'] }),
+    );
+
+    expect(() => stageOf({ clusters })).toThrow(/Lambda environment variables hold at most 3072 bytes/);
+  });
+
+  it('hands the controller the validated configuration with defaults filled', () => {
+    const stage = stageOf({ clusters: [cluster('a')] });
+
+    expect(JSON.parse(stage.controllerConfigJson)).toMatchObject({
+      clusters: [{ name: 'a', interface: 'eth0', memberTag: { key: 'pgpool-vip:cluster', value: 'a' }, ssmDocument: DOCUMENT }],
+      proofFreshnessSeconds: 60,
+    });
+    // Re-parsed by the controller with any document default, it is still the same configuration.
+    expect(parseControllerConfig(stage.controllerConfigJson, { ssmDocument: 'another' })).toEqual(
+      parseControllerConfig({ clusters: [cluster('a')] }, { ssmDocument: DOCUMENT }),
+    );
+  });
+});

@@ -1,0 +1,267 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE } from '../../lib/contract.ts';
+import { AUDIT_MESSAGE, METRIC_NAMESPACE, METRICS } from '../../lib/telemetry.ts';
+import { alarmMetrics, dashboardBody, dashboardMetrics } from './metric-references.ts';
+import {
+  CFN_LINT_INSTALL_HINT,
+  packageTemplate,
+  REPO_ROOT,
+  requireTool,
+  resource,
+  resourcesOfType,
+  TEMPLATE_FILE,
+  type CfnTemplate,
+  type PackageRun,
+} from './packaged-service.ts';
+import { zipEntries, zipEntryText } from './zip-entries.ts';
+
+const EMITTED_METRICS = new Set<string>(Object.values(METRICS));
+
+let template: CfnTemplate;
+let run: PackageRun;
+
+/** One cfn-lint run over several templates (its start-up is most of its time); findings per file. */
+function cfnLint(files: string[]): { status: number | null; findings: Map<string, string[]> } {
+  const result = spawnSync('sh', [join(REPO_ROOT, 'scripts/cfn-lint.sh'), ...files], { encoding: 'utf8', timeout: 180_000 });
+  if (result.error !== undefined) throw result.error;
+  const lines = `${result.stdout}${result.stderr}`.split('\n').filter((line) => line.trim() !== '');
+  const findings = new Map(files.map((file) => [file, lines.filter((line) => line.startsWith(`${file}:`))]));
+  const unattributed = lines.filter((line) => !files.some((file) => line.startsWith(`${file}:`)));
+  if (unattributed.length > 0) throw new Error(`cfn-lint said: ${unattributed.join('\n')}`);
+  return { status: result.status, findings };
+}
+
+/** A one-function template with a deprecated runtime: cfn-lint must flag it, or a clean result means nothing. */
+function deprecatedRuntimeTemplate(dir: string): string {
+  const switchover = structuredClone(resource(template, 'SwitchoverLambdaFunction'));
+  if (switchover.Properties === undefined) throw new Error('no switchover properties');
+  switchover.Properties.Runtime = 'nodejs16.x';
+  switchover.Properties.Code = { ZipFile: 'export const handler = async () => {};' };
+  switchover.Properties.Role = 'arn:aws:iam::123456789012:role/example';
+  delete switchover.Properties.Environment;
+  delete switchover.DependsOn;
+  const file = join(dir, 'deprecated-runtime.json');
+  writeFileSync(file, JSON.stringify({ AWSTemplateFormatVersion: '2010-09-09', Resources: { Switchover: switchover } }));
+  return file;
+}
+
+let lint: ReturnType<typeof cfnLint>;
+let packagedFile: string;
+let deprecatedFile: string;
+
+beforeAll(async () => {
+  requireTool('cfn-lint', ['--version'], CFN_LINT_INSTALL_HINT);
+  ({ template, run } = await packageTemplate('dev'));
+  packagedFile = join(run.dir, TEMPLATE_FILE);
+  deprecatedFile = deprecatedRuntimeTemplate(run.dir);
+  lint = cfnLint([packagedFile, deprecatedFile]);
+});
+
+afterAll(() => run?.cleanup());
+
+describe('Template: cfn-lint', () => {
+  it('finds nothing in the packaged template', () => {
+    expect(lint.findings.get(packagedFile)).toEqual([]);
+  });
+
+  it('reports a deprecated runtime, so a clean result means something', () => {
+    expect(lint.status).not.toBe(0);
+    expect(lint.findings.get(deprecatedFile)?.join('\n')).toMatch(/E253[13]/);
+  });
+});
+
+describe('Template: functions', () => {
+  it('runs both functions on nodejs22.x arm64 with their handlers, without reserved concurrency', () => {
+    const functions = resourcesOfType(template, 'AWS::Lambda::Function').map(([logicalId, fn]) => [
+      logicalId,
+      fn.Properties?.Runtime,
+      fn.Properties?.Architectures,
+      fn.Properties?.Handler,
+      fn.Properties?.ReservedConcurrentExecutions,
+    ]);
+
+    expect(functions.sort()).toEqual([
+      ['ReconcileLambdaFunction', 'nodejs22.x', ['arm64'], 'functions/reconcile/handler.handler', undefined],
+      ['SwitchoverLambdaFunction', 'nodejs22.x', ['arm64'], 'functions/switchover/handler.handler', undefined],
+    ]);
+  });
+
+  it('gives the switchover time for the SSM wait of the stage config and no async retry', () => {
+    const switchover = resource(template, 'SwitchoverLambdaFunction').Properties;
+    const invokeConfig = resource(template, 'SwitchoverLambdaEvConf').Properties;
+
+    expect(switchover?.Timeout).toBe(20 + 25);
+    expect(invokeConfig?.MaximumRetryAttempts).toBe(0);
+  });
+
+  it('keeps 90 days of logs for each function', () => {
+    const retention = resourcesOfType(template, 'AWS::Logs::LogGroup').map(([logicalId, group]) => [logicalId, group.Properties?.RetentionInDays]);
+
+    expect(retention.sort()).toEqual([
+      ['ReconcileLogGroup', 90],
+      ['SwitchoverLogGroup', 90],
+    ]);
+  });
+
+  it('ships each function as one ESM bundle with the SDK inside, its ES-module build', () => {
+    for (const name of ['switchover', 'reconcile']) {
+      const zip = join(run.dir, `${name}.zip`);
+
+      const entries = zipEntries(zip);
+      const bundle = zipEntryText(zip, `functions/${name}/handler.mjs`);
+
+      expect(entries, name).toEqual([`functions/${name}/handler.mjs`]);
+      expect(bundle.startsWith("import { createRequire } from 'node:module';"), name).toBe(true);
+      expect(/from ["']@aws-sdk\//.test(bundle), name).toBe(false);
+    }
+    // mainFields ['module', 'main']: esbuild's path comments show which build of the SDK went in.
+    const switchover = zipEntryText(join(run.dir, 'switchover.zip'), 'functions/switchover/handler.mjs');
+    expect(switchover.includes('@aws-sdk/client-ec2/dist-es/')).toBe(true);
+    expect(switchover.includes('@aws-sdk/client-ec2/dist-cjs/')).toBe(false);
+  });
+});
+
+describe('Template: events', () => {
+  it('sends agents\' requests from the bus to the switchover, with retries and a dead-letter queue', () => {
+    const [[, rule] = []] = resourcesOfType(template, 'AWS::Events::Rule').filter(
+      ([, candidate]) => candidate.Properties?.Name === 'pgpool-vip-dev-switchover-requests',
+    );
+
+    expect(rule?.Properties?.EventBusName).toEqual({ 'Fn::GetAtt': ['Bus', 'Name'] });
+    expect(rule?.Properties?.EventPattern).toEqual({ source: [REQUEST_SOURCE], 'detail-type': [REQUEST_DETAIL_TYPE] });
+    expect(rule?.Properties?.Targets).toEqual([
+      {
+        Arn: { 'Fn::GetAtt': ['SwitchoverLambdaFunction', 'Arn'] },
+        Id: 'pgpool-vip-dev-switchover-requests-target',
+        RetryPolicy: { MaximumEventAgeInSeconds: 60, MaximumRetryAttempts: 8 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['RequestDeadLetterQueue', 'Arn'] } },
+      },
+    ]);
+  });
+
+  it('lets only that rule send to the dead-letter queue', () => {
+    const policy = resource(template, 'RequestDeadLetterQueuePolicy').Properties?.PolicyDocument as { Statement: unknown[] };
+
+    expect(policy.Statement).toEqual([
+      {
+        Sid: 'SwitchoverRuleDeadLetters',
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': ['RequestDeadLetterQueue', 'Arn'] },
+        Condition: {
+          ArnEquals: {
+            'aws:SourceArn': {
+              'Fn::Sub': 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/pgpool-vip-dev/pgpool-vip-dev-switchover-requests',
+            },
+          },
+        },
+      },
+    ]);
+  });
+
+  it('runs the reconciler every minute and on EC2 state changes', () => {
+    const triggers = resourcesOfType(template, 'AWS::Events::Rule')
+      .filter(([, rule]) => JSON.stringify(rule.Properties?.Targets).includes('ReconcileLambdaFunction'))
+      .map(([, rule]) => rule.Properties?.ScheduleExpression ?? (rule.Properties?.EventPattern as { source: string[] }).source);
+
+    expect(triggers).toHaveLength(2);
+    expect(triggers).toContainEqual('rate(1 minute)');
+    expect(triggers).toContainEqual(['aws.ec2']);
+  });
+
+  it('archives everything on the bus', () => {
+    const archive = resource(template, 'BusArchive').Properties;
+
+    expect(archive?.SourceArn).toEqual({ 'Fn::GetAtt': ['Bus', 'Arn'] });
+    expect(archive?.EventPattern).toBeUndefined();
+    expect(archive?.RetentionDays).toBe(90);
+    expect(resource(template, 'Bus').Properties?.Name).toBe('pgpool-vip-dev');
+  });
+});
+
+describe('Template: ledger and SSM document', () => {
+  it('defines the ledger as lib/ledger-records.ts lays it out, on demand, with TTL and PITR', () => {
+    const table = resource(template, 'LedgerTable');
+
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byCluster',
+          KeySchema: [
+            { AttributeName: 'cluster', KeyType: 'HASH' },
+            { AttributeName: 'recordedAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  it('deploys infra/ssm-document.json as the JSON Command document', () => {
+    const document = resource(template, 'AddressDocument').Properties;
+
+    expect(document?.DocumentType).toBe('Command');
+    expect(document?.DocumentFormat).toBe('JSON');
+    expect(document?.Content).toEqual(JSON.parse(readFileSync(join(REPO_ROOT, 'infra/ssm-document.json'), 'utf8')));
+  });
+});
+
+describe('Template: alarms, dashboard and saved queries', () => {
+  it('alarms only on metrics the code emits, in its namespace', () => {
+    const custom = alarmMetrics(template).filter((metric) => !metric.namespace.startsWith('AWS/'));
+
+    const unknown = custom.filter((metric) => metric.namespace !== METRIC_NAMESPACE || !EMITTED_METRICS.has(metric.metricName));
+
+    expect(custom.length).toBeGreaterThanOrEqual(5);
+    expect(unknown).toEqual([]);
+  });
+
+  it('has the alarms the operations issue asks for', () => {
+    const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([logicalId]) => logicalId);
+
+    expect(alarms.sort()).toEqual(
+      ['ControllerErrorsAlarm', 'DeadLetterAlarm', 'DriftAlarm', 'FlappingAlarm', 'RejectedRequestAlarm', 'SsmFailureAlarm', 'SwitchoverFailedAlarm'].sort(),
+    );
+  });
+
+  it('charts only metrics the code emits, and every one of them', () => {
+    const custom = dashboardMetrics(template).filter((metric) => !metric.namespace.startsWith('AWS/'));
+
+    const unknown = custom.filter((metric) => metric.namespace !== METRIC_NAMESPACE || !EMITTED_METRICS.has(metric.metricName));
+    const charted = new Set(custom.map((metric) => metric.metricName));
+
+    expect(unknown).toEqual([]);
+    expect([...EMITTED_METRICS].filter((name) => !charted.has(name))).toEqual([]);
+  });
+
+  it('shows every alarm on the dashboard', () => {
+    const body = JSON.stringify(resource(template, 'Dashboard').Properties?.DashboardBody);
+    const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([logicalId]) => logicalId);
+
+    expect(dashboardBody(template).widgets.length).toBeGreaterThan(5);
+    expect(alarms.filter((logicalId) => !body.includes(`\${${logicalId}.Arn}`))).toEqual([]);
+  });
+
+  it('saves the three audit queries over the switchover log group, filtered on the audit message', () => {
+    const queries = resourcesOfType(template, 'AWS::Logs::QueryDefinition').map(([, query]) => query.Properties ?? {});
+
+    expect(queries.map((query) => query.Name).sort()).toEqual([
+      'pgpool-vip/dev/refused-requests',
+      'pgpool-vip/dev/slowest-switchovers',
+      'pgpool-vip/dev/switchover-history',
+    ]);
+    for (const query of queries) {
+      expect(query.LogGroupNames).toEqual([{ Ref: 'SwitchoverLogGroup' }]);
+      expect(query.QueryString).toContain(`filter message = "${AUDIT_MESSAGE}"`);
+    }
+  });
+});
