@@ -1,0 +1,5 @@
+import { processIo } from './io.ts';
+import { main } from './main.ts';
+
+// The one exit point: sockets the SDK keeps alive must not hold pgpool's if_up_cmd open.
+process.exit(await main(process.argv.slice(2), processIo()));

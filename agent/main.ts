@@ -1,0 +1,55 @@
+import { parseInvocation } from './cli.ts';
+import { configPathFrom, loadAgentConfig } from './config.ts';
+import { Deadline } from './deadline.ts';
+import { runDoctor } from './doctor.ts';
+import { AgentError, EXIT, describeAwsError, oneLine } from './errors.ts';
+import { HELP_TEXT } from './help.ts';
+import type { AgentIo } from './io.ts';
+import { runStatus } from './status.ts';
+import { runSwitchover } from './switchover.ts';
+import { AGENT_VERSION } from './version.ts';
+
+/** The whole command: returns the exit code; the caller owns the one process.exit. */
+export async function main(argv: readonly string[], io: AgentIo): Promise<number> {
+  const startedAt = Date.now();
+  let deadline: Deadline | undefined;
+  try {
+    const invocation = parseInvocation(argv);
+    switch (invocation.command) {
+      case 'help':
+        io.stdout(HELP_TEXT);
+        return EXIT.done;
+      case 'version':
+        io.stdout(AGENT_VERSION);
+        return EXIT.done;
+      case 'switchover': {
+        const configPath = configPathFrom(invocation.configPath, io.env);
+        const config = await loadAgentConfig(configPath);
+        deadline = new Deadline(config.deadlineSeconds * 1000, startedAt);
+        return await runSwitchover({ ...invocation, config, configPath }, io, deadline);
+      }
+      case 'status':
+      case 'doctor': {
+        const configPath = configPathFrom(invocation.configPath, io.env);
+        const config = await loadAgentConfig(configPath);
+        deadline = new Deadline(config.deadlineSeconds * 1000, startedAt);
+        const iface = invocation.iface ?? config.interface;
+        const run = invocation.command === 'status' ? runStatus : runDoctor;
+        return await run({ config, configPath, iface }, io, deadline);
+      }
+      default: {
+        const unhandled: never = invocation;
+        throw new Error(`unhandled invocation ${JSON.stringify(unhandled)}`);
+      }
+    }
+  } catch (error) {
+    if (error instanceof AgentError) {
+      io.stderr(`pgpool-vip: ${oneLine(error.message)}`);
+      return error.exitCode;
+    }
+    io.stderr(`pgpool-vip: unexpected error: ${describeAwsError(error)}`);
+    return EXIT.failed;
+  } finally {
+    deadline?.dispose();
+  }
+}

@@ -1,0 +1,99 @@
+import type { z } from 'zod';
+import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import {
+  LEDGER_PARTITION_KEY,
+  RequestRecordSchema,
+  VipRecordSchema,
+  requestKey,
+  vipKey,
+  type VipRecord,
+} from '../lib/ledger-records.ts';
+import { fieldName } from '../lib/errors.ts';
+import type { Deadline } from './deadline.ts';
+import { DeadlineReachedError, describeAwsError } from './errors.ts';
+
+/**
+ * The part of a request record the agent acts on. Only these fields are checked, so the
+ * controller can add or change the others without breaking agents already on the nodes.
+ */
+const OutcomeFieldsSchema = RequestRecordSchema.pick({ status: true, reason: true, failedStep: true });
+export type OutcomeFields = z.infer<typeof OutcomeFieldsSchema>;
+/** The outcomes after which the agent stops waiting for the controller. */
+export type SettledRecord = OutcomeFields & { status: Exclude<OutcomeFields['status'], 'claimed'> };
+
+export interface OutcomeQuery {
+  client: DynamoDBClient;
+  table: string;
+  requestId: string;
+  deadline: Deadline;
+  pollIntervalMs: number;
+}
+
+/**
+ * Polls the ledger for the controller's outcome of one request. Read errors and records not
+ * yet complete are retried (the item is written by another party, on its own schedule); at
+ * the deadline the last thing seen goes into the message.
+ */
+export async function waitForOutcome(query: OutcomeQuery): Promise<SettledRecord> {
+  const { deadline } = query;
+  let lastSeen = 'no record yet';
+  for (;;) {
+    try {
+      const record = await readRequestRecord(query);
+      if (record.kind === 'settled') return record.outcome;
+      lastSeen = record.seen;
+    } catch (error) {
+      if (error instanceof DeadlineReachedError) throw deadline.reached(waitingFor(query, lastSeen), error);
+      lastSeen = `last ledger read failed: ${describeAwsError(error)}`;
+    }
+    if (!(await deadline.sleep(query.pollIntervalMs))) throw deadline.reached(waitingFor(query, lastSeen));
+  }
+}
+
+function waitingFor(query: OutcomeQuery, lastSeen: string): string {
+  return `waiting for the controller's outcome of request ${query.requestId} in ledger ${query.table} (${lastSeen})`;
+}
+
+type RecordRead = { kind: 'settled'; outcome: SettledRecord } | { kind: 'pending'; seen: string };
+
+async function readRequestRecord(query: OutcomeQuery): Promise<RecordRead> {
+  const item = await getItem(query.client, query.table, requestKey(query.requestId), query.deadline);
+  if (item === undefined) return { kind: 'pending', seen: 'no record yet' };
+  const parsed = OutcomeFieldsSchema.safeParse(item);
+  if (!parsed.success) {
+    // Not fatal: the controller rewrites the record (and moto shows an UpdateItem half done).
+    const issue = parsed.error.issues[0];
+    return { kind: 'pending', seen: `record does not fit its schema: ${issue === undefined ? 'invalid' : `${fieldName(issue.path)} ${issue.message}`}` };
+  }
+  const outcome = parsed.data;
+  if (outcome.status === 'claimed') return { kind: 'pending', seen: 'claimed, no outcome yet' };
+  return { kind: 'settled', outcome: { ...outcome, status: outcome.status } };
+}
+
+/** The VIP's holder as the ledger records it; undefined when no `up` was ever applied. */
+export async function readVipRecord(
+  client: DynamoDBClient,
+  table: string,
+  cluster: string,
+  deadline: Deadline,
+): Promise<VipRecord | undefined> {
+  const item = await getItem(client, table, vipKey(cluster), deadline);
+  if (item === undefined) return undefined;
+  return VipRecordSchema.parse(item);
+}
+
+async function getItem(
+  client: DynamoDBClient,
+  table: string,
+  key: string,
+  deadline: Deadline,
+): Promise<Record<string, unknown> | undefined> {
+  const output = await deadline.race(`reading ${key} from ledger ${table}`, (signal) =>
+    client.send(
+      new GetItemCommand({ TableName: table, Key: { [LEDGER_PARTITION_KEY]: { S: key } }, ConsistentRead: true }),
+      { abortSignal: signal },
+    ),
+  );
+  return output.Item === undefined ? undefined : unmarshall(output.Item);
+}

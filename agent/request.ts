@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import {
+  CONTRACT_VERSION,
+  RequestDetailSchema,
+  type RequestDetail,
+  type SwitchoverAction,
+  type UnsignedRequestDetail,
+} from '../lib/contract.ts';
+import { signProof, stsEndpointFor } from '../lib/proof.ts';
+import type { NodeIdentity } from './identity.ts';
+
+export interface RequestInput {
+  action: SwitchoverAction;
+  cluster: string;
+  vip: string;
+  iface: string;
+  identity: NodeIdentity;
+  credentials: AwsCredentialIdentity;
+  env: NodeJS.ProcessEnv;
+  requestId?: string;
+  issuedAt?: Date;
+}
+
+/** The request detail with its proof, checked against the contract before it leaves the node. */
+export async function buildSignedRequest(input: RequestInput): Promise<RequestDetail> {
+  const issuedAt = input.issuedAt ?? new Date();
+  const unsigned: UnsignedRequestDetail = {
+    version: CONTRACT_VERSION,
+    action: input.action,
+    cluster: input.cluster,
+    vip: input.vip,
+    instanceId: input.identity.instanceId,
+    interface: input.iface,
+    eni: input.identity.eni,
+    requestId: input.requestId ?? randomUUID(),
+    issuedAt: issuedAt.toISOString(),
+  };
+  const proof = await signProof({
+    detail: unsigned,
+    region: input.identity.region,
+    credentials: input.credentials,
+    stsEndpoint: stsEndpointFor(input.identity.region, input.env),
+    signingDate: issuedAt,
+  });
+  return RequestDetailSchema.parse({ ...unsigned, proof });
+}

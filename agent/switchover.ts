@@ -1,0 +1,96 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SwitchoverAction } from '../lib/contract.ts';
+import type { AgentConfig } from './config.ts';
+import { clientConfig, resolveCredentials } from './credentials.ts';
+import type { Deadline } from './deadline.ts';
+import { EXIT, SwitchoverFailedError, UsageError, type ExitCode } from './errors.ts';
+import { interfaceHasAddress } from './host-interface.ts';
+import { readNodeIdentity } from './identity.ts';
+import { InstanceMetadata, imdsEndpointFor } from './imds.ts';
+import type { AgentIo } from './io.ts';
+import { waitForOutcome, type SettledRecord } from './outcome.ts';
+import { publishRequest } from './publish.ts';
+import { buildSignedRequest } from './request.ts';
+import { checkedInterface, interfaceMacFor } from './preflight.ts';
+
+export interface SwitchoverCommand {
+  action: SwitchoverAction;
+  vip: string;
+  iface: string;
+  config: AgentConfig;
+  configPath: string;
+  skipInterfaceCheck: boolean;
+}
+
+/**
+ * `up` / `down`: who am I -> signed request -> bus -> the controller's outcome -> the
+ * interface in the state pgpool expects. Exit 0 means the VIP is (up) or is not (down) on
+ * the interface, because pgpool pings the VIP right after a successful `up`.
+ */
+export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, deadline: Deadline): Promise<ExitCode> {
+  const { action, vip, iface, config } = command;
+  if (vip !== config.vip) {
+    throw new UsageError(`VIP ${vip} is not the VIP of cluster ${config.cluster} (${config.vip} in ${command.configPath}); check delegate_IP in pgpool.conf`);
+  }
+  await checkedInterface(iface);
+  const mac = await interfaceMacFor(iface, config, io.env);
+
+  const imds = new InstanceMetadata(imdsEndpointFor(io.env), deadline);
+  const identity = await readNodeIdentity(imds, { iface, mac, ...(config.region === undefined ? {} : { region: config.region }) });
+  const credentials = await resolveCredentials(deadline);
+  const detail = await buildSignedRequest({ action, cluster: config.cluster, vip, iface, identity, credentials, env: io.env });
+
+  const eventbridge = new EventBridgeClient(clientConfig(identity.region, credentials, 1));
+  const dynamodb = new DynamoDBClient(clientConfig(identity.region, credentials, 1));
+  try {
+    await publishRequest({ client: eventbridge, bus: config.bus, detail, deadline });
+    const outcome = await waitForOutcome({
+      client: dynamodb,
+      table: config.ledgerTable,
+      requestId: detail.requestId,
+      deadline,
+      pollIntervalMs: config.pollIntervalMs,
+    });
+    if (outcome.status !== 'applied' && outcome.status !== 'noop') throw refusal(outcome, detail.requestId);
+
+    const where = `${vip} on ${iface} (${identity.instanceId}, ${identity.eni})`;
+    if (command.skipInterfaceCheck || !config.checkInterface) {
+      const why = command.skipInterfaceCheck ? '--no-interface-check' : `checkInterface false in ${command.configPath}`;
+      io.stdout(`pgpool-vip: ${action} ${where}: ${outcome.status}, request ${detail.requestId}; interface check skipped (${why})`);
+      return EXIT.done;
+    }
+    await waitForInterface(action, vip, iface, deadline, config.pollIntervalMs, detail.requestId);
+    io.stdout(`pgpool-vip: ${action} ${where}: ${outcome.status}, request ${detail.requestId}`);
+    return EXIT.done;
+  } finally {
+    eventbridge.destroy();
+    dynamodb.destroy();
+  }
+}
+
+function refusal(outcome: SettledRecord, requestId: string): SwitchoverFailedError {
+  const reason = outcome.reason ?? 'no reason recorded';
+  const step = outcome.status === 'failed' && outcome.failedStep ? ` at ${outcome.failedStep}` : '';
+  return new SwitchoverFailedError(`controller ${outcome.status} request ${requestId}${step}: ${reason}`);
+}
+
+/** The controller changes the interface through SSM; exit 0 only once the kernel shows it. */
+async function waitForInterface(
+  action: SwitchoverAction,
+  vip: string,
+  iface: string,
+  deadline: Deadline,
+  pollIntervalMs: number,
+  requestId: string,
+): Promise<void> {
+  const wanted = action === 'up';
+  for (;;) {
+    if (interfaceHasAddress(iface, vip) === wanted) return;
+    if (!(await deadline.sleep(pollIntervalMs))) {
+      throw deadline.reached(
+        `waiting for ${vip} to ${wanted ? 'appear on' : 'leave'} ${iface} (the controller answered request ${requestId})`,
+      );
+    }
+  }
+}

@@ -1,0 +1,248 @@
+import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RequestDetailSchema, RequestEventSchema } from '../../lib/contract.ts';
+import { requestDigest } from '../../lib/digest.ts';
+import { DIGEST_HEADER } from '../../lib/proof.ts';
+import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
+import { startLocalController, type LocalController } from '../../local/controller.ts';
+import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { createWorld, type World } from '../../local/world.ts';
+import {
+  buildAgentBundle,
+  queuedRequests,
+  runAgent,
+  startAgentNode,
+  startEventBridgeProxy,
+  type AgentNode,
+  type NodeOptions,
+} from './agent-harness.ts';
+
+// The host's loopback stands in for eth0 (tests never add addresses outside namespaces they
+// create), so the controller is told the cluster interface is `lo` and the agent looks up the
+// simulated instance's MAC in its IMDS.
+const IFACE = 'lo';
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+
+let moto: MotoServer;
+let clients: AwsClients;
+let bundle: Awaited<ReturnType<typeof buildAgentBundle>>;
+const started: { stop(): Promise<void> }[] = [];
+let worldCount = 0;
+
+beforeAll(async () => {
+  [moto, bundle] = await Promise.all([startMotoServer(), buildAgentBundle()]);
+  clients = motoClients(moto.endpoint);
+});
+afterAll(async () => {
+  for (const thing of started.reverse()) await thing.stop();
+  if (clients !== undefined) destroyClients(clients);
+  await moto?.stop();
+  await bundle?.remove();
+});
+
+async function newWorld(options: { tagMembers?: boolean } = {}): Promise<World> {
+  worldCount += 1;
+  return await createWorld(clients, { prefix: `ag${worldCount}-${process.pid}-`, instanceCount: 2, ...options });
+}
+
+function controllerFor(world: World): LocalController {
+  const cluster = world.config.clusters[0];
+  const controller = startLocalController({
+    endpoint: moto.endpoint,
+    world,
+    configOverrides: { clusters: [{ ...cluster, interface: IFACE }] },
+  });
+  started.push(controller);
+  return controller;
+}
+
+async function nodeOf(world: World, index: number, options: Partial<NodeOptions> = {}): Promise<AgentNode> {
+  const node = await startAgentNode(world, index, { awsEndpoint: moto.endpoint, dir: bundle.dir, ...options });
+  started.push(node.imds);
+  return node;
+}
+
+async function routeTarget(world: World): Promise<string | null> {
+  const tables = await clients.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: world.routeTableIds }));
+  const route = tables.RouteTables?.[0]?.Routes?.find((candidate) => candidate.DestinationCidrBlock === '198.19.0.50/32');
+  return route?.NetworkInterfaceId ?? null;
+}
+
+describe('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local controller)', () => {
+  it('routes the VIP to the node on up and exits 0 naming the outcome', async () => {
+    // Prepare
+    const world = await newWorld();
+    controllerFor(world);
+    const node = await nodeOf(world, 0);
+    // Act
+    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    // Assess
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `^pgpool-vip: up 198\\.19\\.0\\.50 on lo \\(${node.instance.instanceId}, ${node.instance.eni}\\): applied, request ${UUID}; interface check skipped \\(--no-interface-check\\)\\n$`,
+      ),
+    );
+    expect(await routeTarget(world)).toBe(node.instance.eni);
+  });
+
+  it('moves the VIP to the second node, then releases it with down from that node', async () => {
+    const world = await newWorld();
+    controllerFor(world);
+    const [first, second] = [await nodeOf(world, 0), await nodeOf(world, 1)];
+    const firstUp = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], first.env);
+    expect([firstUp.code, firstUp.stderr]).toEqual([0, '']);
+
+    const up = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], second.env);
+    const down = await runAgent(bundle.bundle, ['down', '198.19.0.50', IFACE, '--no-interface-check'], second.env);
+
+    expect([up.code, up.stderr]).toEqual([0, '']);
+    expect([down.code, down.stderr]).toEqual([0, '']);
+    expect(down.stdout).toMatch(/^pgpool-vip: down 198\.19\.0\.50 on lo .*: (applied|noop), request /);
+    // The route is never deleted by down: it still points at the last holder.
+    expect(await routeTarget(world)).toBe(second.instance.eni);
+  });
+
+  it('exits 1 with the controller reason when the instance is not a cluster member', async () => {
+    const world = await newWorld({ tagMembers: false });
+    controllerFor(world);
+    const node = await nodeOf(world, 0);
+
+    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^pgpool-vip: controller rejected request ${UUID}: instance ${node.instance.instanceId} is not a member of cluster "${world.config.clusters[0]?.name}" \\(missing tag pgpool-vip:cluster=${world.config.clusters[0]?.name}\\)\\n$`,
+      ),
+    );
+    expect(await routeTarget(world)).toBeNull();
+  });
+
+  it('exits 3 at its deadline when no controller answers, after putting a valid signed request on the bus', async () => {
+    const world = await newWorld();
+    const node = await nodeOf(world, 0, { config: { deadlineSeconds: 3 } });
+
+    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE], node.env);
+
+    expect(run.code).toBe(3);
+    const requestId = new RegExp(`request (${UUID})`).exec(run.stderr)?.[1];
+    expect(run.stderr).toBe(
+      `pgpool-vip: timed out after 3 s waiting for the controller's outcome of request ${requestId} in ledger ${world.ledgerTable} (no record yet)\n`,
+    );
+    const [event] = await queuedRequests(clients.sqs, world.requestQueueUrl);
+    const detail = RequestDetailSchema.parse(RequestEventSchema.parse(event).detail);
+    expect(detail).toMatchObject({ action: 'up', requestId, instanceId: node.instance.instanceId, eni: node.instance.eni, interface: IFACE });
+    expect(detail.proof.headers[DIGEST_HEADER]).toBe(requestDigest(detail));
+    // The proof is accepted by STS as the instance's own role session.
+    const sts = await fetch(moto.endpoint, { method: 'POST', headers: detail.proof.headers, body: detail.proof.body });
+    expect(await sts.text()).toContain(`assumed-role/${world.roleName}/${node.instance.instanceId}</Arn>`);
+  });
+
+  it('retries PutEvents refused with ThrottlingException (HTTP 200, FailedEntryCount 1) and then succeeds', async () => {
+    const world = await newWorld();
+    controllerFor(world);
+    const proxy = await startEventBridgeProxy(moto.endpoint, { refusals: 2 });
+    started.push(proxy);
+    const node = await nodeOf(world, 0, { extraEnv: { AWS_ENDPOINT_URL_EVENTBRIDGE: proxy.endpoint } });
+
+    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+
+    expect([run.code, run.stderr]).toEqual([0, '']);
+    expect(proxy.putEvents).toEqual(['throttled', 'throttled', 'forwarded']);
+    expect(await routeTarget(world)).toBe(node.instance.eni);
+  });
+
+  it('exits 1 naming the AWS error when the bus does not exist', async () => {
+    const world = await newWorld();
+    const node = await nodeOf(world, 0, { config: { bus: 'no-such-bus', deadlineSeconds: 10 } });
+
+    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE], node.env);
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^pgpool-vip: PutEvents to bus no-such-bus failed after 3 attempts: ResourceNotFoundException: .+\n$/);
+  });
+
+  it('sends nothing, not even to IMDS, when the VIP is not the cluster VIP or the interface does not exist', async () => {
+    const world = await newWorld();
+    const node = await nodeOf(world, 0);
+
+    const wrongVip = await runAgent(bundle.bundle, ['up', '198.19.0.51', IFACE], node.env);
+    const noInterface = await runAgent(bundle.bundle, ['up', '198.19.0.50', 'pgvipnone0'], node.env);
+
+    expect([wrongVip.code, wrongVip.stderr]).toEqual([
+      2,
+      `pgpool-vip: VIP 198.19.0.51 is not the VIP of cluster ${world.config.clusters[0]?.name} (198.19.0.50 in ${node.configPath}); check delegate_IP in pgpool.conf\n`,
+    ]);
+    expect([noInterface.code, noInterface.stderr]).toEqual([
+      2,
+      "pgpool-vip: no interface 'pgvipnone0' on this host (/sys/class/net/pgvipnone0 is missing)\n",
+    ]);
+    expect(node.imds.requests).toEqual([]);
+    expect(await queuedRequests(clients.sqs, world.requestQueueUrl)).toEqual([]);
+  });
+});
+
+describe('Function: pgpool-vip status and doctor (bundled agent, moto, local IMDS)', () => {
+  it('shows the route to this node, the ledger holder and the interface state after an up', async () => {
+    const world = await newWorld();
+    controllerFor(world);
+    // Other tests' worlds share this moto: limit status to this world's tables, as a deployment would.
+    const node = await nodeOf(world, 0, { config: { routeTables: world.routeTableIds } });
+    const up = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    expect([up.code, up.stderr]).toEqual([0, '']);
+
+    const status = await runAgent(bundle.bundle, ['status', IFACE], node.env);
+
+    const { instanceId, eni } = node.instance;
+    const cluster = world.config.clusters[0]?.name;
+    expect([status.code, status.stderr]).toEqual([0, '']);
+    expect(status.stdout.split('\n')).toEqual([
+      `cluster ${cluster}: VIP 198.19.0.50, region us-east-1`,
+      `node: ${instanceId}, lo is ${eni}`,
+      `route ${world.routeTableIds[0]}: 198.19.0.50/32 -> ${eni} (this node), active`,
+      expect.stringMatching(new RegExp(`^ledger: holder ${instanceId} \\(${eni}\\) \\(this node\\) since \\S+, request ${UUID}, version \\d+$`)),
+      'interface lo: 198.19.0.50 absent',
+      '',
+    ]);
+  });
+
+  it('reports each preflight check on its own line, OK for a member whose ENI the controller prepared', async () => {
+    const world = await newWorld();
+    controllerFor(world);
+    const node = await nodeOf(world, 0);
+    const up = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    expect([up.code, up.stderr]).toEqual([0, '']);
+
+    const doctor = await runAgent(bundle.bundle, ['doctor', IFACE], node.env);
+
+    const { instanceId, eni, mac } = node.instance;
+    expect([doctor.code, doctor.stderr]).toEqual([0, '']);
+    expect(doctor.stdout.split('\n')).toEqual([
+      `OK  config: ${node.configPath}: cluster ${world.config.clusters[0]?.name}, VIP 198.19.0.50, bus ${world.busName}, ledger ${world.ledgerTable}`,
+      `OK  imds: IMDSv2 at ${node.imds.endpoint}: instance ${instanceId}, region us-east-1`,
+      `OK  interface: lo (MAC ${mac}) is ${eni}`,
+      `OK  credentials: role ${world.roleName}, session ${instanceId} (arn:aws:sts::123456789012:assumed-role/${world.roleName}/${instanceId})`,
+      expect.stringMatching(/^OK {2}clock: (within 1 s of|\d+ s (ahead of|behind)) STS$/),
+      `OK  source/dest check: off on ${eni}`,
+      `OK  bus: arn:aws:events:us-east-1:123456789012:event-bus/${world.busName} exists`,
+      `OK  ledger: ${world.ledgerTable} readable: holder ${instanceId}`,
+      '',
+    ]);
+  });
+
+  it('says what to fix when the bus and the ledger table do not exist', async () => {
+    const world = await newWorld();
+    const node = await nodeOf(world, 1, { config: { bus: 'no-such-bus', ledgerTable: 'no-such-table' } });
+
+    const doctor = await runAgent(bundle.bundle, ['doctor', IFACE], node.env);
+
+    expect(doctor.code).toBe(1);
+    const lines = doctor.stdout.split('\n');
+    expect(lines).toContain('FIX bus: no bus no-such-bus in us-east-1: deploy the controller stack there or fix bus in the config');
+    expect(lines).toContain('FIX ledger: no table no-such-table in us-east-1: fix ledgerTable in the config');
+    expect(lines.filter((line) => line.startsWith('FIX source/dest check: on for '))).toHaveLength(1);
+  });
+});
