@@ -6,6 +6,8 @@ export const HELP_TEXT = `Usage:
   pgpool-vip down VIP IFACE    release VIP from this node; wait until VIP is gone from IFACE
   pgpool-vip status [IFACE]    VIP routes, the ledger's holder, and whether VIP is on IFACE
   pgpool-vip doctor [IFACE]    check IMDS, role, interface, source/dest check, bus, ledger and clock
+  pgpool-vip audit [--since 24h] [--json] [--insights]
+                               the cluster's switchover history, newest first (audit --help)
   pgpool-vip --help | --version
 
 pgpool.conf:

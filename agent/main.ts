@@ -1,3 +1,4 @@
+import { runAudit } from './audit-command.ts';
 import { parseInvocation } from './cli.ts';
 import { configPathFrom, loadAgentConfig } from './config.ts';
 import { Deadline } from './deadline.ts';
@@ -14,6 +15,8 @@ export async function main(argv: readonly string[], io: AgentIo): Promise<number
   const startedAt = Date.now();
   let deadline: Deadline | undefined;
   try {
+    // `audit` has its own options and reads the ledger's history index, not this node's identity.
+    if (argv[0] === 'audit') return await runAudit(argv.slice(1), io);
     const invocation = parseInvocation(argv);
     switch (invocation.command) {
       case 'help':

@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { AUDIT_HELP } from '../../agent/audit-command.ts';
 import { HELP_TEXT } from '../../agent/help.ts';
 import { main } from '../../agent/main.ts';
 import type { AgentIo } from '../../agent/io.ts';
@@ -67,6 +68,14 @@ describe('Function: main (pgpool-vip command line)', () => {
     // Assess
     expect(result).toEqual({ code: 0, stdout: [HELP_TEXT], stderr: [] });
     expect(HELP_TEXT).toContain("if_up_cmd = '/usr/local/bin/pgpool-vip up $_IP_$ eth0'");
+    expect(hits).toEqual([]);
+  });
+
+  it('hands `audit` to the audit command, which prints its own help and sends nothing', async () => {
+    const result = await run(['audit', '--help']);
+
+    expect(result).toEqual({ code: 0, stdout: [AUDIT_HELP], stderr: [] });
+    expect(HELP_TEXT).toContain('pgpool-vip audit');
     expect(hits).toEqual([]);
   });
 
