@@ -15,6 +15,19 @@ export function stsEndpointFor(region: string, env: NodeJS.ProcessEnv = process.
   return new URL(override ?? `https://sts.${region}.amazonaws.com/`);
 }
 
+/** The GetCallerIdentity POST to `endpoint` (signing it and replaying it build the same request). */
+export function stsHttpRequest(endpoint: URL, headers: Record<string, string>, body: string): HttpRequest {
+  return new HttpRequest({
+    method: 'POST',
+    protocol: endpoint.protocol,
+    hostname: endpoint.hostname,
+    port: endpoint.port === '' ? undefined : Number(endpoint.port),
+    path: endpoint.pathname,
+    headers,
+    body,
+  });
+}
+
 export interface SignProofInput {
   detail: UnsignedRequestDetail;
   region: string;
@@ -31,19 +44,15 @@ export interface SignProofInput {
  */
 export async function signProof(input: SignProofInput): Promise<Proof> {
   const { stsEndpoint } = input;
-  const request = new HttpRequest({
-    method: 'POST',
-    protocol: stsEndpoint.protocol,
-    hostname: stsEndpoint.hostname,
-    port: stsEndpoint.port === '' ? undefined : Number(stsEndpoint.port),
-    path: stsEndpoint.pathname,
-    headers: {
+  const request = stsHttpRequest(
+    stsEndpoint,
+    {
       host: stsEndpoint.host,
       'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
       [DIGEST_HEADER]: requestDigest(input.detail),
     },
-    body: GET_CALLER_IDENTITY_BODY,
-  });
+    GET_CALLER_IDENTITY_BODY,
+  );
   const signer = new SignatureV4({
     service: 'sts',
     region: input.region,

@@ -1,6 +1,6 @@
-import { HttpRequest } from '@smithy/protocol-http';
 import type { HttpHandler } from '@smithy/protocol-http';
 import type { Proof } from '../../lib/contract.ts';
+import { stsHttpRequest } from '../../lib/proof.ts';
 
 /** The headers a GetCallerIdentity proof may carry to STS; anything else is dropped. */
 export const FORWARDED_PROOF_HEADERS = [
@@ -44,15 +44,7 @@ export async function callerArnFromProof(
     const value = proof.headers[name];
     if (value !== undefined) headers[name] = value;
   }
-  const request = new HttpRequest({
-    method: 'POST',
-    protocol: endpoint.protocol,
-    hostname: endpoint.hostname,
-    port: endpoint.port === '' ? undefined : Number(endpoint.port),
-    path: endpoint.pathname,
-    headers,
-    body: proof.body,
-  });
+  const request = stsHttpRequest(endpoint, headers, proof.body);
   let status: number;
   let text: string;
   try {

@@ -1,12 +1,12 @@
 import { CreateRoleCommand, CreateAccessKeyCommand, CreateUserCommand, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import type { HttpHandler } from '@smithy/protocol-http';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { motoClients } from '../../local/aws-clients.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createWorld, instanceRoleCredentials, type World, type WorldInstance } from '../../local/world.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
+import { countingSts } from '../support/counting-sts.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 
 // Signatures are checked by moto only with IAM auth on: the world is made first, then auth is
@@ -45,17 +45,7 @@ beforeAll(async () => {
   wrongSessionCredentials = await instanceRoleCredentials(root, world.roleName, 'i-00000000000000000');
   await moto.enableAuth();
 
-  const inner = new NodeHttpHandler();
-  const counter = {
-    calls: 0,
-    handle: (...args: Parameters<HttpHandler['handle']>) => {
-      counter.calls += 1;
-      return inner.handle(...args);
-    },
-    updateHttpClientConfig: () => undefined,
-    httpHandlerConfigs: () => ({}),
-  };
-  sts = counter;
+  sts = countingSts();
   harness = await createHarness(moto.endpoint, {
     world,
     credentials: { accessKeyId: key.AccessKey?.AccessKeyId as string, secretAccessKey: key.AccessKey?.SecretAccessKey as string },

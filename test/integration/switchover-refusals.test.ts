@@ -8,13 +8,12 @@ import {
   DeleteTagsCommand,
   CreateRouteCommand,
 } from '@aws-sdk/client-ec2';
-import type { HttpHandler } from '@smithy/protocol-http';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MEMBER_TAG_KEY } from '../../lib/cluster-config.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { instanceRoleCredentials, describeInstance, type WorldInstance } from '../../local/world.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
+import { countingSts } from '../support/counting-sts.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 
 let moto: MotoServer;
@@ -24,22 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await moto?.stop();
 });
-
-/** An STS transport that counts what it is asked to send. */
-function countingSts(): HttpHandler & { calls: number } {
-  const inner = new NodeHttpHandler();
-  const counter = {
-    calls: 0,
-    handle: (...args: Parameters<HttpHandler['handle']>) => {
-      counter.calls += 1;
-      return inner.handle(...args);
-    },
-    updateHttpClientConfig: () => undefined,
-    httpHandlerConfigs: () => ({}),
-    destroy: () => inner.destroy(),
-  };
-  return counter;
-}
 
 async function up(harness: Harness, instance: WorldInstance | undefined, detail: Record<string, unknown> = {}) {
   if (instance === undefined) throw new Error('no instance');
