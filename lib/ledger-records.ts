@@ -47,6 +47,7 @@ export const RequestRecordSchema = z.object({
   callerArn: z.string().nullable().optional(),
   issuedAt: z.string().nullable().optional(),
   claimedAt: z.string().optional(),
+  claimToken: z.string().optional(),
   recordedAt: z.string().optional(),
   attempts: z.number().optional(),
   holderBefore: z.string().nullable().optional(),

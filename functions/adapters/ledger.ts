@@ -35,6 +35,11 @@ export interface ClaimInput {
   ttl: number;
   /** A claim older than this, never finished (controller died), may be taken again. */
   leaseMs: number;
+  /**
+   * Unique per invocation: when the SDK retries a claim whose first answer was lost, the retry
+   * meets our own claim, and the token tells it is ours, not a duplicate delivery.
+   */
+  claimToken: string;
 }
 
 /** The DynamoDB ledger: request claims and outcomes, and the VIP's holder. */
@@ -61,6 +66,7 @@ export class Ledger {
       callerArn: input.callerArn,
       status: 'claimed',
       claimedAt: input.now.toISOString(),
+      claimToken: input.claimToken,
       ttl: input.ttl,
     };
     const names = Object.fromEntries(Object.keys(fields).map((field) => [`#${field}`, field]));
@@ -98,6 +104,9 @@ export class Ledger {
       const record = await this.readRequest(input.requestId);
       if (record === null) {
         throw new Error(`request ${input.requestId} vanished from the ledger during its claim`, { cause: error });
+      }
+      if (record.status === 'claimed' && record.claimToken === input.claimToken) {
+        return { kind: 'claimed', attempts: record.attempts ?? 1 };
       }
       return { kind: 'duplicate', record };
     }

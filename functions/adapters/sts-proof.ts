@@ -1,6 +1,6 @@
 import type { HttpHandler } from '@smithy/protocol-http';
 import type { Proof } from '../../lib/contract.ts';
-import { stsHttpRequest } from '../../lib/proof.ts';
+import { DIGEST_HEADER, stsHttpRequest } from '../../lib/proof.ts';
 
 /** The headers a GetCallerIdentity proof may carry to STS; anything else is dropped. */
 export const FORWARDED_PROOF_HEADERS = [
@@ -10,7 +10,7 @@ export const FORWARDED_PROOF_HEADERS = [
   'x-amz-date',
   'x-amz-security-token',
   'x-amz-content-sha256',
-  'x-pgpool-vip-digest',
+  DIGEST_HEADER,
 ] as const;
 
 /** STS answered, but not with an identity: the signature or credentials are bad. */

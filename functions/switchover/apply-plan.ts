@@ -25,29 +25,14 @@ export interface ActReport {
 }
 
 /**
- * `up`: put the VIP on the new holder's interface while every table's route is rewritten (tables in
- * parallel); then tell every other running member to drop the VIP, without waiting for them
- * (a dead old leader never answers, and must not hold up the new one).
+ * `up`: put the VIP on the new holder's interface while every table's route is rewritten
+ * (tables in parallel). Fencing the other members is a separate step (`fenceOthers`), taken
+ * only once this request is known not to have been overtaken.
  */
-export async function applyUp(
-  context: ActContext,
-  routePlans: RoutePlan[],
-  members: InstanceFacts[],
-  /** Runs beside the fencing send, once the routes are written (the superseded check). */
-  alongsideFence: () => Promise<void> = () => Promise.resolve(),
-): Promise<ActReport> {
+export async function moveVip(context: ActContext, routePlans: RoutePlan[]): Promise<ActReport> {
   const [added, rewritten] = await Promise.all([
     addressOnSender(context, 'add'),
     rewriteRoutes(context.ec2, context.cluster.vip, context.request.eni, routePlans),
-  ]);
-  const others = members
-    .filter((member) => member.instanceId !== context.request.instanceId && member.state === 'running')
-    .map((member) => member.instanceId);
-  const [fenced] = await Promise.all([
-    others.length > 0
-      ? fenceInstances({ ssm: context.ssm, cluster: context.cluster, requestId: context.request.requestId }, others)
-      : null,
-    alongsideFence(),
   ]);
   const failure =
     rewritten.failure !== null
@@ -55,7 +40,19 @@ export async function applyUp(
       : added.failure !== null
         ? { step: 'ssm-add' as const, reason: added.failure }
         : null;
-  return { routes: rewritten.routes, ssmCommands: fenced === null ? [added.report] : [added.report, fenced], failure };
+  return { routes: rewritten.routes, ssmCommands: [added.report], failure };
+}
+
+/**
+ * Every other running member drops the VIP, without waiting for them: a dead old leader never
+ * answers, and must not hold up the new one. Null when there is nobody to fence.
+ */
+export async function fenceOthers(context: ActContext, members: InstanceFacts[]): Promise<SsmCommandReport | null> {
+  const others = members
+    .filter((member) => member.instanceId !== context.request.instanceId && member.state === 'running')
+    .map((member) => member.instanceId);
+  if (others.length === 0) return null;
+  return await fenceInstances({ ssm: context.ssm, cluster: context.cluster, requestId: context.request.requestId }, others);
 }
 
 /** Points VIP/32 at `eni` in every planned table, all tables at once; reports each table. */

@@ -49,11 +49,15 @@ export function decide(request: SwitchoverRequest, vip: VipRecord | null, routes
         reason: `request issued at ${request.issuedAt} is older than the up that made ${vip.holderInstanceId} holder (${vip.upIssuedAt})`,
       };
     }
-    const plans = routes.map((route): RoutePlan => ({
-      routeTableId: route.routeTableId,
-      before: route.target,
-      change: route.target === null ? 'create' : route.target !== request.eni || route.state === 'blackhole' ? 'replace' : 'keep',
-    }));
+    const releasedAt = vip?.released === true && vip.holderInstanceId === request.instanceId ? vip.releasedAt : null;
+    if (releasedAt && Date.parse(request.issuedAt) < Date.parse(releasedAt)) {
+      return {
+        kind: 'stale',
+        holderBefore,
+        reason: `request issued at ${request.issuedAt} is older than this instance's release of the VIP (${releasedAt})`,
+      };
+    }
+    const plans = routePlansFor(request.eni, routes);
     const holderChanges = vip === null || vip.holderInstanceId !== request.instanceId || vip.holderEni !== request.eni || vip.released;
     const outcome = holderChanges || plans.some((plan) => plan.change !== 'keep') ? 'applied' : 'noop';
     return { kind: 'up', outcome, holderBefore, routes: plans };
@@ -69,6 +73,15 @@ export function decide(request: SwitchoverRequest, vip: VipRecord | null, routes
   }
   const release = senderHolds && !vip.released;
   return { kind: 'down', outcome: release ? 'applied' : 'noop', holderBefore, release };
+}
+
+/** Per table: what it takes to point VIP/32 at `eni` (create, replace a wrong or blackhole route, or keep). */
+export function routePlansFor(eni: string, routes: VipRoute[]): RoutePlan[] {
+  return routes.map((route) => ({
+    routeTableId: route.routeTableId,
+    before: route.target,
+    change: route.target === null ? 'create' : route.target !== eni || route.state === 'blackhole' ? 'replace' : 'keep',
+  }));
 }
 
 /** The VIP record to write for a plan, or null when the plan leaves the ledger as it is. */

@@ -1,4 +1,5 @@
 import { createLogger } from '../logger.ts';
+import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -15,11 +16,17 @@ import type { RequestDetail } from '../../lib/contract.ts';
 import { requestDigest } from '../../lib/digest.ts';
 import { METRIC_NAMESPACE, SERVICE_NAME } from '../../lib/telemetry.ts';
 import { describeVipRoutes, RouteTableNotFoundError, type VipRoute } from '../adapters/ec2-routes.ts';
-import { describeInstance, describeMembers, describeVpcCidrs, disableSourceDestCheck } from '../adapters/ec2-instances.ts';
+import {
+  describeInstance,
+  describeMembers,
+  describeVpcCidrs,
+  disableSourceDestCheck,
+  type InstanceFacts,
+} from '../adapters/ec2-instances.ts';
 import { Ledger } from '../adapters/ledger.ts';
 import type { VipRecord } from '../../lib/ledger-records.ts';
-import { applyDown, applyUp, fenceInstances, rewriteRoutes, type ActReport } from './apply-plan.ts';
-import { decide, nextVipRecord, type SwitchoverPlan } from './decide.ts';
+import { applyDown, fenceInstances, fenceOthers, moveVip, rewriteRoutes } from './apply-plan.ts';
+import { decide, nextVipRecord, routePlansFor, type SwitchoverPlan } from './decide.ts';
 import { describeError, RequestRejectedError, StepFailedError, type SwitchoverStep } from './errors.ts';
 import { clusterFor, identityOf, parseRequest } from './parse.ts';
 import { auditEntryOf, recordOutcome, type AuditEntry, type SwitchoverOutcome } from './record-outcome.ts';
@@ -51,8 +58,12 @@ export interface SwitchoverDeps {
 /** What one invocation returns: the audit entry of the request (also logged). */
 export type SwitchoverResult = AuditEntry;
 
-/** A claim left unfinished this long (the controller died) may be taken again by a redelivery. */
-const CLAIM_LEASE_MS = 120_000;
+/**
+ * A claim left unfinished this long (the controller died) may be taken again by a redelivery.
+ * Longer than any invocation can run (its timeout is ssmWaitSeconds plus a margin), so a live
+ * invocation's claim is never taken over.
+ */
+const CLAIM_LEASE_MARGIN_SECONDS = 90;
 /** Attempts at the VIP record's conditional write before giving up to a busier controller. */
 const VIP_WRITE_ATTEMPTS = 3;
 
@@ -63,6 +74,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
   const now = deps.now ?? (() => new Date());
   const ledger = new Ledger(deps.dynamodb, deps.settings.ledgerTable);
   const vpcOfCluster = new Map<string, Promise<string>>();
+  const claimLeaseMs = (deps.config.ssmWaitSeconds + CLAIM_LEASE_MARGIN_SECONDS) * 1000;
   const recordDeps = {
     ledger,
     eventbridge: deps.eventbridge,
@@ -119,7 +131,8 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
           callerArn: outcome.callerArn ?? '',
           now: now(),
           ttl: Math.floor(now().getTime() / 1000) + deps.config.ledgerTtlDays * 86_400,
-          leaseMs: CLAIM_LEASE_MS,
+          leaseMs: claimLeaseMs,
+          claimToken: randomUUID(),
         }),
       );
       if (claim.kind === 'duplicate') return duplicateDelivery(outcome, claim.record.status, claim.record.reason ?? null);
@@ -127,28 +140,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
       outcome.attempts = claim.attempts;
 
       const { plan, members, written } = await decideUnderVersion(request, cluster, outcome, timed);
-      const superseded: { by: VipRecord | null } = { by: null };
-      const report = await act(plan, request, cluster, members, outcome, timed, async () => {
-        if (written !== null) superseded.by = await supersedingRequest(cluster, written.version);
-      });
-      const supersededBy = superseded.by;
-      outcome.routes = report.routes;
-      outcome.ssmCommands = report.ssmCommands;
-      if (report.failure !== null) {
-        outcome.outcome = 'failed';
-        outcome.failedStep = report.failure.step;
-        outcome.reason = report.failure.reason;
-      } else if (plan.kind === 'stale') {
-        outcome.outcome = 'stale';
-        outcome.reason = plan.reason;
-      } else if (supersededBy !== null) {
-        outcome.outcome = 'stale';
-        outcome.reason = `superseded while applying by request ${supersededBy.upRequestId} of ${supersededBy.holderInstanceId}`;
-        outcome.holderAfter = supersededBy.holderInstanceId;
-        await timed('route', () => convergeToHolder(cluster, supersededBy, request));
-      } else {
-        outcome.outcome = plan.outcome;
-      }
+      await act(plan, request, cluster, members, written, outcome, timed);
     } catch (error) {
       if (error instanceof RequestRejectedError) {
         outcome.outcome = 'rejected';
@@ -196,14 +188,14 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
         members.find((member) => member.instanceId === request.instanceId) ??
         (await describeInstance(deps.ec2, request.instanceId));
       const check = checkMember(request, cluster, sender, vpcId);
-      // Turning the source/dest check off does not depend on the decision: do it beside the write.
+      const plan = await timed('decide', () => decide(request, vip, routes));
+      // Only a node about to receive VIP traffic needs its source/dest check off; beside the write.
       const sourceDestCheck =
-        check.sourceDestCheckToDisable && !outcome.sourceDestCheckDisabled
+        plan.kind === 'up' && check.sourceDestCheckToDisable && !outcome.sourceDestCheckDisabled
           ? timed('validate', () => disableSourceDestCheck(deps.ec2, request.eni)).then(() => {
               outcome.sourceDestCheckDisabled = true;
             })
           : Promise.resolve();
-      const plan = await timed('decide', () => decide(request, vip, routes));
       const next = nextVipRecord(plan, { ...request, cluster: cluster.name }, vip, now());
       const [written] = await Promise.all([
         next === null ? true : timed('ledger', () => ledger.writeVip(next, vip?.version ?? null)),
@@ -220,45 +212,80 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     }
   }
 
+  /** Carries out the plan and sets the outcome: applied/noop, stale, or failed with its step. */
   async function act(
     plan: SwitchoverPlan,
     request: RequestDetail,
     cluster: ClusterConfig,
-    members: Awaited<ReturnType<typeof describeMembers>>,
+    members: InstanceFacts[],
+    written: VipRecord | null,
     outcome: SwitchoverOutcome,
     timed: <T>(step: SwitchoverStep, work: () => Promise<T> | T) => Promise<T>,
-    checkSuperseded: () => Promise<void>,
-  ): Promise<ActReport> {
+  ): Promise<void> {
     const context = { ec2: deps.ec2, ssm: deps.ssm, cluster, request, ssmWaitMs: deps.config.ssmWaitSeconds * 1000 };
-    if (plan.kind === 'stale') return { routes: [], ssmCommands: [], failure: null };
-    if (plan.kind === 'down') return await timed('ssm-remove', () => applyDown(context));
-    const report = await timed('route', () => applyUp(context, plan.routes, members, checkSuperseded));
-    outcome.holderAfter = request.instanceId;
-    return report;
-  }
-
-  /** The VIP record that replaced ours while we acted (a newer request won), or null. */
-  async function supersedingRequest(cluster: ClusterConfig, version: number) {
-    const current = await ledger.readVip(cluster.name);
-    return current !== null && current.version !== version && !current.released ? current : null;
+    if (plan.kind === 'stale') {
+      outcome.outcome = 'stale';
+      outcome.reason = plan.reason;
+      return;
+    }
+    const report =
+      plan.kind === 'down'
+        ? await timed('ssm-remove', () => applyDown(context))
+        : await timed('route', () => moveVip(context, plan.routes));
+    outcome.routes = report.routes;
+    outcome.ssmCommands = report.ssmCommands;
+    outcome.outcome = plan.outcome;
+    if (plan.kind === 'up') {
+      outcome.holderAfter = request.instanceId;
+      const newer = written === null ? null : await timed('ledger', () => supersedingRequest(cluster, written.version, request.instanceId));
+      if (newer !== null) {
+        await timed('route', () => convergeToHolder(cluster, newer, request, outcome));
+        return;
+      }
+      // After a failed move the old holder may still serve the tables not yet moved: keep it.
+      const fenced = report.failure === null ? await timed('ssm-remove', () => fenceOthers(context, members)) : null;
+      if (fenced !== null) outcome.ssmCommands.push(fenced);
+    }
+    if (report.failure !== null) {
+      outcome.outcome = 'failed';
+      outcome.failedStep = report.failure.step;
+      outcome.reason = report.failure.reason;
+    }
   }
 
   /**
-   * A newer request took the VIP while this one was acting: whatever this one wrote last must not
-   * stand, so point the routes back at the newer holder and take the VIP off this sender.
+   * The VIP record of a newer request for another instance that replaced ours while we acted, or
+   * null. A newer record for the sender itself (two overlapping `up`s of one leader) is no rival.
    */
-  async function convergeToHolder(cluster: ClusterConfig, holder: VipRecord, request: RequestDetail): Promise<void> {
-    const routes = await readRoutes(cluster);
-    const plans = decide({ ...request, action: 'up', instanceId: holder.holderInstanceId, eni: holder.holderEni }, null, routes);
-    if (plans.kind !== 'up') return;
-    const rewritten = await rewriteRoutes(deps.ec2, cluster.vip, holder.holderEni, plans.routes);
-    const fenced = await fenceInstances({ ssm: deps.ssm, cluster, requestId: request.requestId }, [request.instanceId]);
-    logger.warn('switchover superseded; converged to the newer holder', {
-      requestId: request.requestId,
-      holder: holder.holderInstanceId,
-      routes: rewritten.routes,
-      fence: fenced,
-    });
+  async function supersedingRequest(cluster: ClusterConfig, version: number, sender: string): Promise<VipRecord | null> {
+    const current = await ledger.readVip(cluster.name);
+    if (current === null || current.version === version || current.released) return null;
+    return current.holderInstanceId === sender ? null : current;
+  }
+
+  /**
+   * A newer request took the VIP while this one was acting: whatever this one wrote must not
+   * stand, so point the routes back at the newer holder and take the VIP off this sender. The
+   * other members are not fenced here: the newer request does that.
+   */
+  async function convergeToHolder(
+    cluster: ClusterConfig,
+    holder: VipRecord,
+    request: RequestDetail,
+    outcome: SwitchoverOutcome,
+  ): Promise<void> {
+    const rewritten = await rewriteRoutes(deps.ec2, cluster.vip, holder.holderEni, routePlansFor(holder.holderEni, await readRoutes(cluster)));
+    outcome.routes = rewritten.routes;
+    outcome.ssmCommands.push(await fenceInstances({ ssm: deps.ssm, cluster, requestId: request.requestId }, [request.instanceId]));
+    outcome.holderAfter = holder.holderInstanceId;
+    if (rewritten.failure !== null) {
+      outcome.outcome = 'failed';
+      outcome.failedStep = 'route';
+      outcome.reason = `superseded by request ${holder.upRequestId} of ${holder.holderInstanceId}, and pointing the routes back at it failed: ${rewritten.failure}`;
+      return;
+    }
+    outcome.outcome = 'stale';
+    outcome.reason = `superseded while applying by request ${holder.upRequestId} of ${holder.holderInstanceId}`;
   }
 
   async function readRoutes(cluster: ClusterConfig): Promise<VipRoute[]> {

@@ -14,8 +14,13 @@ export interface ProofPolicy {
 }
 
 const ASSUMED_ROLE_ARN = /^arn:aws[a-z-]*:sts::(\d{12}):assumed-role\/([^/]+)\/([^/]+)$/;
-/** A signer's clock may run a little ahead of ours. */
-const FUTURE_SKEW_MS = 60_000;
+/**
+ * A signer's clock may run a little ahead of ours, but not much: requests are ordered by their
+ * issuedAt, so a node far ahead would make every other node's `up` look stale.
+ */
+const FUTURE_SKEW_MS = 10_000;
+/** X-Amz-Date has whole seconds; the agent signs with issuedAt as the signing date. */
+const ISSUED_AT_TOLERANCE_MS = 1000;
 
 /**
  * Checks the proof offline (digest, signed headers, host, freshness), then asks STS who signed
@@ -53,6 +58,10 @@ export async function verifyProof(
     reject(`proof is ${Math.round(ageMs / 1000)} s old; the limit is ${policy.freshnessSeconds} s (replayed or delayed request)`);
   }
   if (ageMs < -FUTURE_SKEW_MS) reject(`proof is dated ${Math.round(-ageMs / 1000)} s in the future (check the node's clock)`);
+  // issuedAt orders requests, so it must be the signed time, not a free-standing claim.
+  if (Math.abs(Date.parse(request.issuedAt) - (signedAt as Date).getTime()) > ISSUED_AT_TOLERANCE_MS) {
+    reject(`issuedAt ${request.issuedAt} is not the time the proof was signed (${(signedAt as Date).toISOString()})`);
+  }
 
   let arn: string;
   try {

@@ -63,4 +63,60 @@ describe('Function: switchover handler under concurrent requests for one VIP', (
     expect(Object.values(await slow.routeTargets())).toEqual([node2.eni]);
     expect(await slow.vip()).toMatchObject({ holderInstanceId: node2.instanceId });
   });
+
+  it('reports failed, not stale, when pointing the routes back at the newer holder fails', async () => {
+    const slow = await createHarness(moto.endpoint);
+    const fast = await createHarness(moto.endpoint, { world: slow.world });
+    const [node1, node2] = slow.world.instances as [WorldInstance, WorldInstance];
+    const older = await signedDetail(slow.world, node1, { action: 'up', stsEndpoint: moto.endpoint, issuedAt: new Date(Date.now() - 1000) });
+    const newer = await signedDetail(slow.world, node2, { action: 'up', stsEndpoint: moto.endpoint });
+    let newerDone: Promise<unknown> | null = null;
+    slow.clients.ec2.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'CreateRouteCommand' && newerDone === null) {
+          newerDone = fast.invoke(envelope(newer, slow.world));
+          await newerDone;
+        }
+        if (context.commandName === 'ReplaceRouteCommand') {
+          throw Object.assign(new Error('Request limit exceeded.'), { name: 'RequestLimitExceeded' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'holdThenFail' },
+    );
+
+    const olderResult = await slow.invoke(envelope(older, slow.world));
+
+    expect(olderResult.outcome).toBe('failed');
+    expect(olderResult.failedStep).toBe('route');
+    expect(olderResult.reason).toMatch(
+      new RegExp(`^superseded by request ${newer.requestId} of ${node2.instanceId}, and pointing the routes back at it failed: route table rtb-`),
+    );
+  });
+
+  it('does not fence the holder when two ups of the same leader overlap', async () => {
+    const first = await createHarness(moto.endpoint);
+    const second = await createHarness(moto.endpoint, { world: first.world });
+    const [node1] = first.world.instances as [WorldInstance];
+    const earlier = await signedDetail(first.world, node1, { action: 'up', stsEndpoint: moto.endpoint, issuedAt: new Date(Date.now() - 1000) });
+    const later = await signedDetail(first.world, node1, { action: 'up', stsEndpoint: moto.endpoint });
+    let laterDone: Promise<unknown> | null = null;
+    first.clients.ec2.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'CreateRouteCommand' && laterDone === null) {
+          laterDone = second.invoke(envelope(later, first.world));
+          await laterDone;
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'holdRouteWrite' },
+    );
+
+    const result = await first.invoke(envelope(earlier, first.world));
+
+    expect(result.outcome).toBe('applied');
+    const removals = result.ssmCommands.filter((command) => command.purpose === 'remove');
+    expect(removals.flatMap((command) => command.instanceIds)).not.toContain(node1.instanceId);
+    expect(Object.values(await first.routeTargets())).toEqual([node1.eni]);
+  });
 });

@@ -154,6 +154,36 @@ describe('Function: switchover handler refusals (against moto)', () => {
     expect(eni.NetworkInterfaces?.[0]?.SourceDestCheck).toBe(false);
   });
 
+  it('rejects an issuedAt that is not the time the proof was signed (requests are ordered by it)', async () => {
+    const harness = await createHarness(moto.endpoint);
+    const [node1] = harness.world.instances;
+    const signingDate = new Date();
+    const signed = await signedDetail(harness.world, node1 as WorldInstance, {
+      action: 'up',
+      stsEndpoint: moto.endpoint,
+      signingDate,
+      issuedAt: new Date(signingDate.getTime() + 30_000),
+    });
+
+    const result = await harness.invoke(envelope(signed, harness.world));
+
+    expect(result.outcome).toBe('rejected');
+    expect(result.reason).toMatch(/^issuedAt .* is not the time the proof was signed/);
+    expect(await harness.routeTargets()).toEqual({ [firstTable(harness)]: null });
+  });
+
+  it('leaves the source/dest check alone for a down (only a node about to get the VIP needs it off)', async () => {
+    const harness = await createHarness(moto.endpoint);
+    const [node1] = harness.world.instances;
+    const signed = await signedDetail(harness.world, node1 as WorldInstance, { action: 'down', stsEndpoint: moto.endpoint });
+
+    const result = await harness.invoke(envelope(signed, harness.world));
+
+    expect(result.sourceDestCheckDisabled).toBe(false);
+    const eni = await harness.clients.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [node1?.eni as string] }));
+    expect(eni.NetworkInterfaces?.[0]?.SourceDestCheck).toBe(true);
+  });
+
   it('rejects when the source/dest check is on and the cluster must not manage it', async () => {
     const strict = await createHarness(moto.endpoint, {
       configure: (world) => ({ clusters: [{ ...world.config.clusters[0], manageSourceDestCheck: false }] }),

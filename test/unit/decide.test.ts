@@ -43,6 +43,7 @@ function ledger(state: LedgerState): VipRecord | null {
     upIssuedAt: state.endsWith('newer') ? T(40) : T(10),
     upRequestId: '22222222-2222-4222-8222-222222222222',
     released: state === 'sender-released',
+    releasedAt: state === 'sender-released' ? T(20) : null,
     version: 3,
     updatedAt: T(10),
   };
@@ -132,6 +133,15 @@ describe('Function: decide', () => {
     const plan = decide(request('up'), ledger('none'), tables);
 
     expect(plan.kind === 'up' && plan.routes.map((table) => table.change)).toEqual(['create', 'keep', 'replace']);
+  });
+
+  it('treats an up older than the same instance\'s release as stale (a delayed up must not undo a later down)', () => {
+    const released = { ...(ledger('sender-released') as VipRecord), releasedAt: T(40) };
+
+    const plan = decide(request('up'), released, [route('sender')]);
+
+    expect(plan.kind).toBe('stale');
+    expect(plan.kind === 'stale' && plan.reason).toContain(`older than this instance's release of the VIP (${T(40)})`);
   });
 
   it('treats an up issued at the same instant as the holder as current, not stale', () => {

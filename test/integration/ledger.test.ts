@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { createHarness, type Harness } from '../support/controller-harness.ts';
+
+let moto: MotoServer;
+let harness: Harness;
+beforeAll(async () => {
+  moto = await startMotoServer();
+  harness = await createHarness(moto.endpoint);
+});
+afterAll(async () => {
+  await moto?.stop();
+});
+
+const claimInput = (requestId: string, claimToken: string, digest = 'a'.repeat(64)) => ({
+  requestId,
+  cluster: 'demo',
+  vip: '198.19.0.50',
+  action: 'up' as const,
+  instanceId: 'i-0000000000000000a',
+  issuedAt: new Date().toISOString(),
+  digest,
+  callerArn: 'arn:aws:sts::123456789012:assumed-role/pgpool-vip-node/i-0000000000000000a',
+  now: new Date(),
+  ttl: Math.floor(Date.now() / 1000) + 3600,
+  leaseMs: 60_000,
+  claimToken,
+});
+
+describe('Class: Ledger (against moto)', () => {
+  it('claims a request once: a second delivery is a duplicate', async () => {
+    const requestId = randomUUID();
+
+    const first = await harness.ledger.claim(claimInput(requestId, 'token-1'));
+    const second = await harness.ledger.claim(claimInput(requestId, 'token-2'));
+
+    expect(first).toEqual({ kind: 'claimed', attempts: 1 });
+    expect(second).toMatchObject({ kind: 'duplicate', record: { status: 'claimed', requestId } });
+  });
+
+  it('knows its own claim when the SDK retries a claim whose first answer was lost', async () => {
+    const requestId = randomUUID();
+    await harness.ledger.claim(claimInput(requestId, 'token-1'));
+
+    const retried = await harness.ledger.claim(claimInput(requestId, 'token-1'));
+
+    expect(retried).toEqual({ kind: 'claimed', attempts: 1 });
+  });
+
+  it('lets a failed request be claimed again with the same digest, and not with another', async () => {
+    const requestId = randomUUID();
+    await harness.ledger.claim(claimInput(requestId, 'token-1'));
+    const claimed = await harness.ledger.readRequest(requestId);
+    await harness.ledger.recordOutcome({ ...(claimed as NonNullable<typeof claimed>), status: 'failed', reason: 'route table rtb-1: throttled' });
+
+    const otherContent = await harness.ledger.claim(claimInput(requestId, 'token-2', 'b'.repeat(64)));
+    const retry = await harness.ledger.claim(claimInput(requestId, 'token-3'));
+
+    expect(otherContent).toMatchObject({ kind: 'duplicate', record: { status: 'failed' } });
+    expect(retry).toEqual({ kind: 'claimed', attempts: 2 });
+    expect(await harness.ledger.readRequest(requestId)).toMatchObject({ status: 'claimed', attempts: 2 });
+    expect((await harness.ledger.readRequest(requestId))?.reason).toBeUndefined();
+  });
+
+  it('writes the VIP record only over the version it read', async () => {
+    const record = {
+      pk: 'vip#ledger-test',
+      cluster: 'ledger-test',
+      vip: '198.19.0.50',
+      holderInstanceId: 'i-0000000000000000a',
+      holderEni: 'eni-0000000000000000a',
+      upIssuedAt: new Date().toISOString(),
+      upRequestId: randomUUID(),
+      released: false,
+      version: 1,
+      updatedAt: new Date().toISOString(),
+    };
+
+    expect(await harness.ledger.writeVip(record, null)).toBe(true);
+    expect(await harness.ledger.writeVip({ ...record, version: 2 }, null)).toBe(false);
+    expect(await harness.ledger.writeVip({ ...record, version: 2 }, 1)).toBe(true);
+    expect(await harness.ledger.writeVip({ ...record, version: 3 }, 1)).toBe(false);
+    expect(await harness.ledger.readVip('ledger-test')).toMatchObject({ version: 2 });
+  });
+});
