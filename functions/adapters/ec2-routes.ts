@@ -4,6 +4,7 @@ import {
   ReplaceRouteCommand,
   type EC2Client,
   type Route,
+  type RouteTable,
 } from '@aws-sdk/client-ec2';
 
 /** Where a route table sends the VIP today. */
@@ -40,14 +41,19 @@ export async function describeVipRoutes(ec2: EC2Client, routeTableIds: string[],
   return routeTableIds.map((routeTableId) => {
     const table = tables.RouteTables?.find((candidate) => candidate.RouteTableId === routeTableId);
     if (table === undefined) throw new RouteTableNotFoundError(routeTableId);
-    const route = table.Routes?.find((candidate) => candidate.DestinationCidrBlock === vipCidr(vip));
-    return {
-      routeTableId,
-      vpcId: table.VpcId ?? '',
-      target: route === undefined ? null : routeTarget(route),
-      state: route === undefined ? null : route.State === 'blackhole' ? 'blackhole' : 'active',
-    };
+    return vipRouteOf(table, vip);
   });
+}
+
+/** The VIP/32 entry of one described table, in the shape every caller compares. */
+function vipRouteOf(table: RouteTable, vip: string, vpcId = ''): VipRoute {
+  const route = table.Routes?.find((candidate) => candidate.DestinationCidrBlock === vipCidr(vip));
+  return {
+    routeTableId: table.RouteTableId ?? '',
+    vpcId: table.VpcId ?? vpcId,
+    target: route === undefined ? null : routeTarget(route),
+    state: route === undefined ? null : route.State === 'blackhole' ? 'blackhole' : 'active',
+  };
 }
 
 /**
@@ -68,14 +74,8 @@ export async function describeVipRoutesInVpc(ec2: EC2Client, vpcId: string, vip:
       }),
     );
     for (const table of page.RouteTables ?? []) {
-      const route = table.Routes?.find((candidate) => candidate.DestinationCidrBlock === vipCidr(vip));
-      if (route === undefined || table.RouteTableId === undefined) continue;
-      found.push({
-        routeTableId: table.RouteTableId,
-        vpcId: table.VpcId ?? vpcId,
-        target: routeTarget(route),
-        state: route.State === 'blackhole' ? 'blackhole' : 'active',
-      });
+      const route = vipRouteOf(table, vip, vpcId);
+      if (route.target !== null && table.RouteTableId !== undefined) found.push(route);
     }
     nextToken = page.NextToken;
   } while (nextToken);

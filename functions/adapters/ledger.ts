@@ -5,11 +5,10 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { VipRecordReader } from './ledger-vip-reader.ts';
 import {
   requestKey,
   RequestRecordSchema,
-  vipKey,
-  VipRecordSchema,
   type RequestRecord,
   type VipRecord,
 } from '../../lib/ledger-records.ts';
@@ -153,10 +152,7 @@ export class Ledger {
 
   /** The VIP's current holder record, or null before the first `up` (strongly consistent). */
   public async readVip(cluster: string): Promise<VipRecord | null> {
-    const answer = await this.dynamodb.send(
-      new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: vipKey(cluster) }), ConsistentRead: true }),
-    );
-    return answer.Item === undefined ? null : VipRecordSchema.parse(unmarshall(answer.Item));
+    return await new VipRecordReader(this.dynamodb, this.tableName).readVip(cluster);
   }
 
   /**

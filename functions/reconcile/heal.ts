@@ -2,8 +2,10 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ClusterConfig } from '../../lib/cluster-config.ts';
 import type { VipRecord } from '../../lib/ledger-records.ts';
-import { pointVipRoute } from '../adapters/ec2-routes.ts';
-import type { Ledger } from '../adapters/ledger.ts';
+import { describeVipRoutes, pointVipRoute } from '../adapters/ec2-routes.ts';
+import { rewriteRoutes } from '../switchover/apply-plan.ts';
+import { routePlansFor } from '../switchover/decide.ts';
+import type { VipRecordReader } from '../adapters/ledger-vip-reader.ts';
 import { describeError } from '../switchover/errors.ts';
 import type { Drift } from './find-drift.ts';
 
@@ -20,7 +22,7 @@ export type HealResults = Map<string, HealResult>;
  * it to the controller) and after (changed: the newer holder's routes must win, so converge to it).
  */
 export async function healRoutes(
-  deps: { ec2: EC2Client; ledger: Ledger; logger: Logger },
+  deps: { ec2: EC2Client; ledger: VipRecordReader; logger: Logger },
   cluster: ClusterConfig,
   observed: VipRecord,
   drifts: readonly Drift[],
@@ -49,9 +51,8 @@ export async function healRoutes(
   const after = await deps.ledger.readVip(cluster.name);
   if (after !== null && after.version !== observed.version && !after.released) {
     // A switchover recorded a new holder while we wrote: whatever we wrote must not stand.
-    await Promise.allSettled(
-      cluster.routeTables.map((routeTableId) => pointVipRoute(deps.ec2, { routeTableId, vip: cluster.vip, eni: after.holderEni, exists: false })),
-    );
+    const routes = await describeVipRoutes(deps.ec2, cluster.routeTables, cluster.vip);
+    await rewriteRoutes(deps.ec2, cluster.vip, after.holderEni, routePlansFor(after.holderEni, routes));
     deps.logger.warn('heal overtaken by a switchover; routes converged to the newer holder', {
       cluster: cluster.name,
       holder: after.holderInstanceId,

@@ -4,7 +4,7 @@ import type { VipRecord } from '../../lib/ledger-records.ts';
 import { describeInstance } from '../adapters/ec2-instances.ts';
 import { describeVipRoutes, type VipRoute } from '../adapters/ec2-routes.ts';
 import { describeVipRoutesInVpc } from '../adapters/ec2-routes.ts';
-import type { Ledger } from '../adapters/ledger.ts';
+import type { VipRecordReader } from '../adapters/ledger-vip-reader.ts';
 import type { HolderFacts } from './find-drift.ts';
 
 /** What one look at a cluster saw. */
@@ -19,7 +19,7 @@ export interface ClusterObservation {
  * Reads the ledger first, then the network: the controller writes the ledger before it rewrites
  * routes, so a switchover in flight shows as routes behind the ledger, never ahead of it.
  */
-export async function observeCluster(ec2: EC2Client, ledger: Ledger, cluster: ClusterConfig): Promise<ClusterObservation> {
+export async function observeCluster(ec2: EC2Client, ledger: VipRecordReader, cluster: ClusterConfig): Promise<ClusterObservation> {
   const vip = await ledger.readVip(cluster.name);
   const [routes, instance] = await Promise.all([
     vipRoutesOfCluster(ec2, cluster),

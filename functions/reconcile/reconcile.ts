@@ -10,7 +10,7 @@ import type { ClusterConfig, ControllerConfig } from '../../lib/cluster-config.t
 import { PgpoolVipError } from '../../lib/errors.ts';
 import { METRIC_NAMESPACE, SERVICE_NAME } from '../../lib/telemetry.ts';
 import { describeInstance } from '../adapters/ec2-instances.ts';
-import { Ledger } from '../adapters/ledger.ts';
+import { VipRecordReader } from '../adapters/ledger-vip-reader.ts';
 import { describeError } from '../switchover/errors.ts';
 import { parseTrigger, type ReconcileTrigger } from './events.ts';
 import { findDrift, HEALABLE_KINDS, healDecision, type Drift } from './find-drift.ts';
@@ -61,7 +61,7 @@ export function createReconcileHandler(deps: ReconcileDeps) {
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const confirmDelayMs = deps.confirmDelayMs ?? DEFAULT_CONFIRM_DELAY_MS;
-  const ledger = new Ledger(deps.dynamodb, deps.settings.ledgerTable);
+  const ledger = new VipRecordReader(deps.dynamodb, deps.settings.ledgerTable);
   const interfaceChecks = new InterfaceCheckSchedule(deps.interfaceCheck, () => now().getTime());
 
   async function reconcile(event: unknown): Promise<ReconcileResult> {

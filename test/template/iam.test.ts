@@ -207,14 +207,12 @@ describe('Template: IAM of the controller', () => {
     expect(sts).toEqual([]);
   });
 
-  it('gives the reconciler no route write while no cluster opts in to heal', () => {
+  it('gives the reconciler no route write while no cluster opts in to heal, and no ledger write at all', () => {
     const granted = actionsOf(identityStatements(template, 'ReconcileRole'));
 
     expect(granted).toEqual(
       [
         'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
         'ec2:DescribeInstances',
         'ec2:DescribeRouteTables',
         'logs:CreateLogStream',
