@@ -17,7 +17,7 @@ import { DeadlineReachedError, describeAwsError } from './errors.ts';
  * The part of a request record the agent acts on. Only these fields are checked, so the
  * controller can add or change the others without breaking agents already on the nodes.
  */
-const OutcomeFieldsSchema = RequestRecordSchema.pick({ status: true, reason: true, failedStep: true });
+const OutcomeFieldsSchema = RequestRecordSchema.pick({ status: true, reason: true, failedStep: true, attempts: true });
 export type OutcomeFields = z.infer<typeof OutcomeFieldsSchema>;
 /** The outcomes after which the agent stops waiting for the controller. */
 export type SettledRecord = OutcomeFields & { status: Exclude<OutcomeFields['status'], 'claimed'> };
@@ -28,6 +28,8 @@ export interface OutcomeQuery {
   requestId: string;
   deadline: Deadline;
   pollIntervalMs: number;
+  /** After a resend: only an outcome of a later attempt than this one counts. */
+  afterAttempt?: number | undefined;
 }
 
 /**
@@ -68,6 +70,9 @@ async function readRequestRecord(query: OutcomeQuery): Promise<RecordRead> {
   }
   const outcome = parsed.data;
   if (outcome.status === 'claimed') return { kind: 'pending', seen: 'claimed, no outcome yet' };
+  if (query.afterAttempt !== undefined && (outcome.attempts ?? 1) <= query.afterAttempt) {
+    return { kind: 'pending', seen: `attempt ${outcome.attempts ?? 1} ${outcome.status}, waiting for the resent request` };
+  }
   return { kind: 'settled', outcome: { ...outcome, status: outcome.status } };
 }
 

@@ -4,7 +4,7 @@ import type { SwitchoverAction } from '../lib/contract.ts';
 import type { AgentConfig } from './config.ts';
 import { clientConfig, resolveCredentials } from './credentials.ts';
 import type { Deadline } from './deadline.ts';
-import { EXIT, SwitchoverFailedError, UsageError, type ExitCode } from './errors.ts';
+import { EXIT, SwitchoverFailedError, UsageError, oneLine, type ExitCode } from './errors.ts';
 import { interfaceHasAddress } from './host-interface.ts';
 import { readNodeIdentity } from './identity.ts';
 import { InstanceMetadata, imdsEndpointFor } from './imds.ts';
@@ -13,6 +13,11 @@ import { waitForOutcome, type SettledRecord } from './outcome.ts';
 import { publishRequest } from './publish.ts';
 import { buildSignedRequest } from './request.ts';
 import { checkedInterface, interfaceMacFor } from './preflight.ts';
+
+/** How often the same request may be sent when the controller reports it failed. */
+const MAX_SENDS = 3;
+/** Below this much time left, a resend could not finish: report the failure instead. */
+const RESEND_MIN_REMAINING_MS = 5000;
 
 export interface SwitchoverCommand {
   action: SwitchoverAction;
@@ -44,14 +49,22 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
   const eventbridge = new EventBridgeClient(clientConfig(identity.region, credentials, 1));
   const dynamodb = new DynamoDBClient(clientConfig(identity.region, credentials, 1));
   try {
-    await publishRequest({ client: eventbridge, bus: config.bus, detail, deadline });
-    const outcome = await waitForOutcome({
-      client: dynamodb,
-      table: config.ledgerTable,
-      requestId: detail.requestId,
-      deadline,
-      pollIntervalMs: config.pollIntervalMs,
-    });
+    let outcome: SettledRecord | undefined;
+    for (let attempt = 1; ; attempt += 1) {
+      await publishRequest({ client: eventbridge, bus: config.bus, detail, deadline });
+      outcome = await waitForOutcome({
+        client: dynamodb,
+        table: config.ledgerTable,
+        requestId: detail.requestId,
+        deadline,
+        pollIntervalMs: config.pollIntervalMs,
+        afterAttempt: outcome?.attempts,
+      });
+      // pgpool never re-runs a failed if_up_cmd: a failure that may be passing (throttling, an SSM
+      // timeout) gets the same request again, which the controller takes up where it failed.
+      if (outcome.status !== 'failed' || attempt >= MAX_SENDS || deadline.remainingMs() < RESEND_MIN_REMAINING_MS) break;
+      io.stderr(`pgpool-vip: ${oneLine(refusal(outcome, detail.requestId).message)}; sending the request again (${attempt + 1} of ${MAX_SENDS})`);
+    }
     if (outcome.status !== 'applied' && outcome.status !== 'noop') throw refusal(outcome, detail.requestId);
 
     const where = `${vip} on ${iface} (${identity.instanceId}, ${identity.eni})`;

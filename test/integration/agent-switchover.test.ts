@@ -121,6 +121,37 @@ describe('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local c
     expect(await routeTarget(world)).toBeNull();
   });
 
+  it('sends the same request again when the controller reports it failed, and exits 0 once it converges', async () => {
+    // Prepare: the controller's first route write fails (throttled), the second goes through.
+    const world = await newWorld();
+    const controller = controllerFor(world);
+    let failures = 1;
+    controller.clients.ec2.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'CreateRouteCommand' && failures > 0) {
+          failures -= 1;
+          throw Object.assign(new Error('Request limit exceeded.'), { name: 'RequestLimitExceeded' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'throttleFirstRouteWrite' },
+    );
+    const node = await nodeOf(world, 0);
+
+    // Act
+    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+
+    // Assess
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^pgpool-vip: controller failed request ${UUID} at route: route table rtb-[0-9a-f]+: RequestLimitExceeded: Request limit exceeded\\.; sending the request again \\(2 of 3\\)\\n$`,
+      ),
+    );
+    expect(run.stdout).toMatch(/: applied, request /);
+    expect(await routeTarget(world)).toBe(node.instance.eni);
+  });
+
   it('exits 3 at its deadline when no controller answers, after putting a valid signed request on the bus', async () => {
     const world = await newWorld();
     const node = await nodeOf(world, 0, { config: { deadlineSeconds: 3 } });
