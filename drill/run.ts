@@ -1,0 +1,93 @@
+/**
+ * `npm run drill` (as root): builds the drill's network namespaces, runs world-main.ts inside
+ * the AWS namespace, and removes every namespace and process it created when that ends,
+ * fails, or is interrupted.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildAgent } from '../scripts/build-agent.ts';
+import { createNetwork, destroyNetwork, drillNamespaces } from './netns.ts';
+import { POSTGRES_BIN } from './postgres-backend.ts';
+import { PGPOOL_BIN } from './pgpool-cluster.ts';
+import { namespaceArgv } from './processes.ts';
+import { AWS_HOST } from './topology.ts';
+
+/** Exit codes: 0 all pgpool-vip verdicts pass, 1 a verdict failed, 2 not root, 3 missing prerequisite, 130 interrupted. */
+const EXIT = { passed: 0, failed: 1, notRoot: 2, missing: 3, interrupted: 130 } as const;
+
+const PREREQUISITES: Array<{ what: string; present: () => boolean; install: string }> = [
+  { what: 'pgpool2 (pgpool)', present: () => existsSync(PGPOOL_BIN), install: 'apt-get install -y pgpool2' },
+  { what: 'PostgreSQL 15 server', present: () => existsSync(join(POSTGRES_BIN, 'postgres')), install: 'apt-get install -y postgresql-15' },
+  { what: 'ping (pgpool checks the VIP with it)', present: () => existsSync('/usr/bin/ping'), install: 'apt-get install -y iputils-ping' },
+  { what: "Debian's AWS CLI (/usr/bin/aws, for the article's script)", present: () => existsSync('/usr/bin/aws'), install: 'apt-get install -y awscli' },
+  { what: 'curl (the article\'s script reads IMDS with it)', present: () => existsSync('/usr/bin/curl'), install: 'apt-get install -y curl' },
+  { what: 'setpriv (runs pgpool as postgres)', present: () => existsSync('/usr/bin/setpriv'), install: 'apt-get install -y util-linux' },
+  { what: 'user postgres', present: () => spawnSync('id', ['postgres']).status === 0, install: 'apt-get install -y postgresql-15' },
+  { what: 'moto_server', present: () => spawnSync('sh', ['-c', 'command -v moto_server']).status === 0, install: "pip install 'moto[server]'" },
+];
+
+const say = (line: string): void => console.log(`drill: ${line}`);
+
+async function main(): Promise<number> {
+  if (process.getuid?.() !== 0) {
+    console.error('drill: the drill creates network namespaces and runs pgpool2 and PostgreSQL in them; it needs root.');
+    console.error('drill: run it as: sudo npm run drill');
+    return EXIT.notRoot;
+  }
+  const missing = PREREQUISITES.filter((prerequisite) => !prerequisite.present());
+  if (missing.length > 0) {
+    for (const prerequisite of missing) console.error(`drill: missing ${prerequisite.what}: ${prerequisite.install}`);
+    return EXIT.missing;
+  }
+  if (drillNamespaces().length > 0) {
+    say(`removing namespaces left by an earlier run: ${drillNamespaces().join(' ')}`);
+    destroyNetwork(say);
+  }
+  const built = await buildAgent();
+  say(`agent bundle ${built.outfile}`);
+
+  const workdir = mkdtempSync('/tmp/pgvd-');
+  spawnSync('chmod', ['755', workdir]);
+  let interrupted = false;
+  try {
+    say('network namespaces: bridge, VPC router, AWS host, app host, backend, pgpool-1..3');
+    createNetwork();
+    const [file, ...args] = namespaceArgv({
+      ns: AWS_HOST.ns,
+      argv: [process.execPath, '--import', 'tsx', join(import.meta.dirname, 'world-main.ts'), workdir],
+    });
+    if (file === undefined) return EXIT.failed;
+    // Its own process group: Ctrl-C reaches only this process, which then stops the drill in order.
+    const child = spawn(file, args, {
+      cwd: join(import.meta.dirname, '..'),
+      stdio: 'inherit',
+      detached: true,
+      // The local controller's EMF metric lines would bury the drill's output.
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_METRICS_DISABLED: 'true' },
+    });
+    const onSignal = (): void => {
+      if (interrupted) return;
+      interrupted = true;
+      say('interrupted: stopping and cleaning up');
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onSignal);
+    const code = await new Promise<number>((resolve) => {
+      child.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal === null ? EXIT.failed : EXIT.interrupted)));
+      child.once('error', () => resolve(EXIT.failed));
+    });
+    if (interrupted) return EXIT.interrupted;
+    return code === EXIT.passed ? EXIT.passed : EXIT.failed;
+  } finally {
+    destroyNetwork();
+    if (process.env.PGVD_KEEP_WORKDIR === '1') say(`logs kept in ${workdir}`);
+    else rmSync(workdir, { recursive: true, force: true });
+    say('namespaces and processes removed');
+  }
+}
+
+process.exitCode = await main();

@@ -1,0 +1,101 @@
+/**
+ * The drill's second half, started by run.ts inside the AWS namespace (pgvd-aws) once the
+ * network exists: moto, the demo world, the control loops, then the scenarios for the
+ * article's script and for pgpool-vip. Prints the table and writes drill-report.json.
+ * run.ts owns the namespaces and removes whatever this process leaves behind.
+ * Usage: world-main.ts WORKDIR
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AGENT_BUNDLE } from '../scripts/build-agent.ts';
+import { DrillWorld, REPO_ROOT } from './drill-world.ts';
+import { PgpoolCluster } from './pgpool-cluster.ts';
+import { watchdogPriority, watchdogTimings } from './pgpool-config.ts';
+import { BASELINE, machine, PRODUCT, scenarioDetails, summaryTable, type DrillReport } from './report.ts';
+import { runScenarios, type ScenarioResult } from './scenarios.ts';
+import { Timeline } from './timeline.ts';
+
+const workdir = process.argv[2];
+if (workdir === undefined) {
+  console.error('world-main: usage: world-main.ts WORKDIR');
+  process.exit(2);
+}
+let stopping = false;
+process.on('SIGTERM', () => {
+  // run.ts kills every process in the drill's namespaces right after; nothing to save here.
+  stopping = true;
+  process.exit(130);
+});
+
+const startedAt = Date.now();
+const log = (line: string): void => console.log(`drill: [${((Date.now() - startedAt) / 1000).toFixed(0).padStart(3)} s] ${line}`);
+const timeline = new Timeline();
+const drill = await DrillWorld.create(workdir, timeline, log);
+const agentConfig = drill.writeAgentConfig();
+const timingWrapper = join(REPO_ROOT, 'drill', 'timed-if-cmd.sh');
+const baselineDir = join(REPO_ROOT, 'drill', 'baseline');
+
+
+const flavours: Array<{ name: string; product: boolean }> = [
+  { name: PRODUCT, product: true },
+  { name: BASELINE, product: false },
+];
+const results: Record<string, ScenarioResult[]> = {};
+try {
+  for (const flavour of flavours) {
+    if (stopping) break;
+    log(`--- ${flavour.name}: pgpool2 watchdog x3 ---`);
+    await drill.resetVip();
+    if (flavour.product) drill.startController();
+    const dir = join(workdir, flavour.product ? 'pgpool-vip' : 'article');
+    const cluster = new PgpoolCluster({
+      flavour: flavour.name,
+      dir,
+      timingWrapper,
+      ifCommand: flavour.product
+        ? (action) => `${AGENT_BUNDLE} ${action} $_IP_$ eth0`
+        : (action) => `${join(baselineDir, 'if_cmd.sh')} ${action} $_IP_$ eth0 ${drill.routeTableId} ${join(baselineDir, 'aws')}`,
+      env: (host) =>
+        drill.pgpoolEnv(host, {
+          path: flavour.product ? '/usr/local/bin:/usr/bin:/bin' : `${baselineDir}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`,
+          home: join(dir, host.name),
+          ifCommandLog: join(dir, 'if-commands.log'),
+          agentConfig,
+        }),
+      timings: watchdogTimings,
+      priority: watchdogPriority,
+      asServiceUser: flavour.product,
+      timeline,
+    });
+    try {
+      const report = (result: ScenarioResult): void => {
+        console.log(scenarioDetails([result]));
+        log(`${flavour.name} scenario ${result.id}: ${result.verdict}`);
+      };
+      results[flavour.name] = await runScenarios(
+        { drill, cluster, flavour: flavour.name, log, report },
+        { refusals: flavour.product, shouldStop: () => stopping },
+      );
+    } finally {
+      await cluster.stopAll();
+      await drill.stopController();
+    }
+  }
+} finally {
+  await drill.close();
+}
+
+const passed = (results[PRODUCT] ?? []).length === 5 && (results[PRODUCT] ?? []).every((result) => result.verdict === 'pass');
+const report: DrillReport = {
+  machine: machine(),
+  startedAt: new Date(startedAt).toISOString(),
+  durationMs: Date.now() - startedAt,
+  flavours: results,
+  passed,
+};
+console.log('');
+console.log(summaryTable(report));
+console.log(`\nmachine: ${report.machine.cpus} x ${report.machine.cpu}, Linux ${report.machine.kernel}, node ${report.machine.node}; drill took ${(report.durationMs / 1000).toFixed(0)} s`);
+writeFileSync(join(REPO_ROOT, 'drill-report.json'), `${JSON.stringify(report, null, 2)}\n`);
+console.log(`drill-report.json written; pgpool-vip verdicts: ${passed ? 'all pass' : 'NOT all pass'}`);
+process.exit(passed ? 0 : 1);
