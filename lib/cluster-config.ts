@@ -27,6 +27,11 @@ export const ClusterSchema = z
     manageSourceDestCheck: z.boolean().default(true),
     /** Let the reconciler move the route back to the ledger's holder on drift. */
     heal: z.boolean().default(false),
+    /**
+     * Split brain guard: an instance that lost the VIP to another member's `up` may not take it
+     * back for this long, unless the new holder released it or is no longer running.
+     */
+    displacedHoldSeconds: z.number().int().min(0).max(3600).default(60),
     /** Let the reconciler ask the holder (SSM, at most every 5 minutes) whether the VIP is on its interface. */
     checkInterface: z.boolean().default(true),
   })

@@ -70,6 +70,9 @@ export const VipRecordSchema = z.object({
   upRequestId: z.string(),
   released: z.boolean(),
   releasedAt: z.string().nullable().optional(),
+  /** The holder this holder took the VIP from, and when: it may not take the VIP straight back. */
+  displacedInstanceId: z.string().nullable().optional(),
+  displacedAt: z.string().nullable().optional(),
   version: z.number().int().nonnegative(),
   updatedAt: z.string(),
 });

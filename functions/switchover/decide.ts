@@ -13,6 +13,14 @@ export interface SwitchoverRequest {
 
 export type RoutePlan = Omit<RouteReport, 'after'>;
 
+/** Facts beyond the ledger that the split-brain guard needs. */
+export interface DecisionContext {
+  now: Date;
+  /** Whether the ledger's holder is a running member right now. */
+  holderRunning: boolean;
+  displacedHoldSeconds: number;
+}
+
 /** What to do about one request; computed without any AWS call. */
 export type SwitchoverPlan =
   | { kind: 'stale'; reason: string; holderBefore: string | null }
@@ -33,11 +41,19 @@ export type SwitchoverPlan =
 /**
  * Decides from the ledger's VIP record and the live routes. Rules:
  * - an `up` older than the `up` that made the current holder is stale and changes nothing;
+ * - an `up` from the instance the holder displaced is stale while the holder runs and has not
+ *   released the VIP, for `displacedHoldSeconds`: during a partition both nodes believe they lead,
+ *   and each fencing makes the other's pgpool re-run if_up_cmd, so the route would ping-pong;
  * - `up` points VIP/32 at the sender's ENI in every table: create, replace, or keep;
  * - `down` never touches a route: it only takes the VIP off the sender's interface, and records
  *   a release when the sender is the holder; a `down` from an earlier term of the holder is stale.
  */
-export function decide(request: SwitchoverRequest, vip: VipRecord | null, routes: VipRoute[]): SwitchoverPlan {
+export function decide(
+  request: SwitchoverRequest,
+  vip: VipRecord | null,
+  routes: VipRoute[],
+  context: DecisionContext,
+): SwitchoverPlan {
   const holderBefore = vip?.holderInstanceId ?? null;
   const olderThanHolder = vip !== null && Date.parse(request.issuedAt) < Date.parse(vip.upIssuedAt);
 
@@ -55,6 +71,20 @@ export function decide(request: SwitchoverRequest, vip: VipRecord | null, routes
         kind: 'stale',
         holderBefore,
         reason: `request issued at ${request.issuedAt} is older than this instance's release of the VIP (${releasedAt})`,
+      };
+    }
+    const displacedAt = vip !== null && !vip.released && vip.displacedInstanceId === request.instanceId ? vip.displacedAt : null;
+    if (
+      displacedAt &&
+      vip !== null &&
+      vip.holderInstanceId !== request.instanceId &&
+      context.holderRunning &&
+      context.now.getTime() - Date.parse(displacedAt) < context.displacedHoldSeconds * 1000
+    ) {
+      return {
+        kind: 'stale',
+        holderBefore,
+        reason: `${request.instanceId} lost the VIP to ${vip.holderInstanceId} at ${displacedAt}; it may take it back once ${vip.holderInstanceId} releases it or stops running, or ${context.displacedHoldSeconds} s after that (two nodes claim to lead)`,
       };
     }
     const plans = routePlansFor(request.eni, routes);
@@ -93,6 +123,8 @@ export function nextVipRecord(
 ): VipRecord | null {
   const version = (current?.version ?? 0) + 1;
   if (plan.kind === 'up') {
+    const sameHolder = current !== null && current.holderInstanceId === request.instanceId;
+    const displaces = current !== null && !sameHolder && !current.released;
     return {
       pk: `vip#${request.cluster}`,
       cluster: request.cluster,
@@ -103,6 +135,8 @@ export function nextVipRecord(
       upRequestId: request.requestId,
       released: false,
       releasedAt: null,
+      displacedInstanceId: displaces ? current.holderInstanceId : sameHolder ? (current.displacedInstanceId ?? null) : null,
+      displacedAt: displaces ? request.issuedAt : sameHolder ? (current.displacedAt ?? null) : null,
       version,
       updatedAt: now.toISOString(),
     };

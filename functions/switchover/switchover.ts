@@ -188,7 +188,10 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
         members.find((member) => member.instanceId === request.instanceId) ??
         (await describeInstance(deps.ec2, request.instanceId));
       const check = checkMember(request, cluster, sender, vpcId);
-      const plan = await timed('decide', () => decide(request, vip, routes));
+      const holderRunning = members.some((member) => member.instanceId === vip?.holderInstanceId && member.state === 'running');
+      const plan = await timed('decide', () =>
+        decide(request, vip, routes, { now: now(), holderRunning, displacedHoldSeconds: cluster.displacedHoldSeconds }),
+      );
       // Only a node about to receive VIP traffic needs its source/dest check off; beside the write.
       const sourceDestCheck =
         plan.kind === 'up' && check.sourceDestCheckToDisable && !outcome.sourceDestCheckDisabled

@@ -130,4 +130,33 @@ describe('Function: switchover handler (against moto)', () => {
     expect(result.routes.map((route) => route.change)).toEqual(['create', 'create', 'create']);
     expect(Object.values(await harness.routeTargets())).toEqual([node1?.eni, node1?.eni, node1?.eni]);
   });
+
+  it('keeps the VIP on the new leader when the displaced old leader asks for it again (partition: both think they lead)', async () => {
+    const harness = await createHarness(moto.endpoint);
+    const [node1, node2] = harness.world.instances;
+    await send(harness, 0, 'up', { issuedAt: seconds(-5) });
+    await send(harness, 1, 'up', { issuedAt: seconds(-3) });
+
+    // node1's pgpool saw its VIP removed by the fencing and re-ran if_up_cmd.
+    const { result } = await send(harness, 0, 'up');
+
+    expect(result.outcome).toBe('stale');
+    expect(result.reason).toContain(`${node1?.instanceId} lost the VIP to ${node2?.instanceId}`);
+    expect(result.ssmCommands).toEqual([]);
+    expect(await harness.routeTargets()).toEqual({ [harness.world.routeTableIds[0] as string]: node2?.eni });
+  });
+
+  it('gives the VIP back to the old leader once the new leader released it', async () => {
+    const harness = await createHarness(moto.endpoint);
+    const [node1] = harness.world.instances;
+    await send(harness, 0, 'up', { issuedAt: seconds(-5) });
+    await send(harness, 1, 'up', { issuedAt: seconds(-3) });
+    await send(harness, 1, 'down', { issuedAt: seconds(-1) });
+
+    const { result } = await send(harness, 0, 'up');
+
+    expect(result.outcome).toBe('applied');
+    expect(await harness.routeTargets()).toEqual({ [harness.world.routeTableIds[0] as string]: node1?.eni });
+  });
 });
+

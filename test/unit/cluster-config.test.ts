@@ -26,6 +26,7 @@ describe('Function: parseControllerConfig', () => {
           manageSourceDestCheck: true,
           heal: false,
           checkInterface: true,
+          displacedHoldSeconds: 60,
         },
       ],
     });

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { VipRecord } from '../../lib/ledger-records.ts';
 import type { VipRoute } from '../../functions/adapters/ec2-routes.ts';
-import { decide, nextVipRecord, type SwitchoverRequest } from '../../functions/switchover/decide.ts';
+import { decide, nextVipRecord, type DecisionContext, type SwitchoverRequest } from '../../functions/switchover/decide.ts';
 
 const SENDER = { instanceId: 'i-0000000000000000a', eni: 'eni-0000000000000000a' };
 const OTHER = { instanceId: 'i-0000000000000000b', eni: 'eni-0000000000000000b' };
 const T = (seconds: number): string => new Date(Date.UTC(2026, 10, 25, 12, 0, seconds)).toISOString();
+
+const CONTEXT: DecisionContext = { now: new Date(T(31)), holderRunning: true, displacedHoldSeconds: 60 };
 
 const request = (action: 'up' | 'down'): SwitchoverRequest => ({
   requestId: '11111111-1111-4111-8111-111111111111',
@@ -110,7 +112,7 @@ describe('Function: decide', () => {
 
   it.each(TABLE)('%s with route %s and ledger %s plans %s (%s, route %s)', (action, routeState, ledgerState, kind, outcome, change) => {
     // Act
-    const plan = decide(request(action), ledger(ledgerState), [route(routeState)]);
+    const plan = decide(request(action), ledger(ledgerState), [route(routeState)], CONTEXT);
 
     // Assess
     expect(plan.kind).toBe(kind);
@@ -130,7 +132,7 @@ describe('Function: decide', () => {
   it('plans each table on its own', () => {
     const tables = [route('absent'), { ...route('sender'), routeTableId: 'rtb-2' }, { ...route('other'), routeTableId: 'rtb-3' }];
 
-    const plan = decide(request('up'), ledger('none'), tables);
+    const plan = decide(request('up'), ledger('none'), tables, CONTEXT);
 
     expect(plan.kind === 'up' && plan.routes.map((table) => table.change)).toEqual(['create', 'keep', 'replace']);
   });
@@ -138,7 +140,7 @@ describe('Function: decide', () => {
   it('treats an up older than the same instance\'s release as stale (a delayed up must not undo a later down)', () => {
     const released = { ...(ledger('sender-released') as VipRecord), releasedAt: T(40) };
 
-    const plan = decide(request('up'), released, [route('sender')]);
+    const plan = decide(request('up'), released, [route('sender')], CONTEXT);
 
     expect(plan.kind).toBe('stale');
     expect(plan.kind === 'stale' && plan.reason).toContain(`older than this instance's release of the VIP (${T(40)})`);
@@ -147,7 +149,7 @@ describe('Function: decide', () => {
   it('treats an up issued at the same instant as the holder as current, not stale', () => {
     const holder = { ...(ledger('other-older') as VipRecord), upIssuedAt: T(30) };
 
-    expect(decide(request('up'), holder, [route('other')]).kind).toBe('up');
+    expect(decide(request('up'), holder, [route('other')], CONTEXT).kind).toBe('up');
   });
 });
 
@@ -157,7 +159,7 @@ describe('Function: nextVipRecord', () => {
 
   it('makes the sender holder with the next version on up', () => {
     const current = ledger('other-older');
-    const plan = decide(request('up'), current, [route('other')]);
+    const plan = decide(request('up'), current, [route('other')], CONTEXT);
 
     expect(nextVipRecord(plan, target, current, now)).toEqual({
       pk: 'vip#demo',
@@ -169,20 +171,22 @@ describe('Function: nextVipRecord', () => {
       upRequestId: target.requestId,
       released: false,
       releasedAt: null,
+      displacedInstanceId: OTHER.instanceId,
+      displacedAt: T(30),
       version: 4,
       updatedAt: now.toISOString(),
     });
   });
 
   it('starts at version 1 for the first up', () => {
-    const plan = decide(request('up'), null, [route('absent')]);
+    const plan = decide(request('up'), null, [route('absent')], CONTEXT);
 
     expect(nextVipRecord(plan, target, null, now)?.version).toBe(1);
   });
 
   it('records a release from the holder and keeps the holder', () => {
     const current = ledger('sender-older');
-    const plan = decide(request('down'), current, [route('sender')]);
+    const plan = decide(request('down'), current, [route('sender')], CONTEXT);
 
     expect(nextVipRecord(plan, { ...target, action: 'down' }, current, now)).toMatchObject({
       holderInstanceId: SENDER.instanceId,
@@ -195,7 +199,71 @@ describe('Function: nextVipRecord', () => {
   it('writes nothing for a down from a node that is not the holder, nor for a stale request', () => {
     const current = ledger('other-newer');
 
-    expect(nextVipRecord(decide(request('down'), current, [route('other')]), target, current, now)).toBeNull();
-    expect(nextVipRecord(decide(request('up'), current, [route('other')]), target, current, now)).toBeNull();
+    expect(nextVipRecord(decide(request('down'), current, [route('other')], CONTEXT), target, current, now)).toBeNull();
+    expect(nextVipRecord(decide(request('up'), current, [route('other')], CONTEXT), target, current, now)).toBeNull();
   });
 });
+
+describe('Function: decide, split-brain guard', () => {
+  // OTHER took the VIP from SENDER at T(20); SENDER, still believing it leads, asks again at T(30).
+  const displacedBy = (overrides: Partial<VipRecord> = {}): VipRecord => ({
+    ...(ledger('other-older') as VipRecord),
+    upIssuedAt: T(20),
+    displacedInstanceId: SENDER.instanceId,
+    displacedAt: T(20),
+    ...overrides,
+  });
+
+  it('refuses the displaced instance while the new holder runs and has not released the VIP', () => {
+    const plan = decide(request('up'), displacedBy(), [route('other')], CONTEXT);
+
+    expect(plan.kind).toBe('stale');
+    expect(plan.kind === 'stale' && plan.reason).toBe(
+      `${SENDER.instanceId} lost the VIP to ${OTHER.instanceId} at ${T(20)}; it may take it back once ${OTHER.instanceId} releases it or stops running, or 60 s after that (two nodes claim to lead)`,
+    );
+  });
+
+  it('lets the displaced instance take the VIP back when the holder is no longer running', () => {
+    expect(decide(request('up'), displacedBy(), [route('other')], { ...CONTEXT, holderRunning: false }).kind).toBe('up');
+  });
+
+  it('lets the displaced instance take the VIP back once the hold has passed', () => {
+    expect(decide(request('up'), displacedBy(), [route('other')], { ...CONTEXT, now: new Date(T(81)) }).kind).toBe('up');
+  });
+
+  it('lets the displaced instance take the VIP back after the holder released it', () => {
+    expect(decide(request('up'), displacedBy({ released: true, releasedAt: T(25) }), [route('other')], CONTEXT).kind).toBe('up');
+  });
+
+  it('never holds back an instance that was not the one displaced', () => {
+    expect(decide(request('up'), displacedBy({ displacedInstanceId: 'i-0000000000000000c' }), [route('other')], CONTEXT).kind).toBe('up');
+  });
+});
+
+describe('Function: nextVipRecord, displacement', () => {
+  const now = new Date(T(31));
+  const target = { ...request('up'), cluster: 'demo', vip: '198.19.0.50' };
+
+  it('records whom an up displaced, and when', () => {
+    const current = ledger('other-older');
+
+    const next = nextVipRecord(decide(request('up'), current, [route('other')], CONTEXT), target, current, now);
+
+    expect(next).toMatchObject({ displacedInstanceId: OTHER.instanceId, displacedAt: T(30) });
+  });
+
+  it('keeps the displacement through a re-up of the same holder, and displaces nobody after a release', () => {
+    const holding = { ...(ledger('sender-older') as VipRecord), displacedInstanceId: OTHER.instanceId, displacedAt: T(5) };
+    const released = ledger('sender-released');
+
+    expect(nextVipRecord(decide(request('up'), holding, [route('sender')], CONTEXT), target, holding, now)).toMatchObject({
+      displacedInstanceId: OTHER.instanceId,
+      displacedAt: T(5),
+    });
+    expect(nextVipRecord(decide(request('up'), released, [route('sender')], CONTEXT), target, released, now)).toMatchObject({
+      displacedInstanceId: null,
+      displacedAt: null,
+    });
+  });
+});
+
