@@ -28,10 +28,12 @@ export const ClusterSchema = z
     /** Let the reconciler move the route back to the ledger's holder on drift. */
     heal: z.boolean().default(false),
     /**
-     * Split brain guard: an instance that lost the VIP to another member's `up` may not take it
-     * back for this long, unless the new holder released it or is no longer running.
+     * Split-brain guard: an instance that lost the VIP to another member's `up` may not take it
+     * back for this long, unless it sent a `down` since, or the new holder released the VIP or is
+     * no longer running. Short on purpose: it only has to outlast the re-run of if_up_cmd that
+     * fencing provokes on a node that still believes it leads (seconds); 0 turns it off.
      */
-    displacedHoldSeconds: z.number().int().min(0).max(3600).default(60),
+    displacedHoldSeconds: z.number().int().min(0).max(300).default(20),
     /** Let the reconciler ask the holder (SSM, at most every 5 minutes) whether the VIP is on its interface. */
     checkInterface: z.boolean().default(true),
   })

@@ -36,14 +36,17 @@ export type SwitchoverPlan =
       holderBefore: string | null;
       /** The sender held the VIP: record the release (the route stays where it is). */
       release: boolean;
+      /** The sender is the instance the holder displaced: it stopped claiming to lead, lift the hold. */
+      endsDisplacement: boolean;
     };
 
 /**
  * Decides from the ledger's VIP record and the live routes. Rules:
  * - an `up` older than the `up` that made the current holder is stale and changes nothing;
- * - an `up` from the instance the holder displaced is stale while the holder runs and has not
- *   released the VIP, for `displacedHoldSeconds`: during a partition both nodes believe they lead,
- *   and each fencing makes the other's pgpool re-run if_up_cmd, so the route would ping-pong;
+ * - an `up` from the instance the holder displaced is stale for `displacedHoldSeconds` after the
+ *   displacement, while the holder runs and has not released the VIP and the displaced instance has
+ *   not sent a `down` since: during a partition both nodes believe they lead, and each fencing makes
+ *   the other's pgpool re-run if_up_cmd at once, so the route would ping-pong between them;
  * - `up` points VIP/32 at the sender's ENI in every table: create, replace, or keep;
  * - `down` never touches a route: it only takes the VIP off the sender's interface, and records
  *   a release when the sender is the holder; a `down` from an earlier term of the holder is stale.
@@ -84,7 +87,7 @@ export function decide(
       return {
         kind: 'stale',
         holderBefore,
-        reason: `${request.instanceId} lost the VIP to ${vip.holderInstanceId} at ${displacedAt}; it may take it back once ${vip.holderInstanceId} releases it or stops running, or ${context.displacedHoldSeconds} s after that (two nodes claim to lead)`,
+        reason: `${request.instanceId} lost the VIP to ${vip.holderInstanceId} at ${displacedAt}; it may take it back once it sent a down, ${vip.holderInstanceId} released the VIP or stopped running, or ${context.displacedHoldSeconds} s after that (two nodes claim to lead)`,
       };
     }
     const plans = routePlansFor(request.eni, routes);
@@ -102,7 +105,8 @@ export function decide(
     };
   }
   const release = senderHolds && !vip.released;
-  return { kind: 'down', outcome: release ? 'applied' : 'noop', holderBefore, release };
+  const endsDisplacement = !senderHolds && vip?.displacedInstanceId === request.instanceId;
+  return { kind: 'down', outcome: release ? 'applied' : 'noop', holderBefore, release, endsDisplacement };
 }
 
 /** Per table: what it takes to point VIP/32 at `eni` (create, replace a wrong or blackhole route, or keep). */
@@ -143,6 +147,9 @@ export function nextVipRecord(
   }
   if (plan.kind === 'down' && plan.release && current !== null) {
     return { ...current, released: true, releasedAt: request.issuedAt, version, updatedAt: now.toISOString() };
+  }
+  if (plan.kind === 'down' && plan.endsDisplacement && current !== null) {
+    return { ...current, displacedInstanceId: null, displacedAt: null, version, updatedAt: now.toISOString() };
   }
   return null;
 }

@@ -26,7 +26,7 @@ describe('Function: parseControllerConfig', () => {
           manageSourceDestCheck: true,
           heal: false,
           checkInterface: true,
-          displacedHoldSeconds: 60,
+          displacedHoldSeconds: 20,
         },
       ],
     });

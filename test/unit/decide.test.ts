@@ -7,7 +7,7 @@ const SENDER = { instanceId: 'i-0000000000000000a', eni: 'eni-0000000000000000a'
 const OTHER = { instanceId: 'i-0000000000000000b', eni: 'eni-0000000000000000b' };
 const T = (seconds: number): string => new Date(Date.UTC(2026, 10, 25, 12, 0, seconds)).toISOString();
 
-const CONTEXT: DecisionContext = { now: new Date(T(31)), holderRunning: true, displacedHoldSeconds: 60 };
+const CONTEXT: DecisionContext = { now: new Date(T(31)), holderRunning: true, displacedHoldSeconds: 20 };
 
 const request = (action: 'up' | 'down'): SwitchoverRequest => ({
   requestId: '11111111-1111-4111-8111-111111111111',
@@ -219,7 +219,7 @@ describe('Function: decide, split-brain guard', () => {
 
     expect(plan.kind).toBe('stale');
     expect(plan.kind === 'stale' && plan.reason).toBe(
-      `${SENDER.instanceId} lost the VIP to ${OTHER.instanceId} at ${T(20)}; it may take it back once ${OTHER.instanceId} releases it or stops running, or 60 s after that (two nodes claim to lead)`,
+      `${SENDER.instanceId} lost the VIP to ${OTHER.instanceId} at ${T(20)}; it may take it back once it sent a down, ${OTHER.instanceId} released the VIP or stopped running, or 20 s after that (two nodes claim to lead)`,
     );
   });
 
@@ -228,11 +228,22 @@ describe('Function: decide, split-brain guard', () => {
   });
 
   it('lets the displaced instance take the VIP back once the hold has passed', () => {
-    expect(decide(request('up'), displacedBy(), [route('other')], { ...CONTEXT, now: new Date(T(81)) }).kind).toBe('up');
+    expect(decide(request('up'), displacedBy(), [route('other')], { ...CONTEXT, now: new Date(T(41)) }).kind).toBe('up');
   });
 
   it('lets the displaced instance take the VIP back after the holder released it', () => {
     expect(decide(request('up'), displacedBy({ released: true, releasedAt: T(25) }), [route('other')], CONTEXT).kind).toBe('up');
+  });
+
+  it('lifts the hold when the displaced instance sends a down: it stopped claiming to lead', () => {
+    const current = displacedBy();
+    const down = decide(request('down'), current, [route('other')], CONTEXT);
+
+    const next = nextVipRecord(down, { ...request('down'), cluster: 'demo', vip: '198.19.0.50' }, current, new Date(T(31)));
+
+    expect(down).toMatchObject({ kind: 'down', outcome: 'noop', release: false, endsDisplacement: true });
+    expect(next).toMatchObject({ holderInstanceId: OTHER.instanceId, displacedInstanceId: null, displacedAt: null, version: 4 });
+    expect(decide(request('up'), next, [route('other')], CONTEXT).kind).toBe('up');
   });
 
   it('never holds back an instance that was not the one displaced', () => {
