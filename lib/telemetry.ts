@@ -14,6 +14,8 @@ export const METRICS = {
   rejectedRequests: 'RejectedRequests',
   /** Requests older than the last applied one. */
   staleRequests: 'StaleRequests',
+  /** Deliveries of a request already decided (EventBridge delivers at least once; agents resend). */
+  duplicateDeliveries: 'DuplicateDeliveries',
   /** SSM commands that failed or did not finish in time. */
   ssmFailures: 'SsmFailures',
   /** Reconciler: drifts found (dimension: cluster). */

@@ -6,7 +6,7 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { HttpHandler } from '@smithy/protocol-http';
@@ -14,7 +14,7 @@ import type { Context } from 'aws-lambda';
 import type { ClusterConfig, ControllerConfig } from '../../lib/cluster-config.ts';
 import type { RequestDetail } from '../../lib/contract.ts';
 import { requestDigest } from '../../lib/digest.ts';
-import { METRIC_NAMESPACE, SERVICE_NAME } from '../../lib/telemetry.ts';
+import { METRIC_NAMESPACE, METRICS, SERVICE_NAME } from '../../lib/telemetry.ts';
 import { describeVipRoutes, RouteTableNotFoundError, type VipRoute } from '../adapters/ec2-routes.ts';
 import {
   describeInstance,
@@ -164,6 +164,8 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
       true,
     );
     logger.info('duplicate delivery ignored', { ...entry });
+    metrics.addDimensions({ cluster: entry.cluster ?? 'unknown' });
+    metrics.addMetric(METRICS.duplicateDeliveries, MetricUnit.Count, 1);
     return entry;
   }
 
