@@ -57,6 +57,7 @@ async function timeProcess(command: string, args: string[], env: Record<string, 
 
 // The local controller's EMF metric lines would bury the table.
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const moto = await startMotoServer();
 const clients = motoClients(moto.endpoint);
 const bundle = await buildAgentBundle();
@@ -82,10 +83,20 @@ try {
   }
   const baseEnv = nodes[0]?.env ?? {};
 
-  /** One `up` from spawn to exit; the proxy marks when its PutEvents arrived. */
+  /**
+   * One `up` from spawn to exit; the proxy marks when its PutEvents arrived. The node then
+   * releases the VIP (untimed), so the next `up` from the other node is a planned switchover, not
+   * a takeover the split-brain guard would hold back.
+   */
   async function upWith(form: Form, node: AgentNode, label: string): Promise<Sample> {
+    const sample = await timedRun(form, node, label, 'up');
+    await timedRun(form, node, `${label} (release)`, 'down');
+    return sample;
+  }
+
+  async function timedRun(form: Form, node: AgentNode, label: string, action: 'up' | 'down'): Promise<Sample> {
     sentAt = null;
-    const [command, argv] = form.command(['up', VIP, 'lo', '--no-interface-check']);
+    const [command, argv] = form.command([action, VIP, 'lo', '--no-interface-check']);
     const started = performance.now();
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn(command, argv, { env: node.env, stdio: 'ignore' });
@@ -93,7 +104,7 @@ try {
       child.once('close', resolve);
     });
     const exitMs = performance.now() - started;
-    if (code !== 0) throw new Error(`${label}: up exited ${code}`);
+    if (code !== 0) throw new Error(`${label}: ${action} exited ${code}`);
     return { sentMs: sentAt === null ? null : sentAt - started, exitMs };
   }
 
