@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import type { WorldInstance } from '../../local/world.ts';
-import { createHarness } from '../support/controller-harness.ts';
+import { createHarness, type Harness } from '../support/controller-harness.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 
 let moto: MotoServer;
@@ -11,6 +11,28 @@ beforeAll(async () => {
 afterAll(async () => {
   await moto?.stop();
 });
+
+/**
+ * Holds the first CreateRoute of `slow` until `meanwhile` has run to its end, so a second request
+ * is decided and applied while the first one is acting. `alsoFail` makes every ReplaceRoute of
+ * `slow` fail (moto cannot fail one call).
+ */
+function holdFirstRouteWrite(slow: Harness, meanwhile: () => Promise<unknown>, alsoFail: { replaceRoute?: boolean } = {}): void {
+  let held: Promise<unknown> | null = null;
+  slow.clients.ec2.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'CreateRouteCommand' && held === null) {
+        held = meanwhile();
+        await held;
+      }
+      if (alsoFail.replaceRoute === true && context.commandName === 'ReplaceRouteCommand') {
+        throw Object.assign(new Error('Request limit exceeded.'), { name: 'RequestLimitExceeded' });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'holdFirstRouteWrite' },
+  );
+}
 
 describe('Function: switchover handler under concurrent requests for one VIP', () => {
   it('leaves the route and the ledger on the newer request when two controllers race', async () => {
@@ -41,17 +63,7 @@ describe('Function: switchover handler under concurrent requests for one VIP', (
     const [node1, node2] = slow.world.instances as [WorldInstance, WorldInstance];
     const older = await signedDetail(slow.world, node1, { action: 'up', stsEndpoint: moto.endpoint, issuedAt: new Date(Date.now() - 1000) });
     const newer = await signedDetail(slow.world, node2, { action: 'up', stsEndpoint: moto.endpoint });
-    let newerDone: Promise<unknown> | null = null;
-    slow.clients.ec2.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === 'CreateRouteCommand' && newerDone === null) {
-          newerDone = fast.invoke(envelope(newer, slow.world));
-          await newerDone;
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'holdRouteWrite' },
-    );
+    holdFirstRouteWrite(slow, () => fast.invoke(envelope(newer, slow.world)));
 
     // Act
     const olderResult = await slow.invoke(envelope(older, slow.world));
@@ -70,20 +82,7 @@ describe('Function: switchover handler under concurrent requests for one VIP', (
     const [node1, node2] = slow.world.instances as [WorldInstance, WorldInstance];
     const older = await signedDetail(slow.world, node1, { action: 'up', stsEndpoint: moto.endpoint, issuedAt: new Date(Date.now() - 1000) });
     const newer = await signedDetail(slow.world, node2, { action: 'up', stsEndpoint: moto.endpoint });
-    let newerDone: Promise<unknown> | null = null;
-    slow.clients.ec2.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === 'CreateRouteCommand' && newerDone === null) {
-          newerDone = fast.invoke(envelope(newer, slow.world));
-          await newerDone;
-        }
-        if (context.commandName === 'ReplaceRouteCommand') {
-          throw Object.assign(new Error('Request limit exceeded.'), { name: 'RequestLimitExceeded' });
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'holdThenFail' },
-    );
+    holdFirstRouteWrite(slow, () => fast.invoke(envelope(newer, slow.world)), { replaceRoute: true });
 
     const olderResult = await slow.invoke(envelope(older, slow.world));
 
@@ -100,17 +99,7 @@ describe('Function: switchover handler under concurrent requests for one VIP', (
     const [node1] = first.world.instances as [WorldInstance];
     const earlier = await signedDetail(first.world, node1, { action: 'up', stsEndpoint: moto.endpoint, issuedAt: new Date(Date.now() - 1000) });
     const later = await signedDetail(first.world, node1, { action: 'up', stsEndpoint: moto.endpoint });
-    let laterDone: Promise<unknown> | null = null;
-    first.clients.ec2.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === 'CreateRouteCommand' && laterDone === null) {
-          laterDone = second.invoke(envelope(later, first.world));
-          await laterDone;
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'holdRouteWrite' },
-    );
+    holdFirstRouteWrite(first, () => second.invoke(envelope(later, first.world)));
 
     const result = await first.invoke(envelope(earlier, first.world));
 
