@@ -16,7 +16,8 @@ export type Invocation =
     }
   | { command: 'status' | 'doctor'; iface?: string; configPath?: string };
 
-const COMMANDS = 'up, down, status, doctor';
+// `audit` is dispatched before this parser (main.ts), with its own options.
+const COMMANDS = 'up, down, status, doctor, audit';
 
 /** Parses argv (without node and script); a UsageError explains the first mistake. */
 export function parseInvocation(argv: readonly string[]): Invocation {

@@ -87,8 +87,8 @@ describe('Function: main (pgpool-vip command line)', () => {
   });
 
   it.each([
-    [[], 'pgpool-vip: missing command (up, down, status, doctor); see pgpool-vip --help'],
-    [['move', '198.19.0.50', 'eth0'], "pgpool-vip: unknown command 'move' (up, down, status, doctor); see pgpool-vip --help"],
+    [[], 'pgpool-vip: missing command (up, down, status, doctor, audit); see pgpool-vip --help'],
+    [['move', '198.19.0.50', 'eth0'], "pgpool-vip: unknown command 'move' (up, down, status, doctor, audit); see pgpool-vip --help"],
     [['up'], 'pgpool-vip: up needs VIP and IFACE: pgpool-vip up VIP IFACE'],
     [['down', '198.19.0.50'], 'pgpool-vip: down needs VIP and IFACE: pgpool-vip down VIP IFACE'],
     [['up', '198.19.0.50', 'eth0', 'extra'], "pgpool-vip: up: unexpected argument 'extra'"],
