@@ -1,5 +1,6 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureJsonOutput } from '../support/json-output.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
@@ -164,27 +165,20 @@ describe('Function: switchover handler (against moto)', () => {
 
 describe('Function: switchover handler metrics (against moto)', () => {
   it('counts a duplicate delivery as DuplicateDeliveries, with no switchover counted', async () => {
-    const previous = process.env.POWERTOOLS_METRICS_DISABLED;
-    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
-    const printed: string[] = [];
-    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      printed.push(String(chunk));
-      return true;
-    });
+    const output = captureJsonOutput();
     try {
       const harness = await createHarness(moto.endpoint, { deps: { metrics: new Metrics({ namespace: 'PgpoolVip', serviceName: 'pgpool-vip' }) } });
       const { event } = await send(harness, 0, 'up');
-      printed.length = 0;
+      output.clear();
 
       await harness.invoke(event);
 
-      const emf = printed.filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+      const emf = output.lines().filter((line) => '_aws' in line);
       expect(emf).toHaveLength(1);
       expect(emf[0]).toMatchObject({ DuplicateDeliveries: 1, cluster: harness.world.config.clusters[0]?.name });
       expect(emf[0]).not.toHaveProperty('Switchovers');
     } finally {
-      write.mockRestore();
-      process.env.POWERTOOLS_METRICS_DISABLED = previous;
+      output.restore();
     }
   });
 });

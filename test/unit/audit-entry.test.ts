@@ -1,10 +1,11 @@
 import { createLogger } from '../../functions/logger.ts';
+import { captureJsonOutput } from '../support/json-output.ts';
 import { readFileSync } from 'node:fs';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OUTCOME_DETAIL_TYPES, OUTCOME_KINDS, OUTCOME_SOURCE, type OutcomeKind } from '../../lib/contract.ts';
 import { AUDIT_MESSAGE, METRIC_NAMESPACE, METRICS } from '../../lib/telemetry.ts';
 import { Ledger } from '../../functions/adapters/ledger.ts';
@@ -112,29 +113,18 @@ describe('Function: auditEntryOf', () => {
 describe('Function: recordOutcome (log line, EMF metrics, outcome event)', () => {
   const dynamodb = mockClient(DynamoDBClient);
   const eventbridge = mockClient(EventBridgeClient);
-  let lines: string[];
-  let metricsDisabled: string | undefined;
+  let output: ReturnType<typeof captureJsonOutput>;
 
   beforeEach(() => {
     dynamodb.reset();
     eventbridge.reset();
     dynamodb.on(PutItemCommand).resolves({});
     eventbridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'ev-1' }] });
-    lines = [];
-    const capture = (chunk: unknown): boolean => {
-      lines.push(String(chunk));
-      return true;
-    };
-    vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-    vi.spyOn(process.stderr, 'write').mockImplementation(capture);
-    // vitest disables metrics for every test; this one is about what they print.
-    metricsDisabled = process.env.POWERTOOLS_METRICS_DISABLED;
-    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+    output = captureJsonOutput();
   });
 
   afterEach(() => {
-    vi.restoreAllMocks();
-    process.env.POWERTOOLS_METRICS_DISABLED = metricsDisabled;
+    output.restore();
   });
 
   async function record(kind: OutcomeKind) {
@@ -153,9 +143,8 @@ describe('Function: recordOutcome (log line, EMF metrics, outcome event)', () =>
       outcomeOf(kind),
     );
     metrics.publishStoredMetrics();
-    const printed = lines.flatMap((line) => line.split('\n')).filter((line) => line.trim().startsWith('{'));
-    const json = printed.map((line) => JSON.parse(line) as Record<string, unknown>);
-    return { entry, printed: printed.join('\n'), audit: json.filter((line) => line.message === AUDIT_MESSAGE), emf: json.filter((line) => '_aws' in line) };
+    const json = output.lines();
+    return { entry, printed: output.text(), audit: json.filter((line) => line.message === AUDIT_MESSAGE), emf: json.filter((line) => '_aws' in line) };
   }
 
   it.each(OUTCOME_KINDS)('logs one audit line with every field and no proof for a %s outcome', async (kind) => {

@@ -1,6 +1,7 @@
 import { createLogger } from '../../functions/logger.ts';
+import { captureJsonOutput } from '../support/json-output.ts';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { recordClusterReport, type ClusterReport, type DriftRecord } from '../../functions/reconcile/record-drift.ts';
 import { DRIFT_MESSAGE, METRIC_NAMESPACE, METRICS } from '../../lib/telemetry.ts';
 
@@ -22,31 +23,21 @@ const drift: DriftRecord = {
 };
 
 describe('Function: recordClusterReport', () => {
-  let lines: string[];
-  let metricsDisabled: string | undefined;
+  let output: ReturnType<typeof captureJsonOutput>;
 
   beforeEach(() => {
-    lines = [];
-    const capture = (chunk: unknown): boolean => {
-      lines.push(...String(chunk).split('\n').filter((line) => line.startsWith('{')));
-      return true;
-    };
-    vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-    vi.spyOn(process.stderr, 'write').mockImplementation(capture);
-    metricsDisabled = process.env.POWERTOOLS_METRICS_DISABLED;
-    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+    output = captureJsonOutput();
   });
 
   afterEach(() => {
-    vi.restoreAllMocks();
-    process.env.POWERTOOLS_METRICS_DISABLED = metricsDisabled;
+    output.restore();
   });
 
   function record(reports: ClusterReport[]) {
     const logger = createLogger({ logLevel: 'INFO' });
     const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: 'pgpool-vip' });
     for (const report of reports) recordClusterReport(report, logger, metrics);
-    const json = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const json = output.lines();
     return { drifts: json.filter((line) => line.message === DRIFT_MESSAGE), emf: json.filter((line) => '_aws' in line) };
   }
 
