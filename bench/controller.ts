@@ -11,7 +11,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { HttpHandler } from '@smithy/protocol-http';
 import { build } from 'esbuild';
 import { parseControllerConfig } from '../lib/cluster-config.ts';
-import { createSwitchoverHandler } from '../functions/switchover/switchover.ts';
+import { createSwitchoverHandler } from '../functions/switchover/switchover-flow.ts';
 import { motoClients, type AwsClients } from '../local/aws-clients.ts';
 import { localContext } from '../local/controller.ts';
 import { startMotoServer } from '../local/moto-server.ts';

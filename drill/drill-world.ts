@@ -13,7 +13,7 @@ import { motoClients, MOTO_ACCOUNT_ID, type AwsClients } from '../local/aws-clie
 import { startLocalController, type LocalController } from '../local/controller.ts';
 import { startMotoServer, type MotoServer } from '../local/moto-server.ts';
 import { createWorld, instanceRoleCredentials, type World, type WorldInstance } from '../local/world.ts';
-import type { SwitchoverResult } from '../functions/switchover/switchover.ts';
+import type { SwitchoverResult } from '../functions/switchover/switchover-flow.ts';
 import { startAwsFrontDoor, type AwsFrontDoor } from './aws-front-door.ts';
 import type { ProbeSample } from './blackout.ts';
 import { ip, setNodeMac } from './netns.ts';

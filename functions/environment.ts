@@ -3,7 +3,7 @@ import { parseControllerConfig, type ControllerConfig } from '../lib/cluster-con
 import { DEFAULT_BUS_NAME } from '../lib/contract.ts';
 import { ConfigurationError } from '../lib/errors.ts';
 import { stsEndpointFor } from '../lib/proof.ts';
-import type { SwitchoverSettings } from './switchover/switchover.ts';
+import type { SwitchoverSettings } from './switchover/switchover-flow.ts';
 
 const EnvironmentSchema = z.object({
   PGPOOL_VIP_CONFIG: z.string({ required_error: 'is not set (the cluster configuration JSON)' }).min(2),

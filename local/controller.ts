@@ -5,7 +5,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Context } from 'aws-lambda';
 import { parseControllerConfig } from '../lib/cluster-config.ts';
-import { createSwitchoverHandler, type SwitchoverResult } from '../functions/switchover/switchover.ts';
+import { createSwitchoverHandler, type SwitchoverResult } from '../functions/switchover/switchover-flow.ts';
 import { motoClients, type AwsClients } from './aws-clients.ts';
 import type { World } from './world.ts';
 

@@ -8,7 +8,7 @@ import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE } from '../lib/contract.ts';
 import { buildAgent } from '../scripts/build-agent.ts';
-import type { AuditEntry } from '../functions/switchover/record-outcome.ts';
+import type { AuditEntry } from '../functions/core/switchover-outcome.ts';
 import { motoClients, type AwsClients } from './aws-clients.ts';
 import { createLocalController } from './controller.ts';
 import { startImdsServer, type ImdsServer } from './imds-server.ts';

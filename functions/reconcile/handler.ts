@@ -3,7 +3,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { controllerEnvironment } from '../environment.ts';
 import { ssmInterfaceProbe } from './interface-check.ts';
-import { createReconcileHandler } from './reconcile.ts';
+import { createReconcileHandler } from './reconcile-flow.ts';
 
 /** Each check is a command run as root on the holder: once per cluster per 5 minutes is plenty. */
 const INTERFACE_CHECK_INTERVAL_MS = 300_000;

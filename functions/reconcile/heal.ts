@@ -3,11 +3,11 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ClusterConfig } from '../../lib/cluster-config.ts';
 import type { VipRecord } from '../../lib/ledger-records.ts';
 import { describeVipRoutes, pointVipRoute } from '../adapters/ec2-routes.ts';
-import { rewriteRoutes } from '../switchover/apply-plan.ts';
-import { routePlansFor } from '../switchover/decide.ts';
+import { rewriteRoutes } from '../core/act.ts';
+import { routePlansFor } from '../core/decide.ts';
 import type { VipRecordReader } from '../adapters/ledger-vip-reader.ts';
-import { describeError } from '../switchover/errors.ts';
-import type { Drift } from './find-drift.ts';
+import { describeError } from '../core/steps.ts';
+import type { Drift } from '../core/drift.ts';
 
 /** Per route table: whether its drift was repaired, and if not, why. */
 export interface HealResult {

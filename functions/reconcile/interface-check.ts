@@ -1,6 +1,6 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { ClusterConfig } from '../../lib/cluster-config.ts';
-import { checkVipOnInterface, type InterfaceFinding } from '../adapters/ssm-interface-check.ts';
+import { checkVipOnInterface, type InterfaceFinding } from '../adapters/ssm-interface-probe.ts';
 
 /** Asks the holder whether the VIP is on the cluster's interface. */
 export type InterfaceProbe = (target: { cluster: ClusterConfig; instanceId: string }) => Promise<InterfaceFinding>;

@@ -5,7 +5,7 @@ import { describeInstance } from '../adapters/ec2-instances.ts';
 import { describeVipRoutes, type VipRoute } from '../adapters/ec2-routes.ts';
 import { describeVipRoutesInVpc } from '../adapters/ec2-routes.ts';
 import type { VipRecordReader } from '../adapters/ledger-vip-reader.ts';
-import type { HolderFacts } from './find-drift.ts';
+import type { HolderFacts } from '../core/drift.ts';
 
 /** What one look at a cluster saw. */
 export interface ClusterObservation {

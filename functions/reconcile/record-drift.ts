@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { ClusterConfig } from '../../lib/cluster-config.ts';
 import { DRIFT_MESSAGE, METRICS } from '../../lib/telemetry.ts';
-import type { Drift, DriftKind } from './find-drift.ts';
+import type { Drift, DriftKind } from '../core/drift.ts';
 import type { ReconcileTrigger } from './events.ts';
 
 /** The audit record of one drift: stable field names (docs/audit.md). */

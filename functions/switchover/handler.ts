@@ -4,7 +4,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { controllerEnvironment } from '../environment.ts';
-import { createSwitchoverHandler } from './switchover.ts';
+import { createSwitchoverHandler } from './switchover-flow.ts';
 
 // Read and validated once per container: a misconfigured deployment fails at init, loudly.
 const environment = controllerEnvironment(process.env);

@@ -10,7 +10,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseControllerConfig } from '../../lib/cluster-config.ts';
-import { createReconcileHandler, type ReconcileDeps, type ReconcileResult } from '../../functions/reconcile/reconcile.ts';
+import { createReconcileHandler, type ReconcileDeps, type ReconcileResult } from '../../functions/reconcile/reconcile-flow.ts';
 import { localContext } from '../../local/controller.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';

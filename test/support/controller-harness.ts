@@ -6,7 +6,7 @@ import type { AwsCredentialIdentity } from '@smithy/types';
 import { parseControllerConfig } from '../../lib/cluster-config.ts';
 import type { RequestRecord, VipRecord } from '../../lib/ledger-records.ts';
 import { Ledger } from '../../functions/adapters/ledger.ts';
-import { createSwitchoverHandler, type SwitchoverDeps, type SwitchoverResult } from '../../functions/switchover/switchover.ts';
+import { createSwitchoverHandler, type SwitchoverDeps, type SwitchoverResult } from '../../functions/switchover/switchover-flow.ts';
 import { motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { localContext } from '../../local/controller.ts';
 import { createWorld, type World, type WorldOptions } from '../../local/world.ts';

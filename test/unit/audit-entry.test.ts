@@ -9,8 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OUTCOME_DETAIL_TYPES, OUTCOME_KINDS, OUTCOME_SOURCE, type OutcomeKind } from '../../lib/contract.ts';
 import { AUDIT_MESSAGE, METRIC_NAMESPACE, METRICS } from '../../lib/telemetry.ts';
 import { Ledger } from '../../functions/adapters/ledger.ts';
-import { identityOf } from '../../functions/switchover/parse.ts';
-import { auditEntryOf, recordOutcome, type SwitchoverOutcome } from '../../functions/switchover/record-outcome.ts';
+import { identityOf } from '../../functions/core/parse-request.ts';
+import { auditEntryOf, recordOutcome, type SwitchoverOutcome } from '../../functions/core/switchover-outcome.ts';
 
 /** The audit line's fields, in the order docs/audit.md documents them. */
 const AUDIT_FIELDS = [

@@ -3,7 +3,7 @@ import { parseControllerConfig, type ClusterConfig } from '../../lib/cluster-con
 import type { VipRecord } from '../../lib/ledger-records.ts';
 import type { InstanceFacts } from '../../functions/adapters/ec2-instances.ts';
 import type { VipRoute } from '../../functions/adapters/ec2-routes.ts';
-import { findDrift, healDecision, type HolderFacts } from '../../functions/reconcile/find-drift.ts';
+import { findDrift, healDecision, type HolderFacts } from '../../functions/core/drift.ts';
 
 const TABLE_A = 'rtb-0a1b2c3d4e5f60718';
 const TABLE_B = 'rtb-0f1e2d3c4b5a69788';

@@ -1,7 +1,7 @@
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient, type CommandInvocationStatus } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { checkVipOnInterface } from '../../functions/adapters/ssm-interface-check.ts';
+import { checkVipOnInterface } from '../../functions/adapters/ssm-interface-probe.ts';
 
 const request = { document: 'pgpool-vip-address', vip: '198.19.0.50', iface: 'eth0', instanceId: 'i-0000000000000000a', timeoutMs: 1000 };
 

@@ -3,7 +3,7 @@ import { ipv4InCidr } from '../../lib/cluster-config.ts';
 import type { RequestDetail } from '../../lib/contract.ts';
 import type { VipRoute } from '../adapters/ec2-routes.ts';
 import type { InstanceFacts } from '../adapters/ec2-instances.ts';
-import { RequestRejectedError, StepFailedError } from './errors.ts';
+import { RequestRejectedError, StepFailedError } from './steps.ts';
 
 /** What membership validation concluded about the sender's ENI. */
 export interface MemberCheck {

@@ -3,7 +3,7 @@ import type { RequestDetail } from '../../lib/contract.ts';
 import { requestDigest } from '../../lib/digest.ts';
 import { DIGEST_HEADER, GET_CALLER_IDENTITY_BODY } from '../../lib/proof.ts';
 import { callerArnFromProof, ProofRefusedError, StsUnavailableError } from '../adapters/sts-proof.ts';
-import { RequestRejectedError, StepFailedError } from './errors.ts';
+import { RequestRejectedError, StepFailedError } from './steps.ts';
 
 export interface ProofPolicy {
   /** The controller's own STS endpoint; the proof must be signed for its host. */

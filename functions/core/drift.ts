@@ -2,7 +2,7 @@ import type { ClusterConfig } from '../../lib/cluster-config.ts';
 import type { VipRecord } from '../../lib/ledger-records.ts';
 import type { InstanceFacts } from '../adapters/ec2-instances.ts';
 import type { VipRoute } from '../adapters/ec2-routes.ts';
-import type { InterfaceFinding } from '../adapters/ssm-interface-check.ts';
+import type { InterfaceFinding } from '../adapters/ssm-interface-probe.ts';
 
 /** Ways a cluster's VIP can differ from what the ledger says (docs/audit.md). */
 export const DRIFT_KINDS = [

@@ -1,7 +1,7 @@
 import { describeIssues } from '../../lib/cluster-config.ts';
 import { RequestDetailSchema, RequestEventSchema, type RequestDetail } from '../../lib/contract.ts';
 import type { ClusterConfig, ControllerConfig } from '../../lib/cluster-config.ts';
-import { RequestRejectedError } from './errors.ts';
+import { RequestRejectedError } from './steps.ts';
 
 /** Fields of a request that can be told even when the event as a whole is refused, for the audit. */
 export interface RequestIdentity {

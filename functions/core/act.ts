@@ -7,7 +7,7 @@ import { pointVipRoute } from '../adapters/ec2-routes.ts';
 import type { InstanceFacts } from '../adapters/ec2-instances.ts';
 import { sendAddressCommand, waitForInvocation, type AddressAction } from '../adapters/ssm-address.ts';
 import type { RoutePlan, SwitchoverRequest } from './decide.ts';
-import { describeError, type SwitchoverStep } from './errors.ts';
+import { describeError, type SwitchoverStep } from './steps.ts';
 
 export interface ActContext {
   ec2: EC2Client;

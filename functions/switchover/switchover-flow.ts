@@ -25,13 +25,13 @@ import {
 } from '../adapters/ec2-instances.ts';
 import { Ledger } from '../adapters/ledger.ts';
 import type { VipRecord } from '../../lib/ledger-records.ts';
-import { applyDown, fenceInstances, fenceOthers, moveVip, rewriteRoutes } from './apply-plan.ts';
-import { decide, nextVipRecord, routePlansFor, type SwitchoverPlan } from './decide.ts';
-import { describeError, RequestRejectedError, StepFailedError, type SwitchoverStep } from './errors.ts';
-import { clusterFor, identityOf, parseRequest } from './parse.ts';
-import { auditEntryOf, recordOutcome, type AuditEntry, type SwitchoverOutcome } from './record-outcome.ts';
-import { checkClusterNetwork, checkMember } from './validate-member.ts';
-import { verifyProof } from './verify-proof.ts';
+import { applyDown, fenceInstances, fenceOthers, moveVip, rewriteRoutes } from '../core/act.ts';
+import { decide, nextVipRecord, routePlansFor, type SwitchoverPlan } from '../core/decide.ts';
+import { describeError, RequestRejectedError, StepFailedError, type SwitchoverStep } from '../core/steps.ts';
+import { clusterFor, identityOf, parseRequest } from '../core/parse-request.ts';
+import { auditEntryOf, recordOutcome, type AuditEntry, type SwitchoverOutcome } from '../core/switchover-outcome.ts';
+import { checkClusterNetwork, checkMember } from '../core/member-check.ts';
+import { verifyProof } from '../core/verify-proof.ts';
 
 /** Deployment settings, read once at start-up (handler.ts) or given by the local controller. */
 export interface SwitchoverSettings {

@@ -6,8 +6,8 @@ import { requestKey, type RequestRecord, type SsmCommandReport } from '../../lib
 import { AUDIT_MESSAGE, METRICS } from '../../lib/telemetry.ts';
 import { publishOutcome } from '../adapters/outcome-events.ts';
 import type { Ledger } from '../adapters/ledger.ts';
-import { describeError } from './errors.ts';
-import type { RequestIdentity } from './parse.ts';
+import { describeError } from './steps.ts';
+import type { RequestIdentity } from './parse-request.ts';
 
 /** Everything known about a request when its outcome is decided. Never holds the proof. */
 export interface SwitchoverOutcome {
