@@ -15,6 +15,7 @@ import { startMotoServer, type MotoServer } from '../local/moto-server.ts';
 import { createWorld, instanceRoleCredentials, type World, type WorldInstance } from '../local/world.ts';
 import type { SwitchoverResult } from '../functions/switchover/switchover-flow.ts';
 import { startAwsFrontDoor, type AwsFrontDoor } from './aws-front-door.ts';
+import { NO_LATENCY, type LatencyModel } from '../local/front-door/latency-profile.ts';
 import type { ProbeSample } from './blackout.ts';
 import { ip, setNodeMac } from './netns.ts';
 import { startPostgresBackend } from './postgres-backend.ts';
@@ -81,13 +82,15 @@ export class DrillWorld {
     private readonly helpers: HelperPrograms,
   ) {}
 
-  public static async create(workdir: string, timeline: Timeline, log: (line: string) => void): Promise<DrillWorld> {
+  public static async create(workdir: string, timeline: Timeline, log: (line: string) => void, latency: LatencyModel = NO_LATENCY): Promise<DrillWorld> {
     log(`moto_server on ${AWS_HOST.ip}`);
     const moto = await startMotoServer({ host: AWS_HOST.ip, readyTimeoutMs: 60_000 });
     let frontDoor: AwsFrontDoor | undefined;
     try {
-      frontDoor = await startAwsFrontDoor({ host: AWS_HOST.ip, motoEndpoint: moto.endpoint });
-      const clients = motoClients(frontDoor.endpoint);
+      frontDoor = await startAwsFrontDoor({ host: AWS_HOST.ip, motoEndpoint: moto.endpoint, latency });
+      // The drill's own machinery (world set-up, router, SSM executor) talks to moto directly:
+      // only the agent and the controller pay the latency model.
+      const clients = motoClients(moto.endpoint);
       log('demo world in moto (VPC, subnets, 3 instances, route table, bus, ledger, SSM document)');
       const world = await createWorld(clients);
       const byInstance = new Map<string, { host: NodeHost; instance: WorldInstance }>();
@@ -190,6 +193,7 @@ export class DrillWorld {
     if (this.controller !== null) return;
     this.controller = startLocalController({
       endpoint: this.frontDoor.endpoint,
+      latency: this.frontDoor.latency,
       world: this.world,
       onResult: (result) => {
         this.results.push(result);

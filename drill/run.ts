@@ -7,6 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildAgent } from '../scripts/build-agent.ts';
+import { latencyOption, type LatencyChoice } from '../local/front-door/latency-profile.ts';
+import { seedFrom } from '../local/front-door/random.ts';
 import { createNetwork, destroyNetwork, drillNamespaces } from './netns.ts';
 import { POSTGRES_BIN } from './postgres-backend.ts';
 import { PGPOOL_BIN } from './pgpool-cluster.ts';
@@ -14,7 +16,7 @@ import { namespaceArgv } from './processes.ts';
 import { AWS_HOST } from './topology.ts';
 
 /** Exit codes: 0 all pgpool-vip verdicts pass, 1 a verdict failed, 2 not root, 3 missing prerequisite, 130 interrupted. */
-const EXIT = { passed: 0, failed: 1, notRoot: 2, missing: 3, interrupted: 130 } as const;
+const EXIT = { passed: 0, failed: 1, notRoot: 2, missing: 3, usage: 64, interrupted: 130 } as const;
 
 const PREREQUISITES: Array<{ what: string; present: () => boolean; install: string }> = [
   { what: 'pgpool2 (pgpool)', present: () => existsSync(PGPOOL_BIN), install: 'apt-get install -y pgpool2' },
@@ -30,6 +32,14 @@ const PREREQUISITES: Array<{ what: string; present: () => boolean; install: stri
 const say = (line: string): void => console.log(`drill: ${line}`);
 
 async function main(): Promise<number> {
+  let latency: LatencyChoice;
+  try {
+    latency = latencyOption(process.argv.slice(2));
+  } catch (error) {
+    console.error(`drill: ${(error as Error).message}`);
+    return EXIT.usage;
+  }
+  const latencySeed = seedFrom(process.env.PGVD_LATENCY_SEED);
   if (process.getuid?.() !== 0) {
     console.error('drill: the drill creates network namespaces and runs pgpool2 and PostgreSQL in them; it needs root.');
     console.error('drill: run it as: sudo npm run drill');
@@ -51,6 +61,7 @@ async function main(): Promise<number> {
   spawnSync('chmod', ['755', workdir]);
   let interrupted = false;
   try {
+    say(`latency model: ${latency}${latency === 'moto' ? '' : ` (seed ${latencySeed}; PGVD_LATENCY_SEED repeats it)`}`);
     say('network namespaces: bridge, VPC router, AWS host, app host, backend, pgpool-1..3');
     createNetwork();
     const [file, ...args] = namespaceArgv({
@@ -64,7 +75,13 @@ async function main(): Promise<number> {
       stdio: 'inherit',
       detached: true,
       // The local controller's EMF metric lines would bury the drill's output.
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_METRICS_DISABLED: 'true' },
+      env: {
+        ...process.env,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        PGVD_LATENCY: latency,
+        PGVD_LATENCY_SEED: String(latencySeed),
+      },
     });
     const onSignal = (): void => {
       if (interrupted) return;

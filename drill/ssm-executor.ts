@@ -56,9 +56,11 @@ export function startSsmExecutor(options: SsmExecutorOptions): SsmExecutor {
   const running = new Set<Promise<void>>();
   let stopped = false;
 
-  async function execute(commandId: string, instanceId: string, parameters: Record<string, string[]>): Promise<void> {
+  async function execute(commandId: string, instanceId: string, parameters: Record<string, string[]>, startsAt: number): Promise<void> {
     const ns = options.namespaceOf(instanceId);
     if (ns === undefined) return;
+    // SSM's delivery to the instance under the latency model (the front door drew it at SendCommand).
+    await sleep(Math.max(0, startsAt - Date.now()));
     const startedAt = Date.now();
     let code: number;
     let output: string;
@@ -90,7 +92,7 @@ export function startSsmExecutor(options: SsmExecutorOptions): SsmExecutor {
           if (sent === undefined) continue; // recorded a moment after moto answers; next poll
           seen.add(commandId);
           for (const instanceId of sent.instanceIds) {
-            const job = execute(commandId, instanceId, sent.parameters).finally(() => running.delete(job));
+            const job = execute(commandId, instanceId, sent.parameters, sent.startsAt).finally(() => running.delete(job));
             running.add(job);
           }
         }

@@ -8,6 +8,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_BUNDLE } from '../scripts/build-agent.ts';
+import { latencyFor, parseLatencyChoice } from '../local/front-door/latency-profile.ts';
+import { seededRandom, seedFrom } from '../local/front-door/random.ts';
 import { DrillWorld, REPO_ROOT } from './drill-world.ts';
 import { PgpoolCluster } from './pgpool-cluster.ts';
 import { watchdogPriority, watchdogTimings } from './pgpool-config.ts';
@@ -30,7 +32,8 @@ process.on('SIGTERM', () => {
 const startedAt = Date.now();
 const log = (line: string): void => console.log(`drill: [${((Date.now() - startedAt) / 1000).toFixed(0).padStart(3)} s] ${line}`);
 const timeline = new Timeline();
-const drill = await DrillWorld.create(workdir, timeline, log);
+const latency = latencyFor(parseLatencyChoice(process.env.PGVD_LATENCY), seededRandom(seedFrom(process.env.PGVD_LATENCY_SEED)));
+const drill = await DrillWorld.create(workdir, timeline, log, latency);
 const agentConfig = drill.writeAgentConfig();
 const timingWrapper = join(REPO_ROOT, 'drill', 'timed-if-cmd.sh');
 const baselineDir = join(REPO_ROOT, 'drill', 'baseline');

@@ -8,6 +8,7 @@ import { parseControllerConfig } from '../lib/cluster-config.ts';
 import { createSwitchoverHandler, type SwitchoverResult } from '../functions/switchover/switchover-flow.ts';
 import { motoClients, type AwsClients } from './aws-clients.ts';
 import type { World } from './world.ts';
+import { NO_LATENCY, type LatencyModel } from './front-door/latency-profile.ts';
 
 export interface LocalControllerOptions {
   endpoint: string;
@@ -20,6 +21,11 @@ export interface LocalControllerOptions {
   onError?: (error: unknown) => void;
   /** Idle wait between empty polls of the request queue. */
   pollMs?: number;
+  /**
+   * EventBridge delivery and Lambda cold init under a latency model: a request is handled no
+   * sooner than its delivery delay after it was put on the bus, then after a cold init.
+   */
+  latency?: LatencyModel;
 }
 
 export interface LocalController {
@@ -57,6 +63,7 @@ export function localContext(): Context {
 export function createLocalController(options: LocalControllerOptions): LocalController {
   const clients = motoClients(options.endpoint);
   const { world } = options;
+  const latency = options.latency ?? NO_LATENCY;
   const handler = createSwitchoverHandler({
     config: parseControllerConfig({ ...world.config, ...options.configOverrides }),
     settings: {
@@ -81,12 +88,18 @@ export function createLocalController(options: LocalControllerOptions): LocalCon
     const results: SwitchoverResult[] = [];
     for (;;) {
       const received = await clients.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: world.requestQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds }),
+        new ReceiveMessageCommand({
+          QueueUrl: world.requestQueueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: waitSeconds,
+          MessageSystemAttributeNames: ['SentTimestamp'],
+        }),
       );
       const messages = received.Messages ?? [];
       if (messages.length === 0) return results;
       for (const message of messages) {
         const event: unknown = JSON.parse(message.Body ?? 'null');
+        await deliveredAsModelled(latency, Number(message.Attributes?.SentTimestamp ?? Date.now()));
         const result = (await handler(event, localContext()));
         results.push(result);
         options.onResult?.(result);
@@ -122,6 +135,13 @@ export function createLocalController(options: LocalControllerOptions): LocalCon
       loop = null;
     },
   };
+}
+
+/** Waits out EventBridge's delivery from the time the event was put, then a Lambda cold init. */
+async function deliveredAsModelled(latency: LatencyModel, sentAt: number): Promise<void> {
+  const deliveredAt = sentAt + latency.hookDelayMs('eventbridge-delivery');
+  const wait = Math.max(0, deliveredAt - Date.now()) + latency.hookDelayMs('lambda-cold-init');
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 }
 
 /** Creates the local controller and starts draining in the background. */
