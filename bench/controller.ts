@@ -138,7 +138,7 @@ async function callsPerSwitchover(endpoint: string, tables: number, print = true
   const stsHttp = recordCalls(clients, spans);
   const handler = createSwitchoverHandler({
     config: parseControllerConfig(world.config),
-    settings: { ledgerTable: world.ledgerTable, busName: world.busName, accountId: world.accountId, stsEndpoint: new URL(endpoint) },
+    settings: { ledgerTable: world.ledgerTable, busName: world.busName, accountId: world.accountId, region: world.region, stsEndpoint: new URL(endpoint) },
     ec2: clients.ec2,
     ssm: clients.ssm,
     dynamodb: clients.dynamodb,

@@ -11,7 +11,7 @@ const EnvironmentSchema = z.object({
   EVENT_BUS_NAME: z.string().min(1).default(DEFAULT_BUS_NAME),
   SSM_DOCUMENT_NAME: z.string().min(3).optional(),
   ACCOUNT_ID: z.string({ required_error: 'is not set (the account whose instance roles may sign)' }).regex(/^\d{12}$/, 'must be a 12-digit account id'),
-  AWS_REGION: z.string({ required_error: 'is not set' }).min(1),
+  AWS_REGION: z.string({ required_error: 'is not set' }).regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region name'),
   /** Only for tests against an emulator; in AWS the regional endpoint is used. */
   STS_ENDPOINT: z.string().url().optional(),
 });
@@ -35,6 +35,7 @@ export function controllerEnvironment(env: NodeJS.ProcessEnv): ControllerEnviron
       ledgerTable: values.LEDGER_TABLE,
       busName: values.EVENT_BUS_NAME,
       accountId: values.ACCOUNT_ID,
+      region: values.AWS_REGION,
       stsEndpoint: values.STS_ENDPOINT ? new URL(values.STS_ENDPOINT) : stsEndpointFor(values.AWS_REGION, {}),
     },
   };

@@ -40,9 +40,19 @@ export const RouteTableIdSchema = z.string().regex(/^rtb-[0-9a-f]{8,17}$/, 'must
  * The proof that the sender is the instance it names: a SigV4-signed STS GetCallerIdentity
  * POST. Only headers and body travel; the controller chooses where to send it.
  */
+export const PROOF_MAX_HEADERS = 16;
+/** A session token is the longest header a proof carries (about 1-2 KB); the rest are short. */
+export const PROOF_HEADER_MAX_CHARS = 4096;
 export const ProofSchema = z
   .object({
-    headers: z.record(z.string(), z.string()),
+    headers: z
+      .record(
+        z.string().regex(/^[a-z0-9-]{1,64}$/, 'header names must be 1-64 lower-case letters, digits or -'),
+        z.string().max(PROOF_HEADER_MAX_CHARS, `each header is at most ${PROOF_HEADER_MAX_CHARS} characters`),
+      )
+      .refine((headers) => Object.keys(headers).length <= PROOF_MAX_HEADERS, {
+        message: `at most ${PROOF_MAX_HEADERS} headers`,
+      }),
     body: z.string().max(256),
   })
   .strict();
@@ -74,14 +84,14 @@ export type SwitchoverAction = RequestDetail['action'];
 
 /** The EventBridge envelope as Lambda receives it from the rule. */
 export const RequestEventSchema = z.object({
-  version: z.string().optional(),
-  id: z.string().min(1),
+  version: z.string().max(16).optional(),
+  id: z.string().min(1).max(128),
   source: z.literal(REQUEST_SOURCE),
   'detail-type': z.literal(REQUEST_DETAIL_TYPE),
-  account: z.string().optional(),
-  time: z.string().optional(),
-  region: z.string().optional(),
-  resources: z.array(z.string()).optional(),
+  account: z.string().max(16).optional(),
+  time: z.string().max(64).optional(),
+  region: z.string().max(32).optional(),
+  resources: z.array(z.string().max(2048)).max(16).optional(),
   detail: z.unknown(),
 });
 export type RequestEvent = z.infer<typeof RequestEventSchema>;

@@ -70,6 +70,7 @@ export function createLocalController(options: LocalControllerOptions): LocalCon
       ledgerTable: world.ledgerTable,
       busName: world.busName,
       accountId: world.accountId,
+      region: world.region,
       stsEndpoint: new URL(options.endpoint),
     },
     ec2: clients.ec2,

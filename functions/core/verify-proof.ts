@@ -3,11 +3,15 @@ import type { RequestDetail } from '../../lib/contract.ts';
 import { requestDigest } from '../../lib/digest.ts';
 import { DIGEST_HEADER, GET_CALLER_IDENTITY_BODY } from '../../lib/proof.ts';
 import { callerArnFromProof, ProofRefusedError, StsUnavailableError } from '../adapters/sts-proof.ts';
+import { reflect } from '../../lib/reflect.ts';
+import { parseSigV4Authorization } from './authorization.ts';
 import { RequestRejectedError, StepFailedError } from './steps.ts';
 
 export interface ProofPolicy {
   /** The controller's own STS endpoint; the proof must be signed for its host. */
   stsEndpoint: URL;
+  /** The controller's region: a proof scoped to another region is refused before STS sees it. */
+  region: string;
   freshnessSeconds: number;
   accountId: string;
   allowedRoles: string[];
@@ -37,22 +41,24 @@ export async function verifyProof(
   };
   const { headers, body } = request.proof;
   if (body !== GET_CALLER_IDENTITY_BODY) reject('proof body must be exactly a GetCallerIdentity request');
-  const authorization = headers.authorization ?? reject('proof has no authorization header');
-  const signedHeaders = /SignedHeaders=([^,\s]+)/.exec(authorization)?.[1]?.split(';') ?? [];
+  const authorization = parseSigV4Authorization(headers.authorization ?? reject('proof has no authorization header'));
+  if (typeof authorization === 'string') return reject(`proof ${authorization}`);
   for (const required of ['host', 'x-amz-date', DIGEST_HEADER]) {
-    if (!signedHeaders.includes(required)) reject(`proof does not sign the ${required} header`);
+    if (!authorization.signedHeaders.includes(required)) reject(`proof does not sign the ${required} header`);
   }
-  if (!/Credential=[^/]+\/\d{8}\/[a-z0-9-]+\/sts\/aws4_request/.test(authorization)) {
-    reject('proof is not signed for the sts service');
+  if (authorization.service !== 'sts') reject('proof is not signed for the sts service');
+  if (authorization.region !== policy.region) {
+    reject(`proof is signed for region ${reflect(authorization.region, 32)}; this controller is in ${policy.region}`);
   }
   if (headers[DIGEST_HEADER] !== requestDigest(request)) {
     reject('proof digest does not match the request (the request was altered or the proof belongs to another request)');
   }
   if (headers.host !== policy.stsEndpoint.host) {
-    reject(`proof is signed for host ${headers.host ?? '(none)'}; this controller accepts only ${policy.stsEndpoint.host}`);
+    reject(`proof is signed for host ${reflect(headers.host)}; this controller accepts only ${policy.stsEndpoint.host}`);
   }
   const signedAt = parseAmzDate(headers['x-amz-date'] ?? '');
   if (signedAt === null) reject('proof has no valid X-Amz-Date');
+  if (headers['x-amz-date']?.slice(0, 8) !== authorization.scopeDate) reject('proof credential scope date is not its X-Amz-Date');
   const ageMs = now.getTime() - (signedAt as Date).getTime();
   if (ageMs > policy.freshnessSeconds * 1000) {
     reject(`proof is ${Math.round(ageMs / 1000)} s old; the limit is ${policy.freshnessSeconds} s (replayed or delayed request)`);
@@ -72,7 +78,7 @@ export async function verifyProof(
     throw error;
   }
   const match = ASSUMED_ROLE_ARN.exec(arn);
-  if (match === null) return reject(`proof was signed by ${arn}, not by an instance role session`);
+  if (match === null) return reject(`proof was signed by ${reflect(arn, 200)}, not by an instance role session`);
   const [, account, role, session] = match;
   if (account !== policy.accountId) reject(`proof was signed in account ${account}, not ${policy.accountId}`);
   if (!policy.allowedRoles.includes(role ?? '')) {

@@ -38,6 +38,8 @@ export interface SwitchoverSettings {
   ledgerTable: string;
   busName: string;
   accountId: string;
+  /** The controller's region: proofs must be scoped to it. */
+  region: string;
   stsEndpoint: URL;
 }
 
@@ -327,6 +329,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
 function proofPolicy(deps: SwitchoverDeps, cluster: ClusterConfig) {
   return {
     stsEndpoint: deps.settings.stsEndpoint,
+    region: deps.settings.region,
     freshnessSeconds: deps.config.proofFreshnessSeconds,
     accountId: deps.settings.accountId,
     allowedRoles: cluster.allowedRoles,

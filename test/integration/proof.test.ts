@@ -115,7 +115,7 @@ describe('Function: proof verification (moto with IAM auth on)', () => {
     const result = await upFrom(node(0), { stsEndpoint: 'https://sts.attacker.example/' });
 
     expect(result.outcome).toBe('rejected');
-    expect(result.reason).toBe(`proof is signed for host sts.attacker.example; this controller accepts only 127.0.0.1:${moto.port}`);
+    expect(result.reason).toBe(`proof is signed for host "sts.attacker.example"; this controller accepts only 127.0.0.1:${moto.port}`);
     expect(sts.calls).toBe(before);
   });
 

@@ -50,6 +50,7 @@ export async function createHarness(
       ledgerTable: world.ledgerTable,
       busName: world.busName,
       accountId: world.accountId,
+      region: world.region,
       stsEndpoint: new URL(endpoint),
     },
     ec2: clients.ec2,

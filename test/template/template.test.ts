@@ -74,7 +74,7 @@ describe('Template: cfn-lint', () => {
 });
 
 describe('Template: functions', () => {
-  it('runs both functions on nodejs22.x arm64 with their handlers, without reserved concurrency', () => {
+  it('runs both functions on nodejs22.x arm64 with their handlers; only the switchover has reserved concurrency', () => {
     const functions = resourcesOfType(template, 'AWS::Lambda::Function').map(([logicalId, fn]) => [
       logicalId,
       fn.Properties?.Runtime,
@@ -85,7 +85,7 @@ describe('Template: functions', () => {
 
     expect(functions.sort()).toEqual([
       ['ReconcileLambdaFunction', 'nodejs22.x', ['arm64'], 'functions/reconcile/handler.handler', undefined],
-      ['SwitchoverLambdaFunction', 'nodejs22.x', ['arm64'], 'functions/switchover/handler.handler', undefined],
+      ['SwitchoverLambdaFunction', 'nodejs22.x', ['arm64'], 'functions/switchover/handler.handler', 20],
     ]);
   });
 
