@@ -4,6 +4,7 @@ import {
   CONTRACT_VERSION,
   RequestDetailSchema,
   type RequestDetail,
+  type Incarnation,
   type SwitchoverAction,
   type UnsignedRequestDetail,
 } from '../lib/contract.ts';
@@ -18,6 +19,8 @@ export interface RequestInput {
   identity: NodeIdentity;
   credentials: AwsCredentialIdentity;
   env: NodeJS.ProcessEnv;
+  /** The pgpool that runs the agent; absent when it does not run under pgpool's watchdog. */
+  incarnation?: Incarnation | undefined;
   requestId?: string;
   issuedAt?: Date;
 }
@@ -35,6 +38,7 @@ export async function buildSignedRequest(input: RequestInput): Promise<RequestDe
     eni: input.identity.eni,
     requestId: input.requestId ?? randomUUID(),
     issuedAt: issuedAt.toISOString(),
+    ...(input.incarnation === undefined ? {} : { incarnation: input.incarnation }),
   };
   const proof = await signProof({
     detail: unsigned,

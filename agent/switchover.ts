@@ -7,6 +7,7 @@ import type { Deadline } from './deadline.ts';
 import { EXIT, SwitchoverFailedError, UsageError, oneLine, type ExitCode } from './errors.ts';
 import { interfaceHasAddress } from './host-interface.ts';
 import { readNodeIdentity } from './identity.ts';
+import { readIncarnation } from './incarnation.ts';
 import { InstanceMetadata, imdsEndpointFor } from './imds.ts';
 import type { AgentIo } from './io.ts';
 import { waitForOutcome, type SettledRecord } from './outcome.ts';
@@ -44,7 +45,8 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
   const imds = new InstanceMetadata(imdsEndpointFor(io.env), deadline);
   const identity = await readNodeIdentity(imds, { iface, mac, ...(config.region === undefined ? {} : { region: config.region }) });
   const credentials = await resolveCredentials(deadline);
-  const detail = await buildSignedRequest({ action, cluster: config.cluster, vip, iface, identity, credentials, env: io.env });
+  const incarnation = readIncarnation();
+  const detail = await buildSignedRequest({ action, cluster: config.cluster, vip, iface, identity, credentials, incarnation, env: io.env });
 
   const eventbridge = new EventBridgeClient(clientConfig(identity.region, credentials, 1));
   const dynamodb = new DynamoDBClient(clientConfig(identity.region, credentials, 1));

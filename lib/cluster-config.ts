@@ -28,12 +28,18 @@ export const ClusterSchema = z
     /** Let the reconciler move the route back to the ledger's holder on drift. */
     heal: z.boolean().default(false),
     /**
-     * Split-brain guard: an instance that lost the VIP to another member's `up` may not take it
-     * back for this long, unless it sent a `down` since, or the new holder released the VIP or is
-     * no longer running. Short on purpose: it only has to outlast the re-run of if_up_cmd that
-     * fencing provokes on a node that still believes it leads (seconds); 0 turns it off.
+     * Removed: the split-brain guard no longer holds a displaced node for a time; it tells a
+     * re-acquire from a new claim by the requester's incarnation. Refused so an operator who tuned
+     * it learns that it no longer does anything (docs/deploy.md).
      */
-    displacedHoldSeconds: z.number().int().min(0).max(300).default(20),
+    displacedHoldSeconds: z
+      .undefined({
+        errorMap: () => ({
+          message:
+            'was removed: a displaced node is no longer held for a time (the controller tells a re-acquire from a new claim by the pgpool incarnation the agent sends); delete the field',
+        }),
+      })
+      .optional(),
     /** Let the reconciler ask the holder (SSM, at most every 5 minutes) whether the VIP is on its interface. */
     checkInterface: z.boolean().default(true),
   })
@@ -82,7 +88,7 @@ export const ControllerConfigSchema = z
 
 export type ControllerConfigInput = z.input<typeof ControllerConfigSchema>;
 type ParsedControllerConfig = z.output<typeof ControllerConfigSchema>;
-export type ClusterConfig = Omit<ParsedControllerConfig['clusters'][number], 'memberTag' | 'ssmDocument'> & {
+export type ClusterConfig = Omit<ParsedControllerConfig['clusters'][number], 'memberTag' | 'ssmDocument' | 'displacedHoldSeconds'> & {
   memberTag: { key: string; value: string };
   ssmDocument: string;
 };
@@ -125,7 +131,7 @@ export function parseControllerConfig(
   }
   return {
     ...parsed.data,
-    clusters: parsed.data.clusters.map((cluster) => ({
+    clusters: parsed.data.clusters.map(({ displacedHoldSeconds: _removed, ...cluster }) => ({
       ...cluster,
       memberTag: cluster.memberTag ?? { key: MEMBER_TAG_KEY, value: cluster.name },
       ssmDocument: cluster.ssmDocument ?? defaults.ssmDocument ?? DEFAULT_SSM_DOCUMENT,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** The wire contract between the agent on a pgpool node and the controller (DESIGN.md). */
+/** The wire contract between the agent on a pgpool node and the controller (docs/design.md). */
 export const CONTRACT_VERSION = 1;
 export const REQUEST_SOURCE = 'pgpool.vip.agent';
 export const REQUEST_DETAIL_TYPE = 'VIP Switchover Requested';
@@ -35,6 +35,28 @@ export const ClusterNameSchema = z
 export const InstanceIdSchema = z.string().regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id (i-...)');
 export const EniIdSchema = z.string().regex(/^eni-[0-9a-f]{8,17}$/, 'must be an ENI id (eni-...)');
 export const RouteTableIdSchema = z.string().regex(/^rtb-[0-9a-f]{8,17}$/, 'must be a route table id (rtb-...)');
+
+/** A process as the kernel names it for the life of one boot: `<pid>@<start time in clock ticks since boot>`. */
+export const PROCESS_START_PATTERN = /^[1-9]\d{0,9}@\d{1,20}$/;
+const ProcessStartSchema = z.string().regex(PROCESS_START_PATTERN, 'must be <pid>@<start time in clock ticks since boot>');
+
+/**
+ * Which pgpool claims to lead, and in which claim: read by the agent from its ancestor processes.
+ * pgpool's watchdog runs if_up_cmd either from a freshly forked escalation process (the node has
+ * just been elected, or found quorum again) or, when the VIP vanished from its interface while it
+ * leads, from the watchdog process itself (a re-acquire: it claims to have led all along).
+ * - `bootId`: /proc/sys/kernel/random/boot_id; process start times only compare within one boot;
+ * - `watchdog`: the pgpool watchdog process; it changes whenever pgpool (or its watchdog) restarts;
+ * - `escalation`: the (de-)escalation process that runs this command, or null for a re-acquire.
+ */
+export const IncarnationSchema = z
+  .object({
+    bootId: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a boot id (lowercase UUID)'),
+    watchdog: ProcessStartSchema,
+    escalation: ProcessStartSchema.nullable(),
+  })
+  .strict();
+export type Incarnation = z.infer<typeof IncarnationSchema>;
 
 /**
  * The proof that the sender is the instance it names: a SigV4-signed STS GetCallerIdentity
@@ -75,6 +97,11 @@ export const RequestDetailSchema = z
     eni: EniIdSchema,
     requestId: z.string().uuid('must be a UUID'),
     issuedAt: z.string().datetime({ message: 'must be an ISO-8601 UTC timestamp' }),
+    /**
+     * Absent when the agent does not run under pgpool's watchdog (a manual run) or predates the
+     * field: such a request is never held as a re-acquire (docs/design.md, Leadership).
+     */
+    incarnation: IncarnationSchema.optional(),
     proof: ProofSchema,
   })
   .strict();

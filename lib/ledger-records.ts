@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OUTCOME_KINDS } from './contract.ts';
+import { IncarnationSchema, OUTCOME_KINDS } from './contract.ts';
 
 /**
  * The ledger is one DynamoDB table keyed by `pk`. Two kinds of item live in it:
@@ -59,6 +59,20 @@ export const RequestRecordSchema = z.object({
 });
 export type RequestRecord = z.infer<typeof RequestRecordSchema>;
 
+/**
+ * What the ledger remembers of one member's own requests. Times are the member's own issuedAt,
+ * so they are only ever compared with that member's other requests (never across node clocks).
+ */
+export const MemberClaimSchema = z.object({
+  /** issuedAt of the member's latest `up` that was applied (or found already in place). */
+  upIssuedAt: z.string().nullable(),
+  /** The incarnation that `up` carried; null when it carried none. */
+  upIncarnation: IncarnationSchema.nullable(),
+  /** issuedAt of the member's latest `down`. */
+  downIssuedAt: z.string().nullable(),
+});
+export type MemberClaim = z.infer<typeof MemberClaimSchema>;
+
 /** The VIP item: who holds the VIP according to the last applied `up`. */
 export const VipRecordSchema = z.object({
   pk: z.string(),
@@ -73,6 +87,8 @@ export const VipRecordSchema = z.object({
   /** The holder this holder took the VIP from, and when: it may not take the VIP straight back. */
   displacedInstanceId: z.string().nullable().optional(),
   displacedAt: z.string().nullable().optional(),
+  /** Per member instance id: its latest up and down (absent in records written before it existed). */
+  members: z.record(z.string(), MemberClaimSchema).optional(),
   version: z.number().int().nonnegative(),
   updatedAt: z.string(),
 });

@@ -1,5 +1,5 @@
-import type { RouteReport, SwitchoverAction } from '../../lib/contract.ts';
-import type { VipRecord } from '../../lib/ledger-records.ts';
+import type { Incarnation, RouteReport, SwitchoverAction } from '../../lib/contract.ts';
+import type { MemberClaim, VipRecord } from '../../lib/ledger-records.ts';
 import type { VipRoute } from '../adapters/ec2-routes.ts';
 
 /** The parts of a verified request that a decision depends on. */
@@ -9,16 +9,15 @@ export interface SwitchoverRequest {
   instanceId: string;
   eni: string;
   issuedAt: string;
+  incarnation?: Incarnation | undefined;
 }
 
 export type RoutePlan = Omit<RouteReport, 'after'>;
 
 /** Facts beyond the ledger that the split-brain guard needs. */
 export interface DecisionContext {
-  now: Date;
   /** Whether the ledger's holder is a running member right now. */
   holderRunning: boolean;
-  displacedHoldSeconds: number;
 }
 
 /** What to do about one request; computed without any AWS call. */
@@ -41,12 +40,18 @@ export type SwitchoverPlan =
     };
 
 /**
- * Decides from the ledger's VIP record and the live routes. Rules:
- * - an `up` older than the `up` that made the current holder is stale and changes nothing;
- * - an `up` from the instance the holder displaced is stale for `displacedHoldSeconds` after the
- *   displacement, while the holder runs and has not released the VIP and the displaced instance has
- *   not sent a `down` since: during a partition both nodes believe they lead, and each fencing makes
- *   the other's pgpool re-run if_up_cmd at once, so the route would ping-pong between them;
+ * Decides from the ledger's VIP record and the live routes (docs/design.md, Leadership). Rules:
+ * - requests of one member are ordered by that member's own issuedAt: an `up` issued before the
+ *   member's latest applied `up` or latest `down` is stale; node clocks are never compared with
+ *   each other;
+ * - across members the ledger's order rules: an `up` decided later takes the VIP from the holder;
+ * - except a re-acquire that continues a displaced claim: an `up` from the instance the holder
+ *   displaced, run by pgpool's watchdog itself (no escalation process: the VIP vanished from its
+ *   interface while it believes it leads) from the same watchdog process that held the VIP when it
+ *   was displaced, while the holder runs and has not released the VIP and the displaced instance
+ *   has sent no `down` since, is stale. It is the isolated old leader reacting to its own fencing;
+ *   without this the route would ping-pong between two nodes that both believe they lead. An `up`
+ *   from a new escalation (an election won) or from a restarted pgpool is never held;
  * - `up` points VIP/32 at the sender's ENI in every table: create, replace, or keep;
  * - `down` never touches a route: it only takes the VIP off the sender's interface, and records
  *   a release when the sender is the holder; a `down` from an earlier term of the holder is stale.
@@ -58,36 +63,26 @@ export function decide(
   context: DecisionContext,
 ): SwitchoverPlan {
   const holderBefore = vip?.holderInstanceId ?? null;
-  const olderThanHolder = vip !== null && Date.parse(request.issuedAt) < Date.parse(vip.upIssuedAt);
+  const own = ownClaim(vip, request.instanceId);
+  const issued = Date.parse(request.issuedAt);
 
   if (request.action === 'up') {
-    if (olderThanHolder) {
+    const later = [
+      { what: 'up', at: own.upIssuedAt },
+      { what: 'down', at: own.downIssuedAt },
+    ].find((earlier) => earlier.at !== null && issued < Date.parse(earlier.at));
+    if (later !== undefined) {
       return {
         kind: 'stale',
         holderBefore,
-        reason: `request issued at ${request.issuedAt} is older than the up that made ${vip.holderInstanceId} holder (${vip.upIssuedAt})`,
+        reason: `request issued at ${request.issuedAt} is older than this instance's own later ${later.what} (issued at ${later.at})`,
       };
     }
-    const releasedAt = vip?.released === true && vip.holderInstanceId === request.instanceId ? vip.releasedAt : null;
-    if (releasedAt && Date.parse(request.issuedAt) < Date.parse(releasedAt)) {
+    if (vip !== null && continuesDisplacedClaim(request, vip, own) && context.holderRunning) {
       return {
         kind: 'stale',
         holderBefore,
-        reason: `request issued at ${request.issuedAt} is older than this instance's release of the VIP (${releasedAt})`,
-      };
-    }
-    const displacedAt = vip !== null && !vip.released && vip.displacedInstanceId === request.instanceId ? vip.displacedAt : null;
-    if (
-      displacedAt &&
-      vip !== null &&
-      vip.holderInstanceId !== request.instanceId &&
-      context.holderRunning &&
-      context.now.getTime() - Date.parse(displacedAt) < context.displacedHoldSeconds * 1000
-    ) {
-      return {
-        kind: 'stale',
-        holderBefore,
-        reason: `${request.instanceId} lost the VIP to ${vip.holderInstanceId} at ${displacedAt}; it may take it back once it sent a down, ${vip.holderInstanceId} released the VIP or stopped running, or ${context.displacedHoldSeconds} s after that (two nodes claim to lead)`,
+        reason: `${request.instanceId} lost the VIP to ${vip.holderInstanceId} at ${vip.displacedAt ?? 'an earlier up'} and is re-acquiring it in the same leadership (same pgpool watchdog, no new escalation): two nodes claim to lead; it may take the VIP again with a new escalation, after a restart of pgpool, once it sent a down, or once ${vip.holderInstanceId} released the VIP or stopped running`,
       };
     }
     const plans = routePlansFor(request.eni, routes);
@@ -97,7 +92,7 @@ export function decide(
   }
 
   const senderHolds = vip !== null && vip.holderInstanceId === request.instanceId;
-  if (senderHolds && olderThanHolder) {
+  if (senderHolds && issued < Date.parse(vip.upIssuedAt)) {
     return {
       kind: 'stale',
       holderBefore,
@@ -107,6 +102,31 @@ export function decide(
   const release = senderHolds && !vip.released;
   const endsDisplacement = !senderHolds && vip?.displacedInstanceId === request.instanceId;
   return { kind: 'down', outcome: release ? 'applied' : 'noop', holderBefore, release, endsDisplacement };
+}
+
+const NO_CLAIM: MemberClaim = { upIssuedAt: null, upIncarnation: null, downIssuedAt: null };
+
+/** What the ledger knows of one member's own requests, including from records that predate `members`. */
+export function ownClaim(vip: VipRecord | null, instanceId: string): MemberClaim {
+  if (vip === null) return NO_CLAIM;
+  const recorded = vip.members?.[instanceId];
+  if (recorded !== undefined) return recorded;
+  if (vip.holderInstanceId !== instanceId) return NO_CLAIM;
+  return { upIssuedAt: vip.upIssuedAt, upIncarnation: null, downIssuedAt: vip.released ? (vip.releasedAt ?? null) : null };
+}
+
+/**
+ * True when the request is the displaced instance re-acquiring the VIP within the leadership the
+ * holder's `up` superseded: no escalation process, and the same watchdog process (same boot) as
+ * the `up` that last made it holder. Without an incarnation on both sides it cannot be told, and
+ * the request is not held (a refused real leader keeps no VIP until the next election).
+ */
+function continuesDisplacedClaim(request: SwitchoverRequest, vip: VipRecord, own: MemberClaim): boolean {
+  if (vip.released || vip.holderInstanceId === request.instanceId || vip.displacedInstanceId !== request.instanceId) return false;
+  const now = request.incarnation;
+  const then = own.upIncarnation;
+  if (now === undefined || then === null) return false;
+  return now.escalation === null && now.bootId === then.bootId && now.watchdog === then.watchdog;
 }
 
 /** Per table: what it takes to point VIP/32 at `eni` (create, replace a wrong or blackhole route, or keep). */
@@ -129,6 +149,11 @@ export function nextVipRecord(
   if (plan.kind === 'up') {
     const sameHolder = current !== null && current.holderInstanceId === request.instanceId;
     const displaces = current !== null && !sameHolder && !current.released;
+    const members = withClaim(current, request.instanceId, {
+      ...ownClaim(current, request.instanceId),
+      upIssuedAt: request.issuedAt,
+      upIncarnation: request.incarnation ?? null,
+    });
     return {
       pk: `vip#${request.cluster}`,
       cluster: request.cluster,
@@ -141,15 +166,30 @@ export function nextVipRecord(
       releasedAt: null,
       displacedInstanceId: displaces ? current.holderInstanceId : sameHolder ? (current.displacedInstanceId ?? null) : null,
       displacedAt: displaces ? request.issuedAt : sameHolder ? (current.displacedAt ?? null) : null,
+      members,
       version,
       updatedAt: now.toISOString(),
     };
   }
-  if (plan.kind === 'down' && plan.release && current !== null) {
-    return { ...current, released: true, releasedAt: request.issuedAt, version, updatedAt: now.toISOString() };
+  if (plan.kind !== 'down' || current === null) return null;
+  // Every down is remembered (even one that changes nothing else): a delayed up the member
+  // issued before it must not take the VIP back.
+  const members = withClaim(current, request.instanceId, { ...ownClaim(current, request.instanceId), downIssuedAt: request.issuedAt });
+  const base = { ...current, members, version, updatedAt: now.toISOString() };
+  if (plan.release) return { ...base, released: true, releasedAt: request.issuedAt };
+  if (plan.endsDisplacement) return { ...base, displacedInstanceId: null, displacedAt: null };
+  return base;
+}
+
+/**
+ * The record's member claims with one member's replaced. A record written before `members` existed
+ * seeds its holder's claim from the holder fields, so nothing known is lost.
+ */
+function withClaim(current: VipRecord | null, instanceId: string, claim: MemberClaim): Record<string, MemberClaim> {
+  const members: Record<string, MemberClaim> = { ...(current?.members ?? {}) };
+  if (current !== null && members[current.holderInstanceId] === undefined) {
+    members[current.holderInstanceId] = ownClaim(current, current.holderInstanceId);
   }
-  if (plan.kind === 'down' && plan.endsDisplacement && current !== null) {
-    return { ...current, displacedInstanceId: null, displacedAt: null, version, updatedAt: now.toISOString() };
-  }
-  return null;
+  members[instanceId] = claim;
+  return members;
 }

@@ -194,7 +194,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
       const check = checkMember(request, cluster, sender, vpcId);
       const holderRunning = members.some((member) => member.instanceId === vip?.holderInstanceId && member.state === 'running');
       const plan = await timed('decide', () =>
-        decide(request, vip, routes, { now: now(), holderRunning, displacedHoldSeconds: cluster.displacedHoldSeconds }),
+        decide(request, vip, routes, { holderRunning }),
       );
       // Only a node about to receive VIP traffic needs its source/dest check off; beside the write.
       const sourceDestCheck =

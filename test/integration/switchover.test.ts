@@ -4,6 +4,7 @@ import { captureJsonOutput } from '../support/json-output.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
+import type { Incarnation } from '../../lib/contract.ts';
 
 let moto: MotoServer;
 beforeAll(async () => {
@@ -15,10 +16,21 @@ afterAll(async () => {
 
 const seconds = (n: number): Date => new Date(Date.now() + n * 1000);
 
-async function send(harness: Harness, index: number, action: 'up' | 'down', options: { issuedAt?: Date; requestId?: string } = {}) {
+async function send(
+  harness: Harness,
+  index: number,
+  action: 'up' | 'down',
+  options: { issuedAt?: Date; requestId?: string; incarnation?: Incarnation } = {},
+) {
   const instance = harness.world.instances[index];
   if (instance === undefined) throw new Error(`no instance ${index}`);
-  const detail = await signedDetail(harness.world, instance, { action, stsEndpoint: moto.endpoint, ...options });
+  const { incarnation, ...rest } = options;
+  const detail = await signedDetail(harness.world, instance, {
+    action,
+    stsEndpoint: moto.endpoint,
+    ...rest,
+    ...(incarnation === undefined ? {} : { detail: { incarnation } }),
+  });
   const event = envelope(detail, harness.world);
   return { detail, event, result: await harness.invoke(event) };
 }
@@ -95,15 +107,19 @@ describe('Function: switchover handler (against moto)', () => {
     expect(await harness.vip()).toMatchObject({ holderInstanceId: node2?.instanceId, released: false });
   });
 
-  it('refuses an up older than the last applied one and changes nothing', async () => {
+  it("refuses an up issued before the sender's own later down and changes nothing", async () => {
     const harness = await createHarness(moto.endpoint);
     const [, node2] = harness.world.instances;
-    await send(harness, 1, 'up', { issuedAt: seconds(-1) });
+    const start = Date.now();
+    const at = (n: number): Date => new Date(start + n * 1000);
+    await send(harness, 0, 'up', { issuedAt: at(-5) });
+    await send(harness, 0, 'down', { issuedAt: at(-2) });
+    await send(harness, 1, 'up', { issuedAt: at(-1) });
 
-    const { detail, result } = await send(harness, 0, 'up', { issuedAt: seconds(-5) });
+    const { detail, result } = await send(harness, 0, 'up', { issuedAt: at(-3) });
 
     expect(result.outcome).toBe('stale');
-    expect(result.reason).toMatch(/older than the up that made/);
+    expect(result.reason).toMatch(/older than this instance's own later down/);
     expect(result.ssmCommands).toEqual([]);
     expect(await harness.routeTargets()).toEqual({ [harness.world.routeTableIds[0] as string]: node2?.eni });
     expect(await harness.request(detail.requestId)).toMatchObject({ status: 'stale' });
@@ -136,11 +152,12 @@ describe('Function: switchover handler (against moto)', () => {
   it('keeps the VIP on the new leader when the displaced old leader asks for it again (partition: both think they lead)', async () => {
     const harness = await createHarness(moto.endpoint);
     const [node1, node2] = harness.world.instances;
-    await send(harness, 0, 'up', { issuedAt: seconds(-5) });
+    const boot = '0b0b0b0b-1111-4111-8111-000000000001';
+    await send(harness, 0, 'up', { issuedAt: seconds(-5), incarnation: { bootId: boot, watchdog: '300@2000', escalation: '330@6000' } });
     await send(harness, 1, 'up', { issuedAt: seconds(-3) });
 
-    // node1's pgpool saw its VIP removed by the fencing and re-ran if_up_cmd.
-    const { result } = await send(harness, 0, 'up');
+    // node1's pgpool watchdog saw its VIP removed by the fencing and re-ran if_up_cmd itself.
+    const { result } = await send(harness, 0, 'up', { incarnation: { bootId: boot, watchdog: '300@2000', escalation: null } });
 
     expect(result.outcome).toBe('stale');
     expect(result.reason).toContain(`${node1?.instanceId} lost the VIP to ${node2?.instanceId}`);

@@ -26,7 +26,6 @@ describe('Function: parseControllerConfig', () => {
           manageSourceDestCheck: true,
           heal: false,
           checkInterface: true,
-          displacedHoldSeconds: 20,
         },
       ],
     });
@@ -43,6 +42,7 @@ describe('Function: parseControllerConfig', () => {
     [{ clusters: [cluster, { ...cluster, name: 'other' }] }, 'clusters[1].vip: 198.19.0.50 is already the VIP of clusters[0]'],
     [{ clusters: [] }, 'clusters: needs at least one cluster'],
     [{ clusters: [cluster], proofFreshnessSeconds: 3600 }, 'proofFreshnessSeconds: Number must be less than or equal to 900'],
+    [{ clusters: [{ ...cluster, displacedHoldSeconds: 20 }] }, 'clusters[0].displacedHoldSeconds: was removed: a displaced node is no longer held for a time'],
   ])('names the bad field of %j', (document, message) => {
     expect(() => parseControllerConfig(document)).toThrow(ConfigurationError);
     expect(() => parseControllerConfig(document)).toThrow(message);

@@ -14,6 +14,7 @@ const unsigned: UnsignedRequestDetail = {
   requestId: '5b0c8f6e-3f5a-4c1e-9d2b-7a6e5d4c3b2a',
   issuedAt: '2026-11-25T10:00:00.000Z',
 };
+const incarnation = { bootId: '0f1e2d3c-4b5a-4968-8776-655443322110', watchdog: '4242@123456', escalation: '4300@130000' };
 const proof = { headers: { host: 'sts.us-east-1.amazonaws.com' }, body: 'Action=GetCallerIdentity&Version=2011-06-15' };
 
 describe('Function: canonicalJson', () => {
@@ -42,6 +43,10 @@ describe('Function: requestDigest', () => {
     for (const [field, value] of Object.entries({ action: 'down', vip: '198.19.0.51', eni: 'eni-0f1e2d3c4b5a69789', issuedAt: '2026-11-25T10:00:01.000Z' })) {
       expect(requestDigest({ ...unsigned, [field]: value })).not.toBe(digest);
     }
+    const elected = requestDigest({ ...unsigned, incarnation });
+    expect(elected).not.toBe(digest);
+    expect(requestDigest({ ...unsigned, incarnation: { ...incarnation, escalation: null } })).not.toBe(elected);
+    expect(requestDigest({ ...unsigned, incarnation: { ...incarnation, watchdog: '4242@123457' } })).not.toBe(elected);
   });
 
   it('is the SHA-256 of the canonical JSON', () => {
@@ -70,6 +75,28 @@ describe('Function: RequestDetailSchema', () => {
 
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]?.path).toEqual([path]);
+  });
+
+  it('accepts a request with the incarnation of the pgpool that runs the agent, and one without (older agents)', () => {
+    expect(RequestDetailSchema.parse({ ...unsigned, incarnation, proof })).toEqual({ ...unsigned, incarnation, proof });
+    expect(RequestDetailSchema.parse({ ...unsigned, incarnation: { ...incarnation, escalation: null }, proof }).incarnation?.escalation).toBeNull();
+    expect(RequestDetailSchema.parse({ ...unsigned, proof }).incarnation).toBeUndefined();
+  });
+
+  it.each([
+    [{ ...incarnation, bootId: 'not-a-boot-id' }, 'bootId'],
+    [{ ...incarnation, bootId: '0F1E2D3C-4B5A-4968-8776-655443322110' }, 'bootId'],
+    [{ ...incarnation, watchdog: '4242' }, 'watchdog'],
+    [{ ...incarnation, watchdog: '0@1' }, 'watchdog'],
+    [{ ...incarnation, watchdog: `4242@${'9'.repeat(21)}` }, 'watchdog'],
+    [{ ...incarnation, escalation: '4300@13 0000' }, 'escalation'],
+    [{ bootId: incarnation.bootId, watchdog: incarnation.watchdog }, 'escalation'],
+    [{ ...incarnation, cmdline: '/usr/sbin/pgpool -n' }, null],
+  ])('rejects the incarnation %j naming the field', (value, field) => {
+    const parsed = RequestDetailSchema.safeParse({ ...unsigned, incarnation: value, proof });
+
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.path).toEqual(field === null ? ['incarnation'] : ['incarnation', field]);
   });
 
   it('rejects unknown fields, so nothing unsigned can ride along', () => {

@@ -1,19 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import type { VipRecord } from '../../lib/ledger-records.ts';
+import type { Incarnation } from '../../lib/contract.ts';
+import type { MemberClaim, VipRecord } from '../../lib/ledger-records.ts';
 import type { VipRoute } from '../../functions/adapters/ec2-routes.ts';
 import { decide, nextVipRecord, type DecisionContext, type SwitchoverRequest } from '../../functions/core/decide.ts';
 
 const SENDER = { instanceId: 'i-0000000000000000a', eni: 'eni-0000000000000000a' };
 const OTHER = { instanceId: 'i-0000000000000000b', eni: 'eni-0000000000000000b' };
+const THIRD = { instanceId: 'i-0000000000000000c', eni: 'eni-0000000000000000c' };
 const T = (seconds: number): string => new Date(Date.UTC(2026, 10, 25, 12, 0, seconds)).toISOString();
 
-const CONTEXT: DecisionContext = { now: new Date(T(31)), holderRunning: true, displacedHoldSeconds: 20 };
+const CONTEXT: DecisionContext = { holderRunning: true };
 
-const request = (action: 'up' | 'down'): SwitchoverRequest => ({
+const request = (action: 'up' | 'down', overrides: Partial<SwitchoverRequest> = {}): SwitchoverRequest => ({
   requestId: '11111111-1111-4111-8111-111111111111',
   action,
   issuedAt: T(30),
   ...SENDER,
+  ...overrides,
 });
 
 type RouteState = 'absent' | 'sender' | 'other' | 'sender-blackhole';
@@ -33,6 +36,7 @@ function route(state: RouteState): VipRoute {
   }
 }
 
+/** `-older`/`-newer`: the holder's up was issued before/after the request by the holder's own clock. */
 function ledger(state: LedgerState): VipRecord | null {
   if (state === 'none') return null;
   const holder = state.startsWith('sender') ? SENDER : OTHER;
@@ -53,6 +57,8 @@ function ledger(state: LedgerState): VipRecord | null {
 
 // action x route in the table x ledger state -> plan kind, outcome, route change.
 // `-` means no route change is planned (down never plans one; stale plans nothing).
+// Another member's issuedAt never makes a request stale (its clock may run ahead): `other-newer`
+// plans like `other-older`. The sender's own later up does (`sender-newer`).
 const TABLE: Array<[action: 'up' | 'down', route: RouteState, ledger: LedgerState, kind: string, outcome: string, change: string]> = [
   ['up', 'absent', 'none', 'up', 'applied', 'create'],
   ['up', 'sender', 'none', 'up', 'applied', 'keep'],
@@ -70,10 +76,10 @@ const TABLE: Array<[action: 'up' | 'down', route: RouteState, ledger: LedgerStat
   ['up', 'sender', 'other-older', 'up', 'applied', 'keep'],
   ['up', 'other', 'other-older', 'up', 'applied', 'replace'],
   ['up', 'sender-blackhole', 'other-older', 'up', 'applied', 'replace'],
-  ['up', 'absent', 'other-newer', 'stale', 'stale', '-'],
-  ['up', 'sender', 'other-newer', 'stale', 'stale', '-'],
-  ['up', 'other', 'other-newer', 'stale', 'stale', '-'],
-  ['up', 'sender-blackhole', 'other-newer', 'stale', 'stale', '-'],
+  ['up', 'absent', 'other-newer', 'up', 'applied', 'create'],
+  ['up', 'sender', 'other-newer', 'up', 'applied', 'keep'],
+  ['up', 'other', 'other-newer', 'up', 'applied', 'replace'],
+  ['up', 'sender-blackhole', 'other-newer', 'up', 'applied', 'replace'],
   ['up', 'absent', 'sender-released', 'up', 'applied', 'create'],
   ['up', 'sender', 'sender-released', 'up', 'applied', 'keep'],
   ['up', 'other', 'sender-released', 'up', 'applied', 'replace'],
@@ -143,7 +149,7 @@ describe('Function: decide', () => {
     const plan = decide(request('up'), released, [route('sender')], CONTEXT);
 
     expect(plan.kind).toBe('stale');
-    expect(plan.kind === 'stale' && plan.reason).toContain(`older than this instance's release of the VIP (${T(40)})`);
+    expect(plan.kind === 'stale' && plan.reason).toBe(`request issued at ${T(30)} is older than this instance's own later down (issued at ${T(40)})`);
   });
 
   it('treats an up issued at the same instant as the holder as current, not stale', () => {
@@ -153,15 +159,179 @@ describe('Function: decide', () => {
   });
 });
 
+// The incarnations pgpool's process tree gives the agent (docs/design.md, Leadership).
+const BOOT = '0f1e2d3c-4b5a-4968-8776-655443322110';
+const elected = (watchdog: string, escalation: string): Incarnation => ({ bootId: BOOT, watchdog, escalation });
+const reacquiring = (watchdog: string): Incarnation => ({ bootId: BOOT, watchdog, escalation: null });
+const claim = (overrides: Partial<MemberClaim>): MemberClaim => ({ upIssuedAt: null, upIncarnation: null, downIssuedAt: null, ...overrides });
+
+/**
+ * OTHER's up (escalation under its watchdog 700@9000) took the VIP from SENDER at OTHER's T(20);
+ * SENDER had held it since its own up at T(10), run by escalation 210@5100 under watchdog 200@5000.
+ */
+function displacedBy(overrides: Partial<VipRecord> = {}, senderClaim: Partial<MemberClaim> = {}): VipRecord {
+  return {
+    ...(ledger('other-older') as VipRecord),
+    upIssuedAt: T(20),
+    displacedInstanceId: SENDER.instanceId,
+    displacedAt: T(20),
+    members: {
+      [SENDER.instanceId]: claim({ upIssuedAt: T(10), upIncarnation: elected('200@5000', '210@5100'), ...senderClaim }),
+      [OTHER.instanceId]: claim({ upIssuedAt: T(20), upIncarnation: elected('700@9000', '710@9100') }),
+    },
+    ...overrides,
+  };
+}
+
+type Row = [spec: string, record: VipRecord, request: SwitchoverRequest, context: DecisionContext, kind: 'up' | 'stale'];
+
+// Who may take the VIP from whom. Each row: the situation, the VIP record, the request, the
+// holder's state -> stale (refused, nothing changes) or up (the VIP moves to the sender).
+const LEADERSHIP: Row[] = [
+  [
+    'refuses the displaced node re-acquiring the VIP from the same watchdog while the holder runs (the isolated old leader reacting to its fencing)',
+    displacedBy(),
+    request('up', { incarnation: reacquiring('200@5000') }),
+    CONTEXT,
+    'stale',
+  ],
+  [
+    'moves the VIP to the displaced node when a new escalation runs its up (its watchdog won an election since)',
+    displacedBy(),
+    request('up', { incarnation: elected('200@5000', '230@8000') }),
+    CONTEXT,
+    'up',
+  ],
+  [
+    'moves the VIP to the displaced node when its pgpool restarted since it was displaced (a new claimant), even within seconds',
+    displacedBy(),
+    request('up', { issuedAt: T(21), incarnation: elected('300@7000', '310@7100') }),
+    CONTEXT,
+    'up',
+  ],
+  [
+    'moves the VIP to the displaced node re-acquiring from a watchdog that was not the one displaced (its new claim never reached the ledger)',
+    displacedBy(),
+    request('up', { incarnation: reacquiring('300@7000') }),
+    CONTEXT,
+    'up',
+  ],
+  [
+    'moves the VIP to the displaced node re-acquiring after a reboot (another boot id: process start times do not compare)',
+    displacedBy(),
+    request('up', { incarnation: { bootId: '1f1e2d3c-4b5a-4968-8776-655443322110', watchdog: '200@5000', escalation: null } }),
+    CONTEXT,
+    'up',
+  ],
+  [
+    'moves the VIP to the displaced node re-acquiring once the holder is no longer running',
+    displacedBy(),
+    request('up', { incarnation: reacquiring('200@5000') }),
+    { holderRunning: false },
+    'up',
+  ],
+  [
+    'moves the VIP to the displaced node re-acquiring once the holder released it',
+    displacedBy({ released: true, releasedAt: T(25) }),
+    request('up', { incarnation: reacquiring('200@5000') }),
+    CONTEXT,
+    'up',
+  ],
+  [
+    'moves the VIP to the displaced node when its request carries no incarnation (it cannot be told from a new claim, and a refused leader keeps no VIP)',
+    displacedBy(),
+    request('up'),
+    CONTEXT,
+    'up',
+  ],
+  [
+    'moves the VIP to the displaced node when the up it was displaced in carried no incarnation',
+    displacedBy({}, { upIncarnation: null }),
+    request('up', { incarnation: reacquiring('200@5000') }),
+    CONTEXT,
+    'up',
+  ],
+  [
+    'moves the VIP to a node that was not the one displaced, whatever it sends',
+    displacedBy({ displacedInstanceId: THIRD.instanceId }),
+    request('up', { incarnation: reacquiring('200@5000') }),
+    CONTEXT,
+    'up',
+  ],
+  [
+    'moves the VIP to a node whose up is issued 6 s "before" the holder\'s by clocks, when the holder\'s clock runs 9 s fast',
+    { ...(ledger('other-older') as VipRecord), upIssuedAt: T(39) },
+    request('up', { issuedAt: T(33) }),
+    CONTEXT,
+    'up',
+  ],
+  [
+    'moves the VIP to a node whose clock runs 9 s slow, 1 s after the holder took it',
+    { ...(ledger('other-older') as VipRecord), upIssuedAt: T(30) },
+    request('up', { issuedAt: T(22) }),
+    CONTEXT,
+    'up',
+  ],
+  [
+    'refuses an up the sender issued before its own down that is already recorded (a delayed up after a resignation)',
+    displacedBy({ displacedInstanceId: null, displacedAt: null }, { downIssuedAt: T(31) }),
+    request('up', { incarnation: elected('200@5000', '230@8000') }),
+    CONTEXT,
+    'stale',
+  ],
+  [
+    'refuses an up the sender issued before its own up that was already applied (a late duplicate)',
+    displacedBy({}, { upIssuedAt: T(35) }),
+    request('up', { incarnation: elected('200@5000', '210@5100') }),
+    CONTEXT,
+    'stale',
+  ],
+];
+
+describe('Function: decide, leadership', () => {
+  it.each(LEADERSHIP)('%s', (_spec, record, incoming, context, kind) => {
+    // Act
+    const plan = decide(incoming, record, [route('other')], context);
+
+    // Assess
+    expect(plan.kind).toBe(kind);
+  });
+
+  it('says why it refuses a re-acquire, and what lets the node take the VIP again', () => {
+    const plan = decide(request('up', { incarnation: reacquiring('200@5000') }), displacedBy(), [route('other')], CONTEXT);
+
+    expect(plan.kind === 'stale' && plan.reason).toBe(
+      `${SENDER.instanceId} lost the VIP to ${OTHER.instanceId} at ${T(20)} and is re-acquiring it in the same leadership (same pgpool watchdog, no new escalation): two nodes claim to lead; it may take the VIP again with a new escalation, after a restart of pgpool, once it sent a down, or once ${OTHER.instanceId} released the VIP or stopped running`,
+    );
+  });
+
+  it('lifts the hold when the displaced node sends a down: it stopped claiming to lead', () => {
+    const current = displacedBy();
+    const down = decide(request('down', { issuedAt: T(31) }), current, [route('other')], CONTEXT);
+
+    const next = nextVipRecord(down, { ...request('down', { issuedAt: T(31) }), cluster: 'demo', vip: '198.19.0.50' }, current, new Date(T(31)));
+
+    expect(down).toMatchObject({ kind: 'down', outcome: 'noop', release: false, endsDisplacement: true });
+    expect(next).toMatchObject({ holderInstanceId: OTHER.instanceId, displacedInstanceId: null, displacedAt: null, version: 4 });
+    expect(decide(request('up', { issuedAt: T(32), incarnation: reacquiring('200@5000') }), next, [route('other')], CONTEXT).kind).toBe('up');
+  });
+
+  it('never holds a node for a time: the same re-acquire is refused an hour later while the holder runs', () => {
+    const plan = decide(request('up', { issuedAt: T(3600), incarnation: reacquiring('200@5000') }), displacedBy(), [route('other')], CONTEXT);
+
+    expect(plan.kind).toBe('stale');
+  });
+});
+
 describe('Function: nextVipRecord', () => {
   const now = new Date(T(31));
   const target = { ...request('up'), cluster: 'demo', vip: '198.19.0.50' };
 
-  it('makes the sender holder with the next version on up', () => {
+  it('makes the sender holder with the next version on up, and remembers its up and the holder\'s claim', () => {
     const current = ledger('other-older');
     const plan = decide(request('up'), current, [route('other')], CONTEXT);
 
-    expect(nextVipRecord(plan, target, current, now)).toEqual({
+    expect(nextVipRecord(plan, { ...target, incarnation: elected('200@5000', '210@5100') }, current, now)).toEqual({
       pk: 'vip#demo',
       cluster: 'demo',
       vip: '198.19.0.50',
@@ -173,6 +343,10 @@ describe('Function: nextVipRecord', () => {
       releasedAt: null,
       displacedInstanceId: OTHER.instanceId,
       displacedAt: T(30),
+      members: {
+        [OTHER.instanceId]: claim({ upIssuedAt: T(10) }),
+        [SENDER.instanceId]: claim({ upIssuedAt: T(30), upIncarnation: elected('200@5000', '210@5100') }),
+      },
       version: 4,
       updatedAt: now.toISOString(),
     });
@@ -192,62 +366,28 @@ describe('Function: nextVipRecord', () => {
       holderInstanceId: SENDER.instanceId,
       released: true,
       releasedAt: T(30),
+      members: { [SENDER.instanceId]: claim({ upIssuedAt: T(10), downIssuedAt: T(30) }) },
       version: 4,
     });
   });
 
-  it('writes nothing for a down from a node that is not the holder, nor for a stale request', () => {
-    const current = ledger('other-newer');
+  it('remembers a down from a node that is not the holder, and changes nothing else', () => {
+    const current = ledger('other-older') as VipRecord;
+    const plan = decide(request('down'), current, [route('other')], CONTEXT);
 
-    expect(nextVipRecord(decide(request('down'), current, [route('other')], CONTEXT), target, current, now)).toBeNull();
+    expect(nextVipRecord(plan, { ...target, action: 'down' }, current, now)).toEqual({
+      ...current,
+      members: { [OTHER.instanceId]: claim({ upIssuedAt: T(10) }), [SENDER.instanceId]: claim({ downIssuedAt: T(30) }) },
+      version: 4,
+      updatedAt: now.toISOString(),
+    });
+  });
+
+  it('writes nothing for a stale request', () => {
+    const current = ledger('sender-newer');
+
     expect(nextVipRecord(decide(request('up'), current, [route('other')], CONTEXT), target, current, now)).toBeNull();
-  });
-});
-
-describe('Function: decide, split-brain guard', () => {
-  // OTHER took the VIP from SENDER at T(20); SENDER, still believing it leads, asks again at T(30).
-  const displacedBy = (overrides: Partial<VipRecord> = {}): VipRecord => ({
-    ...(ledger('other-older') as VipRecord),
-    upIssuedAt: T(20),
-    displacedInstanceId: SENDER.instanceId,
-    displacedAt: T(20),
-    ...overrides,
-  });
-
-  it('refuses the displaced instance while the new holder runs and has not released the VIP', () => {
-    const plan = decide(request('up'), displacedBy(), [route('other')], CONTEXT);
-
-    expect(plan.kind).toBe('stale');
-    expect(plan.kind === 'stale' && plan.reason).toBe(
-      `${SENDER.instanceId} lost the VIP to ${OTHER.instanceId} at ${T(20)}; it may take it back once it sent a down, ${OTHER.instanceId} released the VIP or stopped running, or 20 s after that (two nodes claim to lead)`,
-    );
-  });
-
-  it('lets the displaced instance take the VIP back when the holder is no longer running', () => {
-    expect(decide(request('up'), displacedBy(), [route('other')], { ...CONTEXT, holderRunning: false }).kind).toBe('up');
-  });
-
-  it('lets the displaced instance take the VIP back once the hold has passed', () => {
-    expect(decide(request('up'), displacedBy(), [route('other')], { ...CONTEXT, now: new Date(T(41)) }).kind).toBe('up');
-  });
-
-  it('lets the displaced instance take the VIP back after the holder released it', () => {
-    expect(decide(request('up'), displacedBy({ released: true, releasedAt: T(25) }), [route('other')], CONTEXT).kind).toBe('up');
-  });
-
-  it('lifts the hold when the displaced instance sends a down: it stopped claiming to lead', () => {
-    const current = displacedBy();
-    const down = decide(request('down'), current, [route('other')], CONTEXT);
-
-    const next = nextVipRecord(down, { ...request('down'), cluster: 'demo', vip: '198.19.0.50' }, current, new Date(T(31)));
-
-    expect(down).toMatchObject({ kind: 'down', outcome: 'noop', release: false, endsDisplacement: true });
-    expect(next).toMatchObject({ holderInstanceId: OTHER.instanceId, displacedInstanceId: null, displacedAt: null, version: 4 });
-    expect(decide(request('up'), next, [route('other')], CONTEXT).kind).toBe('up');
-  });
-
-  it('never holds back an instance that was not the one displaced', () => {
-    expect(decide(request('up'), displacedBy({ displacedInstanceId: 'i-0000000000000000c' }), [route('other')], CONTEXT).kind).toBe('up');
+    expect(nextVipRecord(decide(request('down'), current, [route('other')], CONTEXT), target, current, now)).toBeNull();
   });
 });
 
@@ -277,4 +417,3 @@ describe('Function: nextVipRecord, displacement', () => {
     });
   });
 });
-

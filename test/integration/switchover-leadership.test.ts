@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Incarnation } from '../../lib/contract.ts';
+import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { envelope, signedDetail } from '../../local/requests.ts';
+import { createHarness, type Harness } from '../support/controller-harness.ts';
+
+let moto: MotoServer;
+beforeAll(async () => {
+  moto = await startMotoServer();
+});
+afterAll(async () => {
+  await moto?.stop();
+});
+
+// What each node's agent reads from its pgpool process tree (one boot per node).
+const BOOT = ['0b0b0b0b-1111-4111-8111-000000000001', '0b0b0b0b-2222-4222-8222-000000000002'] as const;
+const escalation = (node: 0 | 1, watchdog: string, escalationProcess: string): Incarnation => ({
+  bootId: BOOT[node],
+  watchdog,
+  escalation: escalationProcess,
+});
+const reacquire = (node: 0 | 1, watchdog: string): Incarnation => ({ bootId: BOOT[node], watchdog, escalation: null });
+
+async function send(
+  harness: Harness,
+  node: 0 | 1,
+  action: 'up' | 'down',
+  incarnation: Incarnation,
+  options: { issuedAt?: Date } = {},
+) {
+  const instance = harness.world.instances[node];
+  if (instance === undefined) throw new Error(`no instance ${node}`);
+  const detail = await signedDetail(harness.world, instance, { action, stsEndpoint: moto.endpoint, detail: { incarnation }, ...options });
+  return await harness.invoke(envelope(detail, harness.world));
+}
+
+describe('Function: switchover handler, leadership through a sequence of failures (against moto)', () => {
+  it('gives the VIP to the restarted node the majority elects within seconds of its displacement, and keeps it from the isolated old leader that keeps claiming', async () => {
+    // Prepare: pgpool-2 (watchdog 500@4000) holds the VIP.
+    const harness = await createHarness(moto.endpoint);
+    const [pgpool1, pgpool2] = harness.world.instances;
+    const table = harness.world.routeTableIds[0] as string;
+    expect((await send(harness, 1, 'up', escalation(1, '500@4000', '520@4100'))).outcome).toBe('applied');
+    // Crash: pgpool-2's pgpool is killed (no down); pgpool-1 (watchdog 300@2000) is elected and displaces it.
+    expect((await send(harness, 0, 'up', escalation(0, '300@2000', '330@6000'))).outcome).toBe('applied');
+    expect(await harness.routeTargets()).toEqual({ [table]: pgpool1?.eni });
+
+    // Act: pgpool-2's pgpool restarts (new watchdog 900@7000) and rejoins as a standby. Seconds
+    // later pgpool-1 is isolated; the majority elects pgpool-2, whose escalation runs if_up_cmd.
+    const elected = await send(harness, 1, 'up', escalation(1, '900@7000', '930@7500'));
+    // pgpool-1, isolated, still believes it leads: each fencing makes its watchdog re-run if_up_cmd.
+    const reclaims = [];
+    for (let attempt = 0; attempt < 3; attempt += 1) reclaims.push(await send(harness, 0, 'up', reacquire(0, '300@2000')));
+    const versionWhileClaiming = (await harness.vip())?.version;
+    // About 2 s later pgpool-1 notices it lost quorum and resigns.
+    const resigned = await send(harness, 0, 'down', escalation(0, '300@2000', '340@8200'));
+
+    // Assess: one route change, to the elected node; none for the old leader's claims.
+    expect(elected).toMatchObject({ outcome: 'applied', holderBefore: pgpool1?.instanceId, holderAfter: pgpool2?.instanceId });
+    expect(elected.routes).toEqual([{ routeTableId: table, before: pgpool1?.eni, after: pgpool2?.eni, change: 'replace' }]);
+    for (const reclaim of reclaims) {
+      expect(reclaim.outcome).toBe('stale');
+      expect(reclaim.reason).toContain(`${pgpool1?.instanceId} lost the VIP to ${pgpool2?.instanceId}`);
+      expect(reclaim.routes).toEqual([]);
+      expect(reclaim.ssmCommands).toEqual([]);
+    }
+    expect(versionWhileClaiming).toBe(3);
+    expect(resigned.outcome).toBe('noop');
+    expect(await harness.routeTargets()).toEqual({ [table]: pgpool2?.eni });
+    expect(await harness.vip()).toMatchObject({ holderInstanceId: pgpool2?.instanceId, released: false, displacedInstanceId: null });
+  });
+
+  it('gives the VIP back to the displaced node when its watchdog wins a later election, without a restart or a down', async () => {
+    const harness = await createHarness(moto.endpoint);
+    const [pgpool1] = harness.world.instances;
+    await send(harness, 0, 'up', escalation(0, '300@2000', '330@6000'));
+    await send(harness, 1, 'up', escalation(1, '500@4000', '520@4100'));
+
+    // pgpool-1's down was lost (no route to AWS while isolated); healed, it is elected again.
+    const result = await send(harness, 0, 'up', escalation(0, '300@2000', '360@9900'));
+
+    expect(result.outcome).toBe('applied');
+    expect(await harness.routeTargets()).toEqual({ [harness.world.routeTableIds[0] as string]: pgpool1?.eni });
+  });
+
+  it("moves the VIP on a later up even when the holder's clock ran 9 s ahead of the sender's", async () => {
+    const harness = await createHarness(moto.endpoint);
+    const [, pgpool2] = harness.world.instances;
+    const fast = new Date(Date.now() + 9000);
+    await send(harness, 0, 'up', escalation(0, '300@2000', '330@6000'), { issuedAt: fast });
+
+    const result = await send(harness, 1, 'up', escalation(1, '500@4000', '520@4100'));
+
+    expect(result.outcome).toBe('applied');
+    expect(await harness.routeTargets()).toEqual({ [harness.world.routeTableIds[0] as string]: pgpool2?.eni });
+  });
+});
