@@ -17,7 +17,7 @@ import { DeadlineReachedError, describeAwsError } from './errors.ts';
  * The part of a request record the agent acts on. Only these fields are checked, so the
  * controller can add or change the others without breaking agents already on the nodes.
  */
-const OutcomeFieldsSchema = RequestRecordSchema.pick({ status: true, reason: true, failedStep: true, attempts: true });
+const OutcomeFieldsSchema = RequestRecordSchema.pick({ status: true, reason: true, failedStep: true, attempts: true, digest: true });
 export type OutcomeFields = z.infer<typeof OutcomeFieldsSchema>;
 /** The outcomes after which the agent stops waiting for the controller. */
 export type SettledRecord = OutcomeFields & { status: Exclude<OutcomeFields['status'], 'claimed'> };
@@ -28,6 +28,11 @@ export interface OutcomeQuery {
   requestId: string;
   deadline: Deadline;
   pollIntervalMs: number;
+  /**
+   * The digest of the request sent: an outcome recorded for another content under the same id
+   * (someone else's refused event) is not this request's answer.
+   */
+  digest?: string | undefined;
   /** After a resend: only an outcome of a later attempt than this one counts. */
   afterAttempt?: number | undefined;
 }
@@ -70,6 +75,9 @@ async function readRequestRecord(query: OutcomeQuery): Promise<RecordRead> {
   }
   const outcome = parsed.data;
   if (outcome.status === 'claimed') return { kind: 'pending', seen: 'claimed, no outcome yet' };
+  if (query.digest !== undefined && outcome.digest !== query.digest) {
+    return { kind: 'pending', seen: `an event with other content under this id was ${outcome.status}: ${outcome.reason ?? 'no reason'}` };
+  }
   if (query.afterAttempt !== undefined && (outcome.attempts ?? 1) <= query.afterAttempt) {
     return { kind: 'pending', seen: `attempt ${outcome.attempts ?? 1} ${outcome.status}, waiting for the resent request` };
   }

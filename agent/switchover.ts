@@ -10,6 +10,7 @@ import { readNodeIdentity } from './identity.ts';
 import { readIncarnation } from './incarnation.ts';
 import { InstanceMetadata, imdsEndpointFor } from './imds.ts';
 import type { AgentIo } from './io.ts';
+import { requestDigest } from '../lib/digest.ts';
 import { waitForOutcome, type SettledRecord } from './outcome.ts';
 import { publishRequest } from './publish.ts';
 import { buildSignedRequest } from './request.ts';
@@ -58,6 +59,7 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
         client: dynamodb,
         table: config.ledgerTable,
         requestId: detail.requestId,
+        digest: requestDigest(detail),
         deadline,
         pollIntervalMs: config.pollIntervalMs,
         afterAttempt: outcome?.attempts,

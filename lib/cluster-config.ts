@@ -6,6 +6,7 @@ import {
   RouteTableIdSchema,
 } from './contract.ts';
 import { ConfigurationError, fieldName } from './errors.ts';
+import { escapeText, reflect } from './reflect.ts';
 
 const TagSchema = z.object({ key: z.string().min(1).max(128), value: z.string().max(256) }).strict();
 
@@ -101,9 +102,28 @@ export const DEFAULT_SSM_DOCUMENT = 'pgpool-vip-address';
 export function describeIssues(error: z.ZodError, prefix = ''): string {
   return error.issues
     .slice(0, 5)
-    .map((issue) => `${prefix}${fieldName(issue.path)}: ${issue.message}`)
+    .map((issue) => `${issue.path.length === 0 && prefix !== '' ? prefix.replace(/\.$/, '') : `${prefix}${boundedFieldName(issue.path)}`}: ${issueMessage(issue)}`)
     .join('; ');
 }
+
+/** Field names can be keys the sender chose (unknown fields, header names): each is bounded. */
+function boundedFieldName(path: ReadonlyArray<PropertyKey>): string {
+  const safe = /^[A-Za-z0-9_.-]{1,40}$/;
+  return fieldName(path.map((part) => (typeof part === 'number' || safe.test(String(part)) ? part : reflect(String(part), 24))));
+}
+
+/** zod's own messages quote the received value or keys: those are bounded and escaped here. */
+function issueMessage(issue: z.ZodIssue): string {
+  if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+    const shown = issue.keys.slice(0, 3).map((key) => reflect(key, 24)).join(', ');
+    return `unknown field${issue.keys.length > 1 ? 's' : ''} ${shown}${issue.keys.length > 3 ? ` and ${issue.keys.length - 3} more` : ''}`;
+  }
+  if (issue.code === z.ZodIssueCode.invalid_enum_value) {
+    return `must be one of ${issue.options.map((option) => String(option)).join(', ')}, not ${reflect(issue.received, 24)}`;
+  }
+  return escapeText(issue.message.length > 200 ? `${issue.message.slice(0, 200)}...` : issue.message, MESSAGE_UNSAFE);
+}
+const MESSAGE_UNSAFE = new Set(['<', '>', '&', '`']);
 
 /**
  * Validates the controller's cluster configuration (a JSON text or an already parsed value)

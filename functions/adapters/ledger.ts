@@ -51,7 +51,8 @@ export class Ledger {
   /**
    * Claims a request id with a conditional put, so each request is acted on once. A request whose
    * last attempt `failed` (same digest) or whose claim lease ran out may be claimed again: that is
-   * how a retry of the same request converges.
+   * how a retry of the same request converges. The refusal of an unverified event under the same
+   * id does not occupy it: a verified claim replaces it.
    */
   public async claim(input: ClaimInput): Promise<ClaimResult> {
     const fields = {
@@ -77,8 +78,11 @@ export class Ledger {
           TableName: this.tableName,
           Key: marshall({ pk: requestKey(input.requestId) }),
           UpdateExpression: `SET ${Object.keys(fields).map((field) => `#${field} = :${field}`).join(', ')} ADD #attempts :one REMOVE #reason, #failedStep, #recordedAt`,
+          // A record without a caller is the refusal of an event whose proof was never verified:
+          // whoever sent it does not own the id, so a verified request takes the record over.
           ConditionExpression:
-            'attribute_not_exists(pk) OR (#digest = :digest AND (#status = :failed OR (#status = :claimed AND #claimedAt < :leaseExpired)))',
+            'attribute_not_exists(pk) OR attribute_not_exists(#callerArn) OR attribute_type(#callerArn, :nullType) OR ' +
+            '(#digest = :digest AND (#status = :failed OR (#status = :claimed AND #claimedAt < :leaseExpired)))',
           ExpressionAttributeNames: {
             ...names,
             '#attempts': 'attempts',
@@ -91,6 +95,7 @@ export class Ledger {
             ':one': 1,
             ':failed': 'failed',
             ':claimed': 'claimed',
+            ':nullType': 'NULL',
             ':leaseExpired': new Date(input.now.getTime() - input.leaseMs).toISOString(),
           }),
           ReturnValues: 'ALL_NEW',

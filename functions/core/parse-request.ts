@@ -1,5 +1,6 @@
+import { z } from 'zod';
 import { describeIssues } from '../../lib/cluster-config.ts';
-import { RequestDetailSchema, RequestEventSchema, type RequestDetail } from '../../lib/contract.ts';
+import { IPV4_PATTERN, RequestDetailSchema, RequestEventSchema, type RequestDetail } from '../../lib/contract.ts';
 import type { ClusterConfig, ControllerConfig } from '../../lib/cluster-config.ts';
 import { RequestRejectedError } from './steps.ts';
 
@@ -13,6 +14,7 @@ export interface RequestIdentity {
   issuedAt: string | null;
 }
 
+const IsoTimeSchema = z.string().max(40).datetime();
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Best-effort identity of any event: only well-formed values are kept, never the proof. */
@@ -26,10 +28,11 @@ export function identityOf(event: unknown): RequestIdentity {
   return {
     requestId: text('requestId', UUID),
     cluster: text('cluster', /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/),
-    vip: text('vip', /^[0-9.]{7,15}$/),
+    vip: text('vip', IPV4_PATTERN),
     action: action === 'up' || action === 'down' ? action : null,
     instanceId: text('instanceId', /^i-[0-9a-f]{8,17}$/),
-    issuedAt: text('issuedAt'),
+    // Kept only when it is an ISO time: it is shown and sorted on in the audit.
+    issuedAt: IsoTimeSchema.safeParse(detail?.issuedAt).success ? (detail?.issuedAt as string) : null,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { boundReason } from '../../lib/reflect.ts';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { CONTRACT_VERSION, type OutcomeDetail, type OutcomeKind, type RouteReport } from '../../lib/contract.ts';
 import { requestKey, type RequestRecord, type SsmCommandReport } from '../../lib/ledger-records.ts';
@@ -78,7 +79,7 @@ export function auditEntryOf(outcome: SwitchoverOutcome, recordedAt: Date, dupli
     eni: outcome.eni,
     callerArn: outcome.callerArn,
     outcome: outcome.outcome,
-    reason: outcome.reason,
+    reason: outcome.reason === null ? null : boundReason(outcome.reason),
     failedStep: outcome.failedStep,
     holderBefore: outcome.holderBefore,
     holderAfter: outcome.holderAfter,
@@ -132,7 +133,7 @@ export async function recordOutcome(deps: RecordDeps, outcome: SwitchoverOutcome
       instanceId: identity.instanceId,
       issuedAt: identity.issuedAt,
       status: outcome.outcome,
-      reason: outcome.reason,
+      reason: entry.reason,
       failedStep: outcome.failedStep,
       digest: outcome.digest,
       callerArn: outcome.callerArn,

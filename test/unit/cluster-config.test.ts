@@ -37,7 +37,7 @@ describe('Function: parseControllerConfig', () => {
     [{ clusters: [{ ...cluster, routeTables: ['table-1'] }] }, 'clusters[0].routeTables[0]: must be a route table id (rtb-...)'],
     [{ clusters: [{ ...cluster, allowedRoles: ['arn:aws:iam::1:role/x'] }] }, 'clusters[0].allowedRoles[0]: must be an IAM role name (not an ARN)'],
     [{ clusters: [{ ...cluster, interface: 'eth0 up' }] }, 'clusters[0].interface: must be a Linux interface name'],
-    [{ clusters: [{ ...cluster, vipp: '1.2.3.4' }] }, "clusters[0]: Unrecognized key(s) in object: 'vipp'"],
+    [{ clusters: [{ ...cluster, vipp: '1.2.3.4' }] }, 'clusters[0]: unknown field "vipp"'],
     [{ clusters: [cluster, { ...cluster, vip: '198.19.0.51' }] }, 'clusters[1].name: duplicates clusters[0].name "main"'],
     [{ clusters: [cluster, { ...cluster, name: 'other' }] }, 'clusters[1].vip: 198.19.0.50 is already the VIP of clusters[0]'],
     [{ clusters: [] }, 'clusters: needs at least one cluster'],
