@@ -11,6 +11,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { HttpHandler } from '@smithy/protocol-http';
 import { build } from 'esbuild';
 import { parseControllerConfig } from '../lib/cluster-config.ts';
+import { awsSwitchoverPorts } from '../functions/adapters/aws-ports.ts';
 import { createSwitchoverHandler } from '../functions/switchover/switchover-flow.ts';
 import { motoClients, type AwsClients } from '../local/aws-clients.ts';
 import { localContext } from '../local/controller.ts';
@@ -138,12 +139,10 @@ async function callsPerSwitchover(endpoint: string, tables: number, print = true
   const stsHttp = recordCalls(clients, spans);
   const handler = createSwitchoverHandler({
     config: parseControllerConfig(world.config),
-    settings: { ledgerTable: world.ledgerTable, busName: world.busName, accountId: world.accountId, region: world.region, stsEndpoint: new URL(endpoint) },
-    ec2: clients.ec2,
-    ssm: clients.ssm,
-    dynamodb: clients.dynamodb,
-    eventbridge: clients.eventbridge,
-    stsHttp,
+    accountId: world.accountId,
+    region: world.region,
+    stsEndpoint: new URL(endpoint),
+    ports: awsSwitchoverPorts({ ...clients, stsHttp }, { ledgerTable: world.ledgerTable, busName: world.busName, stsEndpoint: new URL(endpoint) }),
     logger: new Logger({ logLevel: 'SILENT' }),
   });
   const [node1, node2] = world.instances as [WorldInstance, WorldInstance];

@@ -23,3 +23,12 @@ export function fieldName(path: ReadonlyArray<PropertyKey>): string {
     )
     .join('');
 }
+
+/** Short text of an SDK or other error for reasons and logs: `Name: message`, at most 500 characters. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const name = error.name && error.name !== 'Error' ? `${error.name}: ` : '';
+    return `${name}${error.message}`.slice(0, 500);
+  }
+  return String(error).slice(0, 500);
+}

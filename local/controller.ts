@@ -5,6 +5,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Context } from 'aws-lambda';
 import { parseControllerConfig } from '../lib/cluster-config.ts';
+import { awsSwitchoverPorts } from '../functions/adapters/aws-ports.ts';
 import { createSwitchoverHandler, type SwitchoverResult } from '../functions/switchover/switchover-flow.ts';
 import { motoClients, type AwsClients } from './aws-clients.ts';
 import type { World } from './world.ts';
@@ -66,18 +67,13 @@ export function createLocalController(options: LocalControllerOptions): LocalCon
   const latency = options.latency ?? NO_LATENCY;
   const handler = createSwitchoverHandler({
     config: parseControllerConfig({ ...world.config, ...options.configOverrides }),
-    settings: {
-      ledgerTable: world.ledgerTable,
-      busName: world.busName,
-      accountId: world.accountId,
-      region: world.region,
-      stsEndpoint: new URL(options.endpoint),
-    },
-    ec2: clients.ec2,
-    ssm: clients.ssm,
-    dynamodb: clients.dynamodb,
-    eventbridge: clients.eventbridge,
-    stsHttp: new NodeHttpHandler({ connectionTimeout: 2000, requestTimeout: 5000 }),
+    accountId: world.accountId,
+    region: world.region,
+    stsEndpoint: new URL(options.endpoint),
+    ports: awsSwitchoverPorts(
+      { ...clients, stsHttp: new NodeHttpHandler({ connectionTimeout: 2000, requestTimeout: 5000 }) },
+      { ledgerTable: world.ledgerTable, busName: world.busName, stsEndpoint: new URL(options.endpoint) },
+    ),
     logger: options.logger ?? createLogger({ logLevel: 'SILENT' }),
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });

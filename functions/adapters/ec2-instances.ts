@@ -6,16 +6,40 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2';
 
-/** What the controller needs to know about one instance. */
-export interface InstanceFacts {
-  instanceId: string;
-  state: string;
-  vpcId: string | null;
-  tags: Record<string, string>;
-  interfaces: Array<{ eni: string; deviceIndex: number | null; sourceDestCheck: boolean | null; attached: boolean }>;
+import type { Member } from '../core/model.ts';
+import type { InstanceReader, Members } from '../core/ports.ts';
+
+/** The instance reader on EC2, without the writes and VPC reads the reconciler's role lacks. */
+export class Ec2InstanceReader implements InstanceReader {
+  public constructor(private readonly ec2: EC2Client) {}
+
+  public describeInstance(instanceId: string): Promise<Member | null> {
+    return describeInstance(this.ec2, instanceId);
+  }
 }
 
-function toFacts(instance: Instance): InstanceFacts {
+/** The members port on EC2. */
+export class Ec2Members implements Members {
+  public constructor(private readonly ec2: EC2Client) {}
+
+  public listMembers(tag: { key: string; value: string }): Promise<Member[]> {
+    return describeMembers(this.ec2, tag);
+  }
+
+  public describeInstance(instanceId: string): Promise<Member | null> {
+    return describeInstance(this.ec2, instanceId);
+  }
+
+  public vpcCidrs(vpcId: string): Promise<string[]> {
+    return describeVpcCidrs(this.ec2, vpcId);
+  }
+
+  public disableSourceDestCheck(eni: string): Promise<void> {
+    return disableSourceDestCheck(this.ec2, eni);
+  }
+}
+
+function toFacts(instance: Instance): Member {
   return {
     instanceId: instance.InstanceId ?? '',
     state: instance.State?.Name ?? 'unknown',
@@ -31,8 +55,8 @@ function toFacts(instance: Instance): InstanceFacts {
 }
 
 /** Every non-terminated instance carrying the member tag (one call, all pages). */
-export async function describeMembers(ec2: EC2Client, tag: { key: string; value: string }): Promise<InstanceFacts[]> {
-  const members: InstanceFacts[] = [];
+async function describeMembers(ec2: EC2Client, tag: { key: string; value: string }): Promise<Member[]> {
+  const members: Member[] = [];
   let nextToken: string | undefined;
   do {
     const page = await ec2.send(
@@ -53,7 +77,7 @@ export async function describeMembers(ec2: EC2Client, tag: { key: string; value:
 }
 
 /** One instance by id, or null when EC2 does not know it. */
-export async function describeInstance(ec2: EC2Client, instanceId: string): Promise<InstanceFacts | null> {
+async function describeInstance(ec2: EC2Client, instanceId: string): Promise<Member | null> {
   try {
     const described = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
     const instance = described.Reservations?.[0]?.Instances?.[0];
@@ -66,7 +90,7 @@ export async function describeInstance(ec2: EC2Client, instanceId: string): Prom
 }
 
 /** The IPv4 CIDR blocks of a VPC. */
-export async function describeVpcCidrs(ec2: EC2Client, vpcId: string): Promise<string[]> {
+async function describeVpcCidrs(ec2: EC2Client, vpcId: string): Promise<string[]> {
   const described = await ec2.send(new DescribeVpcsCommand({ VpcIds: [vpcId] }));
   const vpc = described.Vpcs?.[0];
   if (vpc === undefined) return [];
@@ -78,7 +102,7 @@ export async function describeVpcCidrs(ec2: EC2Client, vpcId: string): Promise<s
 }
 
 /** Turns the ENI's source/destination check off, so it can receive traffic for the VIP. */
-export async function disableSourceDestCheck(ec2: EC2Client, eni: string): Promise<void> {
+async function disableSourceDestCheck(ec2: EC2Client, eni: string): Promise<void> {
   await ec2.send(
     new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eni, SourceDestCheck: { Value: false } }),
   );

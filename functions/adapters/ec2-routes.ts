@@ -7,27 +7,28 @@ import {
   type RouteTable,
 } from '@aws-sdk/client-ec2';
 
-/** Where a route table sends the VIP today. */
-export interface VipRoute {
-  routeTableId: string;
-  vpcId: string;
-  /** ENI id, or `instance:<id>` / `other:<target>` when the route is not to an ENI; null when absent. */
-  target: string | null;
-  state: 'active' | 'blackhole' | null;
-}
+import { vipCidr, type VipRoute } from '../core/model.ts';
+import { RouteTableNotFoundError, type RouteTables } from '../core/ports.ts';
 
-/** A route table that does not exist or cannot be read. */
-export class RouteTableNotFoundError extends Error {
-  public constructor(public readonly routeTableId: string, options?: ErrorOptions) {
-    super(`route table ${routeTableId} not found`, options);
-    this.name = 'RouteTableNotFoundError';
+/** The route-tables port on EC2. */
+export class Ec2RouteTables implements RouteTables {
+  public constructor(private readonly ec2: EC2Client) {}
+
+  public readVipRoutes(routeTableIds: string[], vip: string): Promise<VipRoute[]> {
+    return describeVipRoutes(this.ec2, routeTableIds, vip);
+  }
+
+  public readVipRoutesInVpc(vpcId: string, vip: string): Promise<VipRoute[]> {
+    return describeVipRoutesInVpc(this.ec2, vpcId, vip);
+  }
+
+  public pointVipRoute(change: { routeTableId: string; vip: string; eni: string; exists: boolean }): Promise<void> {
+    return pointVipRoute(this.ec2, change);
   }
 }
 
-export const vipCidr = (vip: string): string => `${vip}/32`;
-
 /** Reads the VIP/32 route of every given table in one call. */
-export async function describeVipRoutes(ec2: EC2Client, routeTableIds: string[], vip: string): Promise<VipRoute[]> {
+async function describeVipRoutes(ec2: EC2Client, routeTableIds: string[], vip: string): Promise<VipRoute[]> {
   let tables;
   try {
     tables = await ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: routeTableIds }));
@@ -60,7 +61,7 @@ function vipRouteOf(table: RouteTable, vip: string, vpcId = ''): VipRoute {
  * Every route table of a VPC that has a VIP/32 route, configured or not: a VIP route in a table
  * nobody configured sends part of the VPC's traffic somewhere the controller never looks.
  */
-export async function describeVipRoutesInVpc(ec2: EC2Client, vpcId: string, vip: string): Promise<VipRoute[]> {
+async function describeVipRoutesInVpc(ec2: EC2Client, vpcId: string, vip: string): Promise<VipRoute[]> {
   const found: VipRoute[] = [];
   let nextToken: string | undefined;
   do {
@@ -90,7 +91,7 @@ function routeTarget(route: Route): string {
 }
 
 /** Points VIP/32 at the ENI: create when absent, replace when present (the route is never deleted). */
-export async function pointVipRoute(
+async function pointVipRoute(
   ec2: EC2Client,
   change: { routeTableId: string; vip: string; eni: string; exists: boolean },
 ): Promise<void> {

@@ -5,6 +5,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { ClaimInput, ClaimResult, Ledger } from '../core/ports.ts';
 import { VipRecordReader } from './ledger-vip-reader.ts';
 import {
   requestKey,
@@ -16,33 +17,8 @@ import {
 const isConditionFailure = (error: unknown): boolean =>
   (error as Error).name === 'ConditionalCheckFailedException';
 
-/** What claiming a request found. */
-export type ClaimResult =
-  | { kind: 'claimed'; attempts: number }
-  | { kind: 'duplicate'; record: RequestRecord };
-
-export interface ClaimInput {
-  requestId: string;
-  cluster: string;
-  vip: string;
-  action: 'up' | 'down';
-  instanceId: string;
-  issuedAt: string;
-  digest: string;
-  callerArn: string;
-  now: Date;
-  ttl: number;
-  /** A claim older than this, never finished (controller died), may be taken again. */
-  leaseMs: number;
-  /**
-   * Unique per invocation: when the SDK retries a claim whose first answer was lost, the retry
-   * meets our own claim, and the token tells it is ours, not a duplicate delivery.
-   */
-  claimToken: string;
-}
-
-/** The DynamoDB ledger: request claims and outcomes, and the VIP's holder. */
-export class Ledger {
+/** The ledger port on one DynamoDB table: request claims and outcomes, and the VIP's holder. */
+export class DynamoLedger implements Ledger {
   public constructor(
     private readonly dynamodb: DynamoDBClient,
     public readonly tableName: string,

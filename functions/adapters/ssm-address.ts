@@ -1,12 +1,26 @@
 import { GetCommandInvocationCommand, SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { AddressCommand, InvocationResult, NodeAddress } from '../core/ports.ts';
 
-/** `check` changes nothing: it prints `present` or `absent`. */
-export type AddressAction = 'add' | 'remove' | 'check';
+/** The node-address port on SSM Run Command and the project's document. */
+export class SsmNodeAddress implements NodeAddress {
+  public constructor(
+    private readonly ssm: SSMClient,
+    private readonly sleep?: (ms: number) => Promise<void>,
+  ) {}
+
+  public send(command: AddressCommand): Promise<string> {
+    return sendAddressCommand(this.ssm, command);
+  }
+
+  public wait(invocation: { commandId: string; instanceId: string; timeoutMs: number; pollMs?: number }): Promise<InvocationResult> {
+    return waitForInvocation(this.ssm, invocation, this.sleep);
+  }
+}
 
 /** Sends the project's document to put the VIP on (or take it off) an interface. Returns the command id. */
 export async function sendAddressCommand(
   ssm: SSMClient,
-  command: { document: string; action: AddressAction; vip: string; iface: string; instanceIds: string[]; comment?: string },
+  command: AddressCommand,
 ): Promise<string> {
   const sent = await ssm.send(
     new SendCommandCommand({
@@ -23,16 +37,6 @@ export async function sendAddressCommand(
 }
 
 const FINAL_FAILURES = new Set(['Cancelled', 'Failed', 'TimedOut', 'Cancelling', 'Undeliverable', 'Terminated', 'InvalidPlatform', 'AccessDenied', 'DeliveryTimedOut', 'ExecutionTimedOut']);
-
-/** Result of waiting for one instance's invocation of a command. */
-export interface InvocationResult {
-  status: string;
-  finished: boolean;
-  succeeded: boolean;
-  detail: string;
-  /** Standard output of the script (the answer of `check`). */
-  output: string;
-}
 
 /**
  * Polls one instance's invocation until it finishes or the wait ends. An invocation that SSM does

@@ -1,8 +1,21 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { InterfaceFinding } from '../core/model.ts';
+import type { InterfaceProbe } from '../core/ports.ts';
 import { sendAddressCommand, waitForInvocation } from './ssm-address.ts';
 
-/** Whether the VIP is on the holder's interface; `unknown` when the node did not answer in time. */
-export type InterfaceFinding = 'present' | 'absent' | 'unknown';
+/** The interface probe through the project's SSM document (needs its `check` action). */
+export function ssmInterfaceProbe(ssm: SSMClient, timeoutMs: number): InterfaceProbe {
+  return async ({ cluster, instanceId }) =>
+    (
+      await checkVipOnInterface(ssm, {
+        document: cluster.ssmDocument,
+        vip: cluster.vip,
+        iface: cluster.interface,
+        instanceId,
+        timeoutMs,
+      })
+    ).finding;
+}
 
 export interface InterfaceCheckRequest {
   document: string;

@@ -1,6 +1,7 @@
 import type { HttpHandler } from '@smithy/protocol-http';
 import type { Proof } from '../../lib/contract.ts';
 import { DIGEST_HEADER, stsHttpRequest } from '../../lib/proof.ts';
+import { ProofRefusedError, StsUnavailableError, type CallerIdentity } from '../core/ports.ts';
 
 /** The headers a GetCallerIdentity proof may carry to STS; anything else is dropped. */
 export const FORWARDED_PROOF_HEADERS = [
@@ -13,19 +14,15 @@ export const FORWARDED_PROOF_HEADERS = [
   DIGEST_HEADER,
 ] as const;
 
-/** STS answered, but not with an identity: the signature or credentials are bad. */
-export class ProofRefusedError extends Error {
-  public constructor(public readonly code: string, message: string) {
-    super(`STS refused the proof: ${code}: ${message}`);
-    this.name = 'ProofRefusedError';
-  }
-}
+/** The caller-identity port: proofs replayed over `http` to the controller's STS endpoint. */
+export class StsCallerIdentity implements CallerIdentity {
+  public constructor(
+    private readonly http: HttpHandler,
+    private readonly endpoint: URL,
+  ) {}
 
-/** STS could not be asked (network, 5xx, timeout): nobody is to blame yet. */
-export class StsUnavailableError extends Error {
-  public constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'StsUnavailableError';
+  public async callerArn(proof: Proof): Promise<string> {
+    return await callerArnFromProof(this.http, this.endpoint, proof);
   }
 }
 
@@ -33,7 +30,7 @@ export class StsUnavailableError extends Error {
  * Replays the signed GetCallerIdentity request to the controller's own STS endpoint and returns
  * the caller's ARN. The endpoint comes from configuration, never from the event.
  */
-export async function callerArnFromProof(
+async function callerArnFromProof(
   http: HttpHandler,
   endpoint: URL,
   proof: Proof,

@@ -1,18 +1,7 @@
-import type { Incarnation, RouteReport, SwitchoverAction } from '../../lib/contract.ts';
 import type { MemberClaim, VipRecord } from '../../lib/ledger-records.ts';
-import type { VipRoute } from '../adapters/ec2-routes.ts';
+import type { RoutePlan, SwitchoverRequest, VipRoute } from './model.ts';
 
-/** The parts of a verified request that a decision depends on. */
-export interface SwitchoverRequest {
-  requestId: string;
-  action: SwitchoverAction;
-  instanceId: string;
-  eni: string;
-  issuedAt: string;
-  incarnation?: Incarnation | undefined;
-}
-
-export type RoutePlan = Omit<RouteReport, 'after'>;
+export type { RoutePlan, SwitchoverRequest } from './model.ts';
 
 /** Facts beyond the ledger that the split-brain guard needs. */
 export interface DecisionContext {
@@ -22,17 +11,15 @@ export interface DecisionContext {
 
 /** What to do about one request; computed without any AWS call. */
 export type SwitchoverPlan =
-  | { kind: 'stale'; reason: string; holderBefore: string | null }
+  | { kind: 'stale'; reason: string }
   | {
       kind: 'up';
       outcome: 'applied' | 'noop';
-      holderBefore: string | null;
       routes: RoutePlan[];
     }
   | {
       kind: 'down';
       outcome: 'applied' | 'noop';
-      holderBefore: string | null;
       /** The sender held the VIP: record the release (the route stays where it is). */
       release: boolean;
       /** The sender is the instance the holder displaced: it stopped claiming to lead, lift the hold. */
@@ -62,7 +49,6 @@ export function decide(
   routes: VipRoute[],
   context: DecisionContext,
 ): SwitchoverPlan {
-  const holderBefore = vip?.holderInstanceId ?? null;
   const own = ownClaim(vip, request.instanceId);
   const issued = Date.parse(request.issuedAt);
 
@@ -74,34 +60,31 @@ export function decide(
     if (later !== undefined) {
       return {
         kind: 'stale',
-        holderBefore,
         reason: `request issued at ${request.issuedAt} is older than this instance's own later ${later.what} (issued at ${later.at})`,
       };
     }
     if (vip !== null && continuesDisplacedClaim(request, vip, own) && context.holderRunning) {
       return {
         kind: 'stale',
-        holderBefore,
         reason: `${request.instanceId} lost the VIP to ${vip.holderInstanceId} at ${vip.displacedAt ?? 'an earlier up'} and is re-acquiring it in the same leadership (same pgpool watchdog, no new escalation): two nodes claim to lead; it may take the VIP again with a new escalation, after a restart of pgpool, once it sent a down, or once ${vip.holderInstanceId} released the VIP or stopped running`,
       };
     }
     const plans = routePlansFor(request.eni, routes);
     const holderChanges = vip === null || vip.holderInstanceId !== request.instanceId || vip.holderEni !== request.eni || vip.released;
     const outcome = holderChanges || plans.some((plan) => plan.change !== 'keep') ? 'applied' : 'noop';
-    return { kind: 'up', outcome, holderBefore, routes: plans };
+    return { kind: 'up', outcome, routes: plans };
   }
 
   const senderHolds = vip !== null && vip.holderInstanceId === request.instanceId;
   if (senderHolds && issued < Date.parse(vip.upIssuedAt)) {
     return {
       kind: 'stale',
-      holderBefore,
       reason: `down issued at ${request.issuedAt} predates this instance's current hold of the VIP (since ${vip.upIssuedAt})`,
     };
   }
   const release = senderHolds && !vip.released;
   const endsDisplacement = !senderHolds && vip?.displacedInstanceId === request.instanceId;
-  return { kind: 'down', outcome: release ? 'applied' : 'noop', holderBefore, release, endsDisplacement };
+  return { kind: 'down', outcome: release ? 'applied' : 'noop', release, endsDisplacement };
 }
 
 const NO_CLAIM: MemberClaim = { upIssuedAt: null, upIncarnation: null, downIssuedAt: null };

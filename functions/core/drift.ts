@@ -1,8 +1,6 @@
 import type { ClusterConfig } from '../../lib/cluster-config.ts';
 import type { VipRecord } from '../../lib/ledger-records.ts';
-import type { InstanceFacts } from '../adapters/ec2-instances.ts';
-import type { VipRoute } from '../adapters/ec2-routes.ts';
-import type { InterfaceFinding } from '../adapters/ssm-interface-probe.ts';
+import type { InterfaceFinding, Member, VipRoute } from './model.ts';
 
 /** Ways a cluster's VIP can differ from what the ledger says (docs/audit.md). */
 export const DRIFT_KINDS = [
@@ -33,7 +31,7 @@ export interface Drift {
 
 /** What the reconciler learnt about the ledger's holder; `interface` is `not-checked` when the check is off or not due. */
 export interface HolderFacts {
-  instance: InstanceFacts | null;
+  instance: Member | null;
   vipOnInterface: InterfaceFinding | 'not-checked';
 }
 

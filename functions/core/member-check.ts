@@ -1,8 +1,7 @@
 import type { ClusterConfig } from '../../lib/cluster-config.ts';
 import { ipv4InCidr } from '../../lib/cluster-config.ts';
 import type { RequestDetail } from '../../lib/contract.ts';
-import type { VipRoute } from '../adapters/ec2-routes.ts';
-import type { InstanceFacts } from '../adapters/ec2-instances.ts';
+import type { Member, VipRoute } from './model.ts';
 import { RequestRejectedError, StepFailedError } from './steps.ts';
 
 /** What membership validation concluded about the sender's ENI. */
@@ -40,7 +39,7 @@ export function checkClusterNetwork(cluster: ClusterConfig, routes: VipRoute[], 
 export function checkMember(
   request: RequestDetail,
   cluster: ClusterConfig,
-  sender: InstanceFacts | null,
+  sender: Member | null,
   vpcId: string,
 ): MemberCheck {
   const reject = (reason: string): never => {

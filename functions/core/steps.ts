@@ -1,18 +1,27 @@
-import { PgpoolVipError } from '../../lib/errors.ts';
+import { describeError, PgpoolVipError } from '../../lib/errors.ts';
 
-/** Steps of a switchover, named in `failed` outcomes and in the audit's durations. */
-export type SwitchoverStep =
-  | 'parse'
-  | 'configuration'
-  | 'verify'
-  | 'claim'
-  | 'validate'
-  | 'decide'
-  | 'ledger'
-  | 'route'
-  | 'ssm-add'
-  | 'ssm-remove'
-  | 'record';
+/**
+ * Steps of a switchover, in the order they run; named in `failed` and `rejected` outcomes
+ * (`failedStep`) and as the keys of the audit's `durationsMs`. `unexpected` is a fault outside
+ * any step (a bug).
+ */
+export const SWITCHOVER_STEPS = [
+  'parse',
+  'configuration',
+  'verify',
+  'read',
+  'claim',
+  'validate',
+  'decide',
+  'ledger',
+  'source-dest-check',
+  'route',
+  'ssm-add',
+  'ssm-remove',
+  'record',
+  'unexpected',
+] as const;
+export type SwitchoverStep = (typeof SWITCHOVER_STEPS)[number];
 
 /** The request is refused: its sender, content or proof is not acceptable. Nothing was changed. */
 export class RequestRejectedError extends PgpoolVipError {
@@ -34,11 +43,42 @@ export class StepFailedError extends PgpoolVipError {
   }
 }
 
-/** Short text of an SDK or other error for reasons and logs: `Name: message`. */
-export function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const name = error.name && error.name !== 'Error' ? `${error.name}: ` : '';
-    return `${name}${error.message}`.slice(0, 500);
+/** An error no step anticipated (an SDK fault, a bug), raised in the step it happened in. */
+export class StepFaultError extends StepFailedError {
+  public constructor(step: SwitchoverStep, cause: unknown) {
+    super(step, describeError(cause), { cause });
+    this.name = 'StepFaultError';
   }
-  return String(error).slice(0, 500);
+}
+
+export type Durations = Partial<Record<SwitchoverStep, number>>;
+
+/** Runs one named step: adds its time to `durations`, and names it in any error it throws. */
+export type Step = <T>(name: SwitchoverStep, work: () => Promise<T> | T) => Promise<T>;
+
+/**
+ * The step wrapper of one switchover. A refusal or failure that already names its step keeps
+ * it; any other error (an SDK fault) becomes a failure of the step it happened in.
+ */
+export function stepTimer(clock: () => number = () => performance.now()): { step: Step; durations: Durations } {
+  const durations: Durations = {};
+  const step: Step = async (name, work) => {
+    const started = clock();
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof RequestRejectedError || error instanceof StepFailedError) throw error;
+      throw new StepFaultError(name, error);
+    } finally {
+      durations[name] = Math.round((durations[name] ?? 0) + clock() - started);
+    }
+  };
+  return { step, durations };
+}
+
+/** What a thrown error means for the outcome: who is to blame, at which step, and why. */
+export function verdictOfError(error: unknown): { outcome: 'rejected' | 'failed'; failedStep: SwitchoverStep; reason: string } {
+  if (error instanceof RequestRejectedError) return { outcome: 'rejected', failedStep: error.step, reason: error.message };
+  if (error instanceof StepFailedError) return { outcome: 'failed', failedStep: error.step, reason: error.message };
+  return { outcome: 'failed', failedStep: 'unexpected', reason: describeError(error) };
 }

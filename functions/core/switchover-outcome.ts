@@ -1,20 +1,18 @@
-import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { boundReason } from '../../lib/reflect.ts';
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { CONTRACT_VERSION, type OutcomeDetail, type OutcomeKind, type RouteReport } from '../../lib/contract.ts';
 import { requestKey, type RequestRecord, type SsmCommandReport } from '../../lib/ledger-records.ts';
-import { AUDIT_MESSAGE, METRICS } from '../../lib/telemetry.ts';
-import { publishOutcome } from '../adapters/outcome-events.ts';
-import type { Ledger } from '../adapters/ledger.ts';
-import { describeError } from './steps.ts';
 import type { RequestIdentity } from './parse-request.ts';
+import type { Durations, SwitchoverStep } from './steps.ts';
 
-/** Everything known about a request when its outcome is decided. Never holds the proof. */
+/**
+ * Everything known about a request when its outcome is decided, built once per request. Never
+ * holds the proof. The audit line, the ledger's request record and the outcome event are
+ * projections of it.
+ */
 export interface SwitchoverOutcome {
   outcome: OutcomeKind;
   reason: string | null;
-  failedStep: string | null;
+  failedStep: SwitchoverStep | null;
   identity: RequestIdentity;
   interface: string | null;
   eni: string | null;
@@ -28,7 +26,7 @@ export interface SwitchoverOutcome {
   ssmCommands: SsmCommandReport[];
   sourceDestCheckDisabled: boolean;
   receivedAt: Date;
-  durationsMs: Record<string, number>;
+  durationsMs: Durations;
 }
 
 /** The one audit line per request: stable field names (docs/audit.md). */
@@ -43,7 +41,7 @@ export interface AuditEntry {
   callerArn: string | null;
   outcome: OutcomeKind;
   reason: string | null;
-  failedStep: string | null;
+  failedStep: SwitchoverStep | null;
   holderBefore: string | null;
   holderAfter: string | null;
   routes: RouteReport[];
@@ -51,20 +49,10 @@ export interface AuditEntry {
   sourceDestCheckDisabled: boolean;
   issuedAt: string | null;
   receivedAt: string;
-  durationsMs: Record<string, number>;
+  durationsMs: Durations;
   totalMs: number;
   attempts: number;
   duplicate: boolean;
-}
-
-export interface RecordDeps {
-  ledger: Ledger;
-  eventbridge: EventBridgeClient;
-  busName: string;
-  logger: Logger;
-  metrics: Metrics;
-  ttlDays: number;
-  now: () => Date;
 }
 
 /** Builds the audit entry; pure, so every outcome kind can be checked field by field. */
@@ -95,6 +83,7 @@ export function auditEntryOf(outcome: SwitchoverOutcome, recordedAt: Date, dupli
   };
 }
 
+/** The outcome event's detail. */
 export function outcomeDetailOf(entry: AuditEntry): OutcomeDetail {
   return {
     version: CONTRACT_VERSION,
@@ -112,66 +101,31 @@ export function outcomeDetailOf(entry: AuditEntry): OutcomeDetail {
   };
 }
 
-/**
- * Records one outcome four ways: the ledger (what the agent waits for), the audit log line, EMF
- * metrics and an outcome event. A ledger failure is thrown (the request must not look lost);
- * an outcome event that cannot be put is logged and counted, not fatal.
- */
-export async function recordOutcome(deps: RecordDeps, outcome: SwitchoverOutcome): Promise<AuditEntry> {
-  const recordedAt = deps.now();
-  const entry = auditEntryOf(outcome, recordedAt);
+
+/** The ledger's request record of an outcome: what the agent waits for, and the audit history. */
+export function requestRecordOf(outcome: SwitchoverOutcome, entry: AuditEntry, recordedAt: Date, ttlDays: number): RequestRecord | null {
   const { identity } = outcome;
-
-  const ledgerWrite = async (): Promise<void> => {
-    if (identity.requestId === null) return;
-    const record: RequestRecord = {
-      pk: requestKey(identity.requestId),
-      requestId: identity.requestId,
-      cluster: identity.cluster ?? 'unknown',
-      vip: identity.vip,
-      action: identity.action,
-      instanceId: identity.instanceId,
-      issuedAt: identity.issuedAt,
-      status: outcome.outcome,
-      reason: entry.reason,
-      failedStep: outcome.failedStep,
-      digest: outcome.digest,
-      callerArn: outcome.callerArn,
-      recordedAt: recordedAt.toISOString(),
-      attempts: outcome.attempts,
-      holderBefore: outcome.holderBefore,
-      holderAfter: outcome.holderAfter,
-      routes: outcome.routes,
-      ssmCommands: outcome.ssmCommands,
-      durationMs: entry.totalMs,
-      ttl: Math.floor(recordedAt.getTime() / 1000) + deps.ttlDays * 86_400,
-    };
-    if (outcome.claimed) await deps.ledger.recordOutcome(record);
-    else await deps.ledger.recordUnclaimedOutcome(record);
+  if (identity.requestId === null) return null;
+  return {
+    pk: requestKey(identity.requestId),
+    requestId: identity.requestId,
+    cluster: identity.cluster ?? 'unknown',
+    vip: identity.vip,
+    action: identity.action,
+    instanceId: identity.instanceId,
+    issuedAt: identity.issuedAt,
+    status: outcome.outcome,
+    reason: entry.reason,
+    failedStep: outcome.failedStep,
+    digest: outcome.digest,
+    callerArn: outcome.callerArn,
+    recordedAt: recordedAt.toISOString(),
+    attempts: outcome.attempts,
+    holderBefore: outcome.holderBefore,
+    holderAfter: outcome.holderAfter,
+    routes: outcome.routes,
+    ssmCommands: outcome.ssmCommands,
+    durationMs: entry.totalMs,
+    ttl: Math.floor(recordedAt.getTime() / 1000) + ttlDays * 86_400,
   };
-
-  const [ledgerResult, eventResult] = await Promise.allSettled([
-    ledgerWrite(),
-    publishOutcome(deps.eventbridge, deps.busName, outcomeDetailOf(entry)),
-  ]);
-
-  const log = outcome.outcome === 'failed' ? 'error' : outcome.outcome === 'rejected' ? 'warn' : 'info';
-  deps.logger[log](AUDIT_MESSAGE, { ...entry });
-  if (eventResult.status === 'rejected') {
-    deps.logger.error('outcome event not published', { requestId: identity.requestId, error: describeError(eventResult.reason) });
-  }
-
-  deps.metrics.addDimensions({ cluster: identity.cluster ?? 'unknown', outcome: outcome.outcome });
-  deps.metrics.addMetric(METRICS.switchovers, MetricUnit.Count, 1);
-  deps.metrics.addMetric(METRICS.switchoverDuration, MetricUnit.Milliseconds, entry.totalMs);
-  if (outcome.outcome === 'rejected') deps.metrics.addMetric(METRICS.rejectedRequests, MetricUnit.Count, 1);
-  if (outcome.outcome === 'stale') deps.metrics.addMetric(METRICS.staleRequests, MetricUnit.Count, 1);
-  const ssmFailures = outcome.ssmCommands.filter((command) => !['Success', 'Sent'].includes(command.status)).length;
-  if (ssmFailures > 0) deps.metrics.addMetric(METRICS.ssmFailures, MetricUnit.Count, ssmFailures);
-
-  if (ledgerResult.status === 'rejected') {
-    deps.logger.error('outcome not recorded in the ledger', { requestId: identity.requestId, error: describeError(ledgerResult.reason) });
-    throw ledgerResult.reason;
-  }
-  return entry;
 }

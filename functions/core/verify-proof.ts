@@ -1,10 +1,9 @@
-import type { HttpHandler } from '@smithy/protocol-http';
 import type { RequestDetail } from '../../lib/contract.ts';
 import { requestDigest } from '../../lib/digest.ts';
 import { DIGEST_HEADER, GET_CALLER_IDENTITY_BODY } from '../../lib/proof.ts';
-import { callerArnFromProof, ProofRefusedError, StsUnavailableError } from '../adapters/sts-proof.ts';
 import { reflect } from '../../lib/reflect.ts';
 import { parseSigV4Authorization } from './authorization.ts';
+import { ProofRefusedError, StsUnavailableError, type CallerIdentity } from './ports.ts';
 import { RequestRejectedError, StepFailedError } from './steps.ts';
 
 export interface ProofPolicy {
@@ -33,7 +32,7 @@ const ISSUED_AT_TOLERANCE_MS = 1000;
 export async function verifyProof(
   request: RequestDetail,
   policy: ProofPolicy,
-  http: HttpHandler,
+  identity: CallerIdentity,
   now: Date,
 ): Promise<string> {
   const reject = (reason: string): never => {
@@ -71,7 +70,7 @@ export async function verifyProof(
 
   let arn: string;
   try {
-    arn = await callerArnFromProof(http, policy.stsEndpoint, request.proof);
+    arn = await identity.callerArn(request.proof);
   } catch (error) {
     if (error instanceof ProofRefusedError) throw new RequestRejectedError('verify', error.message, { cause: error });
     if (error instanceof StsUnavailableError) throw new StepFailedError('verify', error.message, { cause: error });

@@ -1,13 +1,11 @@
-import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ClusterConfig } from '../../lib/cluster-config.ts';
+import { describeError } from '../../lib/errors.ts';
 import type { VipRecord } from '../../lib/ledger-records.ts';
-import { describeVipRoutes, pointVipRoute } from '../adapters/ec2-routes.ts';
 import { rewriteRoutes } from '../core/act.ts';
 import { routePlansFor } from '../core/decide.ts';
-import type { VipRecordReader } from '../adapters/ledger-vip-reader.ts';
-import { describeError } from '../core/steps.ts';
 import type { Drift } from '../core/drift.ts';
+import type { ReconcilePorts } from '../core/ports.ts';
 
 /** Per route table: whether its drift was repaired, and if not, why. */
 export interface HealResult {
@@ -22,14 +20,14 @@ export type HealResults = Map<string, HealResult>;
  * it to the controller) and after (changed: the newer holder's routes must win, so converge to it).
  */
 export async function healRoutes(
-  deps: { ec2: EC2Client; ledger: VipRecordReader; logger: Logger },
+  deps: { ports: ReconcilePorts; logger: Logger },
   cluster: ClusterConfig,
   observed: VipRecord,
   drifts: readonly Drift[],
 ): Promise<HealResults> {
   const results: HealResults = new Map<string, HealResult>();
   const tables = drifts.flatMap((drift) => (drift.routeTableId === null ? [] : [{ routeTableId: drift.routeTableId, exists: drift.found !== null }]));
-  const before = await deps.ledger.readVip(cluster.name);
+  const before = await deps.ports.ledger.readVip(cluster.name);
   if (before === null || before.version !== observed.version) {
     for (const { routeTableId } of tables) {
       results.set(routeTableId, { healed: false, note: 'the ledger changed during the check (a switchover is in flight); left to the controller' });
@@ -37,7 +35,7 @@ export async function healRoutes(
     return results;
   }
   const written = await Promise.allSettled(
-    tables.map(({ routeTableId, exists }) => pointVipRoute(deps.ec2, { routeTableId, vip: cluster.vip, eni: observed.holderEni, exists })),
+    tables.map(({ routeTableId, exists }) => deps.ports.routeTables.pointVipRoute({ routeTableId, vip: cluster.vip, eni: observed.holderEni, exists })),
   );
   written.forEach((result, index) => {
     const table = tables[index];
@@ -48,11 +46,11 @@ export async function healRoutes(
     );
   });
 
-  const after = await deps.ledger.readVip(cluster.name);
+  const after = await deps.ports.ledger.readVip(cluster.name);
   if (after !== null && after.version !== observed.version && !after.released) {
     // A switchover recorded a new holder while we wrote: whatever we wrote must not stand.
-    const routes = await describeVipRoutes(deps.ec2, cluster.routeTables, cluster.vip);
-    await rewriteRoutes(deps.ec2, cluster.vip, after.holderEni, routePlansFor(after.holderEni, routes));
+    const routes = await deps.ports.routeTables.readVipRoutes(cluster.routeTables, cluster.vip);
+    await rewriteRoutes(deps.ports.routeTables, cluster.vip, after.holderEni, routePlansFor(after.holderEni, routes));
     deps.logger.warn('heal overtaken by a switchover; routes converged to the newer holder', {
       cluster: cluster.name,
       holder: after.holderInstanceId,

@@ -1,9 +1,6 @@
-import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { ClusterConfig } from '../../lib/cluster-config.ts';
-import { checkVipOnInterface, type InterfaceFinding } from '../adapters/ssm-interface-probe.ts';
-
-/** Asks the holder whether the VIP is on the cluster's interface. */
-export type InterfaceProbe = (target: { cluster: ClusterConfig; instanceId: string }) => Promise<InterfaceFinding>;
+import type { InterfaceFinding } from '../core/model.ts';
+import type { InterfaceProbe } from '../core/ports.ts';
 
 export interface InterfaceCheckOptions {
   probe: InterfaceProbe;
@@ -11,20 +8,6 @@ export interface InterfaceCheckOptions {
   enabledFor: (cluster: ClusterConfig) => boolean;
   /** At most one check per cluster in this interval: each check is an SSM command run as root on the node. */
   minIntervalMs: number;
-}
-
-/** The probe through the project's SSM document (needs its `check` action). */
-export function ssmInterfaceProbe(ssm: SSMClient, timeoutMs: number): InterfaceProbe {
-  return async ({ cluster, instanceId }) =>
-    (
-      await checkVipOnInterface(ssm, {
-        document: cluster.ssmDocument,
-        vip: cluster.vip,
-        iface: cluster.interface,
-        instanceId,
-        timeoutMs,
-      })
-    ).finding;
 }
 
 /**

@@ -1,6 +1,4 @@
 import { createLogger } from '../logger.ts';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -9,9 +7,8 @@ import type { Context } from 'aws-lambda';
 import type { ClusterConfig, ControllerConfig } from '../../lib/cluster-config.ts';
 import { PgpoolVipError } from '../../lib/errors.ts';
 import { METRIC_NAMESPACE, SERVICE_NAME } from '../../lib/telemetry.ts';
-import { describeInstance } from '../adapters/ec2-instances.ts';
-import { VipRecordReader } from '../adapters/ledger-vip-reader.ts';
-import { describeError } from '../core/steps.ts';
+import { describeError } from '../../lib/errors.ts';
+import type { ReconcilePorts } from '../core/ports.ts';
 import { parseTrigger, type ReconcileTrigger } from './events.ts';
 import { findDrift, HEALABLE_KINDS, healDecision, type Drift } from '../core/drift.ts';
 import { healRoutes, type HealResult, type HealResults } from './heal.ts';
@@ -21,9 +18,7 @@ import { driftRecordOf, recordClusterReport, type ClusterReport } from './record
 
 export interface ReconcileDeps {
   config: ControllerConfig;
-  settings: { ledgerTable: string };
-  ec2: EC2Client;
-  dynamodb: DynamoDBClient;
+  ports: ReconcilePorts;
   /** Off unless given: see InterfaceCheckOptions (each check runs a command on the node). */
   interfaceCheck?: InterfaceCheckOptions;
   /**
@@ -61,7 +56,6 @@ export function createReconcileHandler(deps: ReconcileDeps) {
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const confirmDelayMs = deps.confirmDelayMs ?? DEFAULT_CONFIRM_DELAY_MS;
-  const ledger = new VipRecordReader(deps.dynamodb, deps.settings.ledgerTable);
   const interfaceChecks = new InterfaceCheckSchedule(deps.interfaceCheck, () => now().getTime());
 
   async function reconcile(event: unknown): Promise<ReconcileResult> {
@@ -92,18 +86,18 @@ export function createReconcileHandler(deps: ReconcileDeps) {
   /** The schedule checks every cluster; a state change only the clusters the instance is a member of. */
   async function clustersConcerned(trigger: ReconcileTrigger): Promise<ClusterConfig[]> {
     if (trigger.kind === 'schedule') return deps.config.clusters;
-    const instance = await describeInstance(deps.ec2, trigger.instanceId);
+    const instance = await deps.ports.members.describeInstance(trigger.instanceId);
     if (instance === null) return [];
     return deps.config.clusters.filter((cluster) => instance.tags[cluster.memberTag.key] === cluster.memberTag.value);
   }
 
   async function checkCluster(cluster: ClusterConfig, trigger: ReconcileTrigger): Promise<ClusterReport> {
-    let observation = await observeCluster(deps.ec2, ledger, cluster);
+    let observation = await observeCluster(deps.ports, cluster);
     let drifts = driftsOf(cluster, observation);
     if (drifts.length > 0 && confirmDelayMs > 0) {
       const first = drifts;
       await sleep(confirmDelayMs);
-      observation = await observeCluster(deps.ec2, ledger, cluster);
+      observation = await observeCluster(deps.ports, cluster);
       drifts = driftsOf(cluster, observation).filter((drift) => first.some((seen) => sameDrift(seen, drift)));
     }
     const interfaceCheck = await checkInterface(cluster, observation, drifts);
@@ -115,7 +109,7 @@ export function createReconcileHandler(deps: ReconcileDeps) {
     const toHeal = drifts.filter((drift) => HEALABLE_KINDS.has(drift.kind));
     const healed: HealResults =
       decision.heal && observation.vip !== null && toHeal.length > 0
-        ? await healRoutes({ ec2: deps.ec2, ledger, logger }, cluster, observation.vip, toHeal)
+        ? await healRoutes({ ports: deps.ports, logger }, cluster, observation.vip, toHeal)
         : new Map<string, HealResult>();
     const checkedAt = now();
     const holder = observation.vip?.holderInstanceId ?? null;

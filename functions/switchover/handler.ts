@@ -3,19 +3,27 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { controllerEnvironment } from '../environment.ts';
+import { awsSwitchoverPorts } from '../adapters/aws-ports.ts';
+import { switchoverEnvironment } from '../environment.ts';
 import { createSwitchoverHandler } from './switchover-flow.ts';
 
 // Read and validated once per container: a misconfigured deployment fails at init, loudly.
-const environment = controllerEnvironment(process.env);
+const environment = switchoverEnvironment(process.env);
 
 /** Lambda entry: one `VIP Switchover Requested` event per invocation. */
 export const handler = createSwitchoverHandler({
   config: environment.config,
-  settings: environment.settings,
-  ec2: new EC2Client({}),
-  ssm: new SSMClient({}),
-  dynamodb: new DynamoDBClient({}),
-  eventbridge: new EventBridgeClient({}),
-  stsHttp: new NodeHttpHandler({ connectionTimeout: 2000, requestTimeout: 5000 }),
+  accountId: environment.accountId,
+  region: environment.region,
+  stsEndpoint: environment.stsEndpoint,
+  ports: awsSwitchoverPorts(
+    {
+      ec2: new EC2Client({}),
+      ssm: new SSMClient({}),
+      dynamodb: new DynamoDBClient({}),
+      eventbridge: new EventBridgeClient({}),
+      stsHttp: new NodeHttpHandler({ connectionTimeout: 2000, requestTimeout: 5000 }),
+    },
+    environment,
+  ),
 });

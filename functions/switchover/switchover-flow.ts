@@ -1,57 +1,37 @@
-import { createLogger } from '../logger.ts';
 import { randomUUID } from 'node:crypto';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { EC2Client } from '@aws-sdk/client-ec2';
-import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import type { HttpHandler } from '@smithy/protocol-http';
 import type { Context } from 'aws-lambda';
 import type { ClusterConfig, ControllerConfig } from '../../lib/cluster-config.ts';
 import type { RequestDetail } from '../../lib/contract.ts';
 import { requestDigest } from '../../lib/digest.ts';
-import { METRIC_NAMESPACE, METRICS, SERVICE_NAME } from '../../lib/telemetry.ts';
-import { describeVipRoutes, RouteTableNotFoundError, type VipRoute } from '../adapters/ec2-routes.ts';
-import {
-  describeInstance,
-  describeMembers,
-  describeVpcCidrs,
-  disableSourceDestCheck,
-  type InstanceFacts,
-} from '../adapters/ec2-instances.ts';
-import { Ledger } from '../adapters/ledger.ts';
+import { describeError, PgpoolVipError } from '../../lib/errors.ts';
 import type { VipRecord } from '../../lib/ledger-records.ts';
-import { applyDown, fenceInstances, fenceOthers, moveVip, rewriteRoutes } from '../core/act.ts';
+import { METRIC_NAMESPACE, METRICS, SERVICE_NAME } from '../../lib/telemetry.ts';
+import { changeAddress, fence, othersToFence, rewriteRoutes } from '../core/act.ts';
 import { decide, nextVipRecord, routePlansFor, type SwitchoverPlan } from '../core/decide.ts';
-import { describeError, RequestRejectedError, StepFailedError, type SwitchoverStep } from '../core/steps.ts';
-import { clusterFor, identityOf, parseRequest } from '../core/parse-request.ts';
-import { auditEntryOf, recordOutcome, type AuditEntry, type SwitchoverOutcome } from '../core/switchover-outcome.ts';
 import { checkClusterNetwork, checkMember } from '../core/member-check.ts';
+import type { Member, VipRoute } from '../core/model.ts';
+import { clusterFor, identityOf, parseRequest, type RequestIdentity } from '../core/parse-request.ts';
+import { RouteTableNotFoundError, type SwitchoverPorts } from '../core/ports.ts';
+import { StepFailedError, StepFaultError, stepTimer, verdictOfError, type Step } from '../core/steps.ts';
+import { auditEntryOf, type AuditEntry, type SwitchoverOutcome } from '../core/switchover-outcome.ts';
 import { verifyProof } from '../core/verify-proof.ts';
-
-/** Deployment settings, read once at start-up (handler.ts) or given by the local controller. */
-export interface SwitchoverSettings {
-  ledgerTable: string;
-  busName: string;
-  accountId: string;
-  /** The controller's region: proofs must be scoped to it. */
-  region: string;
-  stsEndpoint: URL;
-}
+import { createLogger } from '../logger.ts';
+import { recordOutcome } from './audit-trail.ts';
 
 export interface SwitchoverDeps {
   config: ControllerConfig;
-  settings: SwitchoverSettings;
-  ec2: EC2Client;
-  ssm: SSMClient;
-  dynamodb: DynamoDBClient;
-  eventbridge: EventBridgeClient;
-  /** Sends the proof to STS; injected so tests can see that nothing was sent. */
-  stsHttp: HttpHandler;
+  /** The account whose instance roles may sign requests. */
+  accountId: string;
+  /** The controller's region: proofs must be scoped to it. */
+  region: string;
+  /** The controller's own STS endpoint: proofs must be signed for its host. */
+  stsEndpoint: URL;
+  ports: SwitchoverPorts;
   logger?: Logger;
   metrics?: Metrics;
   now?: () => Date;
@@ -60,111 +40,96 @@ export interface SwitchoverDeps {
 /** What one invocation returns: the audit entry of the request (also logged). */
 export type SwitchoverResult = AuditEntry;
 
-/**
- * A claim left unfinished this long (the controller died) may be taken again by a redelivery.
- * Longer than any invocation can run (its timeout is ssmWaitSeconds plus a margin), so a live
- * invocation's claim is never taken over.
- */
-const CLAIM_LEASE_MARGIN_SECONDS = 90;
+/** Time kept back from Lambda's remaining time to record the outcome whatever happened before. */
+const RECORD_RESERVE_MS = 3000;
+/** A claim outlives its invocation by this much before a redelivery may take it over (clock skew). */
+const CLAIM_LEASE_MARGIN_MS = 10_000;
 /** Attempts at the VIP record's conditional write before giving up to a busier controller. */
 const VIP_WRITE_ATTEMPTS = 3;
 
-/** Builds the Lambda handler: parse -> verify -> claim -> validate -> decide -> act -> record. */
+/** What the steps have learnt so far; the outcome is built from it once, at the end. */
+type Facts = Pick<SwitchoverOutcome, 'identity' | 'receivedAt'> & Partial<SwitchoverOutcome>;
+/** How the request ended, as the last step saw it. */
+type Verdict = Pick<SwitchoverOutcome, 'outcome' | 'reason' | 'failedStep'>;
+
+/** What deciding under the VIP record's version produced. */
+interface Decided {
+  plan: SwitchoverPlan;
+  members: Member[];
+  /** The VIP record this request wrote, or null when the plan leaves the ledger as it is. */
+  written: VipRecord | null;
+  holderBefore: string | null;
+  sourceDestCheckDisabled: boolean;
+}
+
+/** Builds the Lambda handler: parse -> verify -> claim -> decide -> act -> record. */
 export function createSwitchoverHandler(deps: SwitchoverDeps) {
+  const { ports, config } = deps;
   const logger = deps.logger ?? createLogger();
   const metrics = deps.metrics ?? new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICE_NAME });
   const now = deps.now ?? (() => new Date());
-  const ledger = new Ledger(deps.dynamodb, deps.settings.ledgerTable);
   const vpcOfCluster = new Map<string, Promise<string>>();
-  const claimLeaseMs = (deps.config.ssmWaitSeconds + CLAIM_LEASE_MARGIN_SECONDS) * 1000;
-  const recordDeps = {
-    ledger,
-    eventbridge: deps.eventbridge,
-    busName: deps.settings.busName,
-    logger,
-    metrics,
-    ttlDays: deps.config.ledgerTtlDays,
-    now,
-  };
+  const audit = { ledger: ports.ledger, outcomeBus: ports.outcomeBus, logger, metrics, ttlDays: config.ledgerTtlDays, now };
 
-  async function switchover(event: unknown): Promise<SwitchoverResult> {
-    const receivedAt = now();
-    const outcome: SwitchoverOutcome = {
-      outcome: 'rejected',
-      reason: null,
-      failedStep: null,
-      identity: identityOf(event),
-      interface: null,
-      eni: null,
-      callerArn: null,
-      digest: null,
-      claimed: false,
-      attempts: 0,
-      holderBefore: null,
-      holderAfter: null,
-      routes: [],
-      ssmCommands: [],
-      sourceDestCheckDisabled: false,
-      receivedAt,
-      durationsMs: {},
-    };
-    const timed = async <T>(step: SwitchoverStep, work: () => Promise<T> | T): Promise<T> => {
-      const started = Date.now();
-      try {
-        return await work();
-      } finally {
-        outcome.durationsMs[step] = (outcome.durationsMs[step] ?? 0) + Date.now() - started;
-      }
-    };
-
+  /** The story of one request. Each step returns what it learnt; the outcome is built once. */
+  async function switchover(event: unknown, remainingMs: number): Promise<SwitchoverResult> {
+    const { step, durations } = stepTimer();
+    const deadline = Date.now() + remainingMs - RECORD_RESERVE_MS;
+    let facts: Facts = { identity: identityOf(event), receivedAt: now() };
+    let verdict: Verdict;
     try {
-      const request = await timed('parse', () => parseRequest(event));
-      outcome.interface = request.interface;
-      outcome.eni = request.eni;
-      outcome.digest = requestDigest(request);
-      const cluster = clusterFor(deps.config, request);
-      outcome.callerArn = await timed('verify', () =>
-        verifyProof(request, proofPolicy(deps, cluster), deps.stsHttp, now()),
-      );
-      const claim = await timed('claim', () =>
-        ledger.claim({
-          ...request,
-          digest: outcome.digest ?? '',
-          callerArn: outcome.callerArn ?? '',
-          now: now(),
-          ttl: Math.floor(now().getTime() / 1000) + deps.config.ledgerTtlDays * 86_400,
-          leaseMs: claimLeaseMs,
-          claimToken: randomUUID(),
-        }),
-      );
-      if (claim.kind === 'duplicate') return duplicateDelivery(outcome, claim.record.status, claim.record.reason ?? null);
-      outcome.claimed = true;
-      outcome.attempts = claim.attempts;
-
-      const { plan, members, written } = await decideUnderVersion(request, cluster, outcome, timed);
-      await act(plan, request, cluster, members, written, outcome, timed);
+      const { request, cluster } = await step('parse', () => parsed(event));
+      facts = { ...facts, interface: request.interface, eni: request.eni, digest: requestDigest(request) };
+      const callerArn = await step('verify', () => verifyProof(request, proofPolicy(cluster), ports.callerIdentity, now()));
+      facts = { ...facts, callerArn };
+      const claim = await step('claim', () => claimRequest(request, facts.digest ?? '', callerArn, remainingMs));
+      if (claim.kind === 'duplicate') return duplicateDelivery(facts, claim.record.status, claim.record.reason ?? null);
+      facts = { ...facts, claimed: true, attempts: claim.attempts };
+      const decided = await decideUnderVersion(step, request, cluster);
+      facts = { ...facts, holderBefore: decided.holderBefore, holderAfter: holderAfterDecision(decided), sourceDestCheckDisabled: decided.sourceDestCheckDisabled };
+      const acted = await act(step, decided, request, cluster, deadline);
+      facts = { ...facts, ...acted.facts };
+      verdict = acted.verdict;
     } catch (error) {
-      if (error instanceof RequestRejectedError) {
-        outcome.outcome = 'rejected';
-        outcome.failedStep = error.step;
-        outcome.reason = error.message;
-      } else {
-        outcome.outcome = 'failed';
-        outcome.failedStep = error instanceof StepFailedError ? error.step : 'unexpected';
-        outcome.reason = describeError(error);
-        if (!(error instanceof StepFailedError)) logger.error('unexpected error in switchover', { error: describeError(error) });
+      verdict = verdictOfError(error);
+      if (error instanceof StepFaultError || !(error instanceof PgpoolVipError)) {
+        logger.error('unexpected error in switchover', { step: verdict.failedStep, error: describeError(error instanceof StepFaultError ? error.cause : error) });
       }
     }
-    return await timed('record', () => recordOutcome(recordDeps, outcome));
+    return await step('record', () => recordOutcome(audit, outcomeOf(facts, verdict, durations)));
+  }
+
+  function parsed(event: unknown): { request: RequestDetail; cluster: ClusterConfig } {
+    const request = parseRequest(event);
+    return { request, cluster: clusterFor(config, request) };
+  }
+
+  function proofPolicy(cluster: ClusterConfig) {
+    return { stsEndpoint: deps.stsEndpoint, region: deps.region, freshnessSeconds: config.proofFreshnessSeconds, accountId: deps.accountId, allowedRoles: cluster.allowedRoles };
+  }
+
+  /** The claim holds as long as this invocation may still run, and a little more. */
+  async function claimRequest(request: RequestDetail, digest: string, callerArn: string, remainingMs: number) {
+    const claimedAt = now();
+    return await ports.ledger.claim({
+      ...request,
+      digest,
+      callerArn,
+      now: claimedAt,
+      ttl: Math.floor(claimedAt.getTime() / 1000) + config.ledgerTtlDays * 86_400,
+      leaseMs: remainingMs + CLAIM_LEASE_MARGIN_MS,
+      claimToken: randomUUID(),
+    });
   }
 
   /** At-least-once delivery: a request already decided is answered from the ledger, not redone. */
-  function duplicateDelivery(outcome: SwitchoverOutcome, status: string, reason: string | null): AuditEntry {
-    const entry = auditEntryOf(
-      { ...outcome, outcome: status === 'claimed' ? 'noop' : (status as SwitchoverOutcome['outcome']), reason: reason ?? (status === 'claimed' ? 'already being handled' : null) },
-      now(),
-      true,
-    );
+  function duplicateDelivery(facts: Facts, status: string, reason: string | null): AuditEntry {
+    const verdict: Verdict = {
+      outcome: status === 'claimed' ? 'noop' : (status as SwitchoverOutcome['outcome']),
+      reason: reason ?? (status === 'claimed' ? 'already being handled' : null),
+      failedStep: null,
+    };
+    const entry = auditEntryOf(outcomeOf(facts, verdict, {}), now(), true);
     logger.info('duplicate delivery ignored', { ...entry });
     metrics.addDimensions({ cluster: entry.cluster ?? 'unknown' });
     metrics.addMetric(METRICS.duplicateDeliveries, MetricUnit.Count, 1);
@@ -175,89 +140,80 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
    * Reads the VIP record, the routes and the members together, validates the sender, decides,
    * and writes the VIP record with a conditional write; a lost race re-reads and decides again.
    */
-  async function decideUnderVersion(
-    request: RequestDetail,
-    cluster: ClusterConfig,
-    outcome: SwitchoverOutcome,
-    timed: <T>(step: SwitchoverStep, work: () => Promise<T> | T) => Promise<T>,
-  ) {
+  async function decideUnderVersion(step: Step, request: RequestDetail, cluster: ClusterConfig): Promise<Decided> {
+    let sourceDestCheckDisabled = false;
     for (let attempt = 1; ; attempt += 1) {
-      const [vip, routes, members] = await timed('validate', () =>
-        Promise.all([ledger.readVip(cluster.name), readRoutes(cluster), describeMembers(deps.ec2, cluster.memberTag)]),
+      const [vip, routes, members] = await step('read', () =>
+        Promise.all([ports.ledger.readVip(cluster.name), readRoutes(cluster), ports.members.listMembers(cluster.memberTag)]),
       );
-      outcome.holderBefore = vip?.holderInstanceId ?? null;
-      outcome.holderAfter = outcome.holderBefore;
-      const vpcId = await clusterVpc(cluster, routes);
+      const vpcId = await step('read', () => clusterVpc(cluster, routes));
       const sender =
         members.find((member) => member.instanceId === request.instanceId) ??
-        (await describeInstance(deps.ec2, request.instanceId));
-      const check = checkMember(request, cluster, sender, vpcId);
+        (await step('read', () => ports.members.describeInstance(request.instanceId)));
+      const check = await step('validate', () => checkMember(request, cluster, sender, vpcId));
       const holderRunning = members.some((member) => member.instanceId === vip?.holderInstanceId && member.state === 'running');
-      const plan = await timed('decide', () =>
+      const plan = await step('decide', () =>
         decide(request, vip, routes, { holderRunning }),
       );
       // Only a node about to receive VIP traffic needs its source/dest check off; beside the write.
-      const sourceDestCheck =
-        plan.kind === 'up' && check.sourceDestCheckToDisable && !outcome.sourceDestCheckDisabled
-          ? timed('validate', () => disableSourceDestCheck(deps.ec2, request.eni)).then(() => {
-              outcome.sourceDestCheckDisabled = true;
-            })
-          : Promise.resolve();
+      const disableCheck: boolean = plan.kind === 'up' && check.sourceDestCheckToDisable && !sourceDestCheckDisabled;
       const next = nextVipRecord(plan, { ...request, cluster: cluster.name }, vip, now());
       const [written] = await Promise.all([
-        next === null ? true : timed('ledger', () => ledger.writeVip(next, vip?.version ?? null)),
-        sourceDestCheck,
+        next === null ? true : step('ledger', () => ports.ledger.writeVip(next, vip?.version ?? null)),
+        disableCheck ? step('source-dest-check', () => ports.members.disableSourceDestCheck(request.eni)) : undefined,
       ]);
-      if (next === null) return { plan, members, written: null };
-      if (written) {
-        outcome.holderAfter = next.released ? null : next.holderInstanceId;
-        return { plan, members, written: next };
-      }
+      sourceDestCheckDisabled ||= disableCheck;
+      const holderBefore = vip?.holderInstanceId ?? null;
+      if (next === null) return { plan, members, written: null, holderBefore, sourceDestCheckDisabled };
+      if (written) return { plan, members, written: next, holderBefore, sourceDestCheckDisabled };
       if (attempt >= VIP_WRITE_ATTEMPTS) {
         throw new StepFailedError('ledger', `the VIP record of cluster "${cluster.name}" kept changing under this request; gave up after ${attempt} attempts`);
       }
     }
   }
 
-  /** Carries out the plan and sets the outcome: applied/noop, stale, or failed with its step. */
-  async function act(
-    plan: SwitchoverPlan,
-    request: RequestDetail,
-    cluster: ClusterConfig,
-    members: InstanceFacts[],
-    written: VipRecord | null,
-    outcome: SwitchoverOutcome,
-    timed: <T>(step: SwitchoverStep, work: () => Promise<T> | T) => Promise<T>,
-  ): Promise<void> {
-    const context = { ec2: deps.ec2, ssm: deps.ssm, cluster, request, ssmWaitMs: deps.config.ssmWaitSeconds * 1000 };
-    if (plan.kind === 'stale') {
-      outcome.outcome = 'stale';
-      outcome.reason = plan.reason;
-      return;
+  /**
+   * Carries out the plan. `up`: the routes of every table and the VIP on the sender's interface at
+   * once; then, unless a newer request took over meanwhile, the other members are fenced.
+   * `down`: the VIP off the sender's interface only; routes are never touched.
+   */
+  async function act(step: Step, decided: Decided, request: RequestDetail, cluster: ClusterConfig, deadline: number) {
+    const { plan, members, written } = decided;
+    const target = { nodeAddress: ports.nodeAddress, cluster, requestId: request.requestId, instanceId: request.instanceId, waitMs: ssmWaitMs(deadline) };
+    if (plan.kind === 'stale') return { facts: {}, verdict: { outcome: 'stale', reason: plan.reason, failedStep: null } satisfies Verdict };
+    if (plan.kind === 'down') {
+      const removed = await step('ssm-remove', () => changeAddress(target, 'remove'));
+      const verdict: Verdict =
+        removed.failure === null
+          ? { outcome: plan.outcome, reason: null, failedStep: null }
+          : { outcome: 'failed', reason: removed.failure, failedStep: 'ssm-remove' };
+      return { facts: { ssmCommands: [removed.report] }, verdict };
     }
-    const report =
-      plan.kind === 'down'
-        ? await timed('ssm-remove', () => applyDown(context))
-        : await timed('route', () => moveVip(context, plan.routes));
-    outcome.routes = report.routes;
-    outcome.ssmCommands = report.ssmCommands;
-    outcome.outcome = plan.outcome;
-    if (plan.kind === 'up') {
-      outcome.holderAfter = request.instanceId;
-      const newer = written === null ? null : await timed('ledger', () => supersedingRequest(cluster, written.version, request.instanceId));
-      if (newer !== null) {
-        await timed('route', () => convergeToHolder(cluster, newer, request, outcome));
-        return;
-      }
-      // After a failed move the old holder may still serve the tables not yet moved: keep it.
-      const fenced = report.failure === null ? await timed('ssm-remove', () => fenceOthers(context, members)) : null;
-      if (fenced !== null) outcome.ssmCommands.push(fenced);
+    const [rewritten, added] = await Promise.all([
+      step('route', () => rewriteRoutes(ports.routeTables, cluster.vip, request.eni, plan.routes)),
+      step('ssm-add', () => changeAddress(target, 'add')),
+    ]);
+    const newer = written === null ? null : await step('ledger', () => supersedingRequest(cluster, written.version, request.instanceId));
+    if (newer !== null) {
+      const converged = await step('route', () => convergeToHolder(cluster, newer, request.instanceId, request.requestId));
+      return { facts: { routes: converged.routes, ssmCommands: [added.report, converged.fenced], holderAfter: newer.holderInstanceId }, verdict: converged.verdict };
     }
-    if (report.failure !== null) {
-      outcome.outcome = 'failed';
-      outcome.failedStep = report.failure.step;
-      outcome.reason = report.failure.reason;
-    }
+    const failure =
+      rewritten.failure !== null
+        ? { failedStep: 'route' as const, reason: rewritten.failure }
+        : added.failure !== null
+          ? { failedStep: 'ssm-add' as const, reason: added.failure }
+          : null;
+    // After a failed move the old holder may still serve the tables not yet moved: keep it.
+    const others = failure === null ? othersToFence(members, request.instanceId) : [];
+    const fenced = others.length === 0 ? [] : [await step('ssm-remove', () => fence(target, others))];
+    const verdict: Verdict = failure === null ? { outcome: plan.outcome, reason: null, failedStep: null } : { outcome: 'failed', ...failure };
+    return { facts: { routes: rewritten.routes, ssmCommands: [added.report, ...fenced], holderAfter: request.instanceId }, verdict };
+  }
+
+  /** How long to wait for SSM on the sender: the configured wait, cut to the time left. */
+  function ssmWaitMs(deadline: number): number {
+    return Math.max(0, Math.min(config.ssmWaitSeconds * 1000, deadline - Date.now()));
   }
 
   /**
@@ -265,7 +221,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
    * null. A newer record for the sender itself (two overlapping `up`s of one leader) is no rival.
    */
   async function supersedingRequest(cluster: ClusterConfig, version: number, sender: string): Promise<VipRecord | null> {
-    const current = await ledger.readVip(cluster.name);
+    const current = await ports.ledger.readVip(cluster.name);
     if (current === null || current.version === version || current.released) return null;
     return current.holderInstanceId === sender ? null : current;
   }
@@ -275,29 +231,23 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
    * stand, so point the routes back at the newer holder and take the VIP off this sender. The
    * other members are not fenced here: the newer request does that.
    */
-  async function convergeToHolder(
-    cluster: ClusterConfig,
-    holder: VipRecord,
-    request: RequestDetail,
-    outcome: SwitchoverOutcome,
-  ): Promise<void> {
-    const rewritten = await rewriteRoutes(deps.ec2, cluster.vip, holder.holderEni, routePlansFor(holder.holderEni, await readRoutes(cluster)));
-    outcome.routes = rewritten.routes;
-    outcome.ssmCommands.push(await fenceInstances({ ssm: deps.ssm, cluster, requestId: request.requestId }, [request.instanceId]));
-    outcome.holderAfter = holder.holderInstanceId;
-    if (rewritten.failure !== null) {
-      outcome.outcome = 'failed';
-      outcome.failedStep = 'route';
-      outcome.reason = `superseded by request ${holder.upRequestId} of ${holder.holderInstanceId}, and pointing the routes back at it failed: ${rewritten.failure}`;
-      return;
-    }
-    outcome.outcome = 'stale';
-    outcome.reason = `superseded while applying by request ${holder.upRequestId} of ${holder.holderInstanceId}`;
+  async function convergeToHolder(cluster: ClusterConfig, holder: VipRecord, sender: string, requestId: string) {
+    const rewritten = await rewriteRoutes(ports.routeTables, cluster.vip, holder.holderEni, routePlansFor(holder.holderEni, await readRoutes(cluster)));
+    const fenced = await fence({ nodeAddress: ports.nodeAddress, cluster, requestId }, [sender]);
+    const verdict: Verdict =
+      rewritten.failure === null
+        ? { outcome: 'stale', reason: `superseded while applying by request ${holder.upRequestId} of ${holder.holderInstanceId}`, failedStep: null }
+        : {
+            outcome: 'failed',
+            failedStep: 'route',
+            reason: `superseded by request ${holder.upRequestId} of ${holder.holderInstanceId}, and pointing the routes back at it failed: ${rewritten.failure}`,
+          };
+    return { routes: rewritten.routes, fenced, verdict };
   }
 
   async function readRoutes(cluster: ClusterConfig): Promise<VipRoute[]> {
     try {
-      return await describeVipRoutes(deps.ec2, cluster.routeTables, cluster.vip);
+      return await ports.routeTables.readVipRoutes(cluster.routeTables, cluster.vip);
     } catch (error) {
       if (error instanceof RouteTableNotFoundError) {
         throw new StepFailedError('configuration', `${error.message} (configured for cluster "${cluster.name}")`, { cause: error });
@@ -312,7 +262,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     if (checked === undefined) {
       checked = (async () => {
         const vpcId = checkClusterNetwork(cluster, routes, []);
-        checkClusterNetwork(cluster, routes, await describeVpcCidrs(deps.ec2, vpcId));
+        checkClusterNetwork(cluster, routes, await ports.members.vpcCidrs(vpcId));
         return vpcId;
       })();
       vpcOfCluster.set(cluster.name, checked);
@@ -321,17 +271,40 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     return await checked;
   }
 
-  return middy(async (event: unknown, _context: Context) => await switchover(event))
+  return middy(async (event: unknown, context: Context) => await switchover(event, remainingTimeOf(context)))
     .use(injectLambdaContext(logger))
     .use(logMetrics(metrics));
 }
 
-function proofPolicy(deps: SwitchoverDeps, cluster: ClusterConfig) {
+/** Where the VIP stands once the ledger is written: the sender after an `up`, nobody after a release. */
+function holderAfterDecision(decided: Decided): string | null {
+  if (decided.written === null) return decided.holderBefore;
+  return decided.written.released ? null : decided.written.holderInstanceId;
+}
+
+/** Lambda's remaining time; outside Lambda (no such function) a generous default. */
+function remainingTimeOf(context: Context): number {
+  return typeof context.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : 60_000;
+}
+
+/** The one outcome of a request, from what the steps learnt and how it ended. */
+function outcomeOf(facts: Facts, verdict: Verdict, durationsMs: SwitchoverOutcome['durationsMs']): SwitchoverOutcome {
   return {
-    stsEndpoint: deps.settings.stsEndpoint,
-    region: deps.settings.region,
-    freshnessSeconds: deps.config.proofFreshnessSeconds,
-    accountId: deps.settings.accountId,
-    allowedRoles: cluster.allowedRoles,
+    interface: null,
+    eni: null,
+    callerArn: null,
+    digest: null,
+    claimed: false,
+    attempts: 0,
+    holderBefore: null,
+    holderAfter: null,
+    routes: [],
+    ssmCommands: [],
+    sourceDestCheckDisabled: false,
+    ...facts,
+    ...verdict,
+    durationsMs,
   };
 }
+
+export type { RequestIdentity };

@@ -11,6 +11,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseControllerConfig } from '../../lib/cluster-config.ts';
 import { createReconcileHandler, type ReconcileDeps, type ReconcileResult } from '../../functions/reconcile/reconcile-flow.ts';
+import { awsReconcilePorts } from '../../functions/adapters/aws-ports.ts';
 import { localContext } from '../../local/controller.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
@@ -60,9 +61,7 @@ function reconciler(harness: Harness, options: { heal?: boolean } & Partial<Reco
   const [cluster] = harness.world.config.clusters;
   const handler = createReconcileHandler({
     config: parseControllerConfig({ ...harness.world.config, clusters: [{ ...cluster, heal: heal ?? false }] }),
-    settings: { ledgerTable: harness.world.ledgerTable },
-    ec2: harness.clients.ec2,
-    dynamodb: harness.clients.dynamodb,
+    ports: awsReconcilePorts(harness.clients, harness.world.ledgerTable),
     logger: new Logger({ serviceName: 'pgpool-vip', logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'PgpoolVip', serviceName: 'pgpool-vip' }),
     confirmDelayMs: 0,
@@ -277,9 +276,7 @@ describe('Function: reconcile handler (against moto)', () => {
       config: parseControllerConfig({
         clusters: [cluster, { ...cluster, name: 'ghost', vip: '198.19.0.51', routeTables: ['rtb-00000000000000000'] }],
       }),
-      settings: { ledgerTable: harness.world.ledgerTable },
-      ec2: harness.clients.ec2,
-      dynamodb: harness.clients.dynamodb,
+      ports: awsReconcilePorts(harness.clients, harness.world.ledgerTable),
       logger,
       confirmDelayMs: 0,
     });

@@ -184,7 +184,7 @@ describe('Function: switchover handler metrics (against moto)', () => {
   it('counts a duplicate delivery as DuplicateDeliveries, with no switchover counted', async () => {
     const output = captureJsonOutput();
     try {
-      const harness = await createHarness(moto.endpoint, { deps: { metrics: new Metrics({ namespace: 'PgpoolVip', serviceName: 'pgpool-vip' }) } });
+      const harness = await createHarness(moto.endpoint, { metrics: new Metrics({ namespace: 'PgpoolVip', serviceName: 'pgpool-vip' }) });
       const { event } = await send(harness, 0, 'up');
       output.clear();
 

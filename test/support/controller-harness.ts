@@ -5,8 +5,9 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { parseControllerConfig } from '../../lib/cluster-config.ts';
 import type { RequestRecord, VipRecord } from '../../lib/ledger-records.ts';
-import { Ledger } from '../../functions/adapters/ledger.ts';
-import { createSwitchoverHandler, type SwitchoverDeps, type SwitchoverResult } from '../../functions/switchover/switchover-flow.ts';
+import { awsSwitchoverPorts, type SwitchoverClients } from '../../functions/adapters/aws-ports.ts';
+import { DynamoLedger } from '../../functions/adapters/ledger.ts';
+import { createSwitchoverHandler, type SwitchoverResult } from '../../functions/switchover/switchover-flow.ts';
 import { motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { localContext } from '../../local/controller.ts';
 import { createWorld, type World, type WorldOptions } from '../../local/world.ts';
@@ -14,7 +15,7 @@ import { createWorld, type World, type WorldOptions } from '../../local/world.ts
 export interface Harness {
   clients: AwsClients;
   world: World;
-  ledger: Ledger;
+  ledger: DynamoLedger;
   invoke(event: unknown): Promise<SwitchoverResult>;
   /** VIP/32 target per configured route table (ENI id or null). */
   routeTargets(): Promise<Record<string, string | null>>;
@@ -33,7 +34,10 @@ export async function createHarness(
   options: WorldOptions & {
     /** Changes to the world's controller configuration, computed from the world. */
     configure?: (world: World) => Record<string, unknown>;
-    deps?: Partial<SwitchoverDeps>;
+    /** SDK clients to use instead of the moto ones (a client mock for cases moto cannot produce). */
+    deps?: Partial<SwitchoverClients>;
+    /** The handler's metrics (a fresh silent one by default). */
+    metrics?: Metrics;
     /** Use this world instead of creating one. */
     world?: World;
     /** Credentials of the controller's clients (moto IAM keys when auth is on). */
@@ -43,24 +47,18 @@ export async function createHarness(
   const clients = motoClients(endpoint, options.credentials);
   worldCount += 1;
   const world = options.world ?? (await createWorld(clients, { prefix: `w${worldCount}-${process.pid}-`, ...options }));
-  const ledger = new Ledger(clients.dynamodb, world.ledgerTable);
+  const ledger = new DynamoLedger(clients.dynamodb, world.ledgerTable);
   const handler = createSwitchoverHandler({
     config: parseControllerConfig({ ...world.config, ...options.configure?.(world) }),
-    settings: {
-      ledgerTable: world.ledgerTable,
-      busName: world.busName,
-      accountId: world.accountId,
-      region: world.region,
-      stsEndpoint: new URL(endpoint),
-    },
-    ec2: clients.ec2,
-    ssm: clients.ssm,
-    dynamodb: clients.dynamodb,
-    eventbridge: clients.eventbridge,
-    stsHttp: new NodeHttpHandler(),
+    accountId: world.accountId,
+    region: world.region,
+    stsEndpoint: new URL(endpoint),
+    ports: awsSwitchoverPorts(
+      { ec2: clients.ec2, ssm: clients.ssm, dynamodb: clients.dynamodb, eventbridge: clients.eventbridge, stsHttp: new NodeHttpHandler(), ...options.deps },
+      { ledgerTable: world.ledgerTable, busName: world.busName, stsEndpoint: new URL(endpoint) },
+    ),
     logger: new Logger({ serviceName: 'pgpool-vip', logLevel: 'SILENT' }),
-    metrics: new Metrics({ namespace: 'PgpoolVip', serviceName: 'pgpool-vip' }),
-    ...options.deps,
+    metrics: options.metrics ?? new Metrics({ namespace: 'PgpoolVip', serviceName: 'pgpool-vip' }),
   });
   const cluster = world.config.clusters[0];
   return {

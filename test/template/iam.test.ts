@@ -242,11 +242,13 @@ describe('Template: IAM of the controller', () => {
     for (const logicalId of ['SwitchoverLambdaFunction', 'ReconcileLambdaFunction']) {
       const environment = (resource(template, logicalId).Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
 
+      // Each function gets what it reads: the reconciler neither checks proofs nor publishes outcomes.
+      const own = logicalId === 'SwitchoverLambdaFunction' ? ['ACCOUNT_ID', 'EVENT_BUS_NAME'] : [];
       expect(Object.keys(environment).sort(), logicalId).toEqual(
-        ['ACCOUNT_ID', 'EVENT_BUS_NAME', 'LEDGER_TABLE', 'PGPOOL_VIP_CONFIG', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME', 'SSM_DOCUMENT_NAME'].sort(),
+        [...own, 'LEDGER_TABLE', 'PGPOOL_VIP_CONFIG', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME', 'SSM_DOCUMENT_NAME'].sort(),
       );
       expect(parseControllerConfig(environment.PGPOOL_VIP_CONFIG)).toEqual(devConfig);
-      expect(environment.ACCOUNT_ID).toEqual({ Ref: 'AWS::AccountId' });
+      if (logicalId === 'SwitchoverLambdaFunction') expect(environment.ACCOUNT_ID).toEqual({ Ref: 'AWS::AccountId' });
       expect(environment.SSM_DOCUMENT_NAME).toEqual({ Ref: 'AddressDocument' });
       expect(environment.POWERTOOLS_METRICS_NAMESPACE).toBe('PgpoolVip');
     }

@@ -8,9 +8,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OUTCOME_DETAIL_TYPES, OUTCOME_KINDS, OUTCOME_SOURCE, type OutcomeKind } from '../../lib/contract.ts';
 import { AUDIT_MESSAGE, METRIC_NAMESPACE, METRICS } from '../../lib/telemetry.ts';
-import { Ledger } from '../../functions/adapters/ledger.ts';
+import { DynamoLedger } from '../../functions/adapters/ledger.ts';
+import { EventBridgeOutcomeBus } from '../../functions/adapters/outcome-events.ts';
 import { identityOf } from '../../functions/core/parse-request.ts';
-import { auditEntryOf, recordOutcome, type SwitchoverOutcome } from '../../functions/core/switchover-outcome.ts';
+import { auditEntryOf, type SwitchoverOutcome } from '../../functions/core/switchover-outcome.ts';
+import { recordOutcome } from '../../functions/switchover/audit-trail.ts';
 
 /** The audit line's fields, in the order docs/audit.md documents them. */
 const AUDIT_FIELDS = [
@@ -132,9 +134,8 @@ describe('Function: recordOutcome (log line, EMF metrics, outcome event)', () =>
     const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: 'pgpool-vip' });
     const entry = await recordOutcome(
       {
-        ledger: new Ledger(new DynamoDBClient({ region: 'us-east-1' }), 'pgpool-vip-ledger'),
-        eventbridge: new EventBridgeClient({ region: 'us-east-1' }),
-        busName: 'pgpool-vip',
+        ledger: new DynamoLedger(new DynamoDBClient({ region: 'us-east-1' }), 'pgpool-vip-ledger'),
+        outcomeBus: new EventBridgeOutcomeBus(new EventBridgeClient({ region: 'us-east-1' }), 'pgpool-vip'),
         logger,
         metrics,
         ttlDays: 90,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Incarnation } from '../../lib/contract.ts';
 import type { MemberClaim, VipRecord } from '../../lib/ledger-records.ts';
-import type { VipRoute } from '../../functions/adapters/ec2-routes.ts';
+import type { VipRoute } from '../../functions/core/model.ts';
 import { decide, nextVipRecord, type DecisionContext, type SwitchoverRequest } from '../../functions/core/decide.ts';
 
 const SENDER = { instanceId: 'i-0000000000000000a', eni: 'eni-0000000000000000a' };

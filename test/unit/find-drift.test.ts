@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseControllerConfig, type ClusterConfig } from '../../lib/cluster-config.ts';
 import type { VipRecord } from '../../lib/ledger-records.ts';
-import type { InstanceFacts } from '../../functions/adapters/ec2-instances.ts';
-import type { VipRoute } from '../../functions/adapters/ec2-routes.ts';
+import type { Member } from '../../functions/core/model.ts';
+import type { VipRoute } from '../../functions/core/model.ts';
 import { findDrift, healDecision, type HolderFacts } from '../../functions/core/drift.ts';
 
 const TABLE_A = 'rtb-0a1b2c3d4e5f60718';
@@ -42,7 +42,7 @@ function route(routeTableId: string, target: string | null, state: VipRoute['sta
   return { routeTableId, vpcId: 'vpc-0123456789abcdef0', target, state };
 }
 
-function holder(overrides: Partial<InstanceFacts> = {}, vipOnInterface: HolderFacts['vipOnInterface'] = 'not-checked'): HolderFacts {
+function holder(overrides: Partial<Member> = {}, vipOnInterface: HolderFacts['vipOnInterface'] = 'not-checked'): HolderFacts {
   return {
     instance: {
       instanceId: HOLDER,

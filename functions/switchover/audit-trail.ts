@@ -1,0 +1,52 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { describeError } from '../../lib/errors.ts';
+import { AUDIT_MESSAGE, METRICS } from '../../lib/telemetry.ts';
+import type { Ledger, OutcomeBus } from '../core/ports.ts';
+import { auditEntryOf, outcomeDetailOf, requestRecordOf, type AuditEntry, type SwitchoverOutcome } from '../core/switchover-outcome.ts';
+
+export interface AuditTrailDeps {
+  ledger: Ledger;
+  outcomeBus: OutcomeBus;
+  logger: Logger;
+  metrics: Metrics;
+  ttlDays: number;
+  now: () => Date;
+}
+
+/**
+ * Records one outcome four ways: the ledger (what the agent waits for) and the outcome event at
+ * once, the audit log line, EMF metrics. A ledger failure is thrown (the request must not look
+ * lost); an outcome event that cannot be put is logged and counted, not fatal.
+ */
+export async function recordOutcome(deps: AuditTrailDeps, outcome: SwitchoverOutcome): Promise<AuditEntry> {
+  const recordedAt = deps.now();
+  const entry = auditEntryOf(outcome, recordedAt);
+  const record = requestRecordOf(outcome, entry, recordedAt, deps.ttlDays);
+  const { identity } = outcome;
+
+  const [ledgerResult, eventResult] = await Promise.allSettled([
+    record === null ? Promise.resolve() : outcome.claimed ? deps.ledger.recordOutcome(record) : deps.ledger.recordUnclaimedOutcome(record),
+    deps.outcomeBus.publish(outcomeDetailOf(entry)),
+  ]);
+
+  const log = outcome.outcome === 'failed' ? 'error' : outcome.outcome === 'rejected' ? 'warn' : 'info';
+  deps.logger[log](AUDIT_MESSAGE, { ...entry });
+  if (eventResult.status === 'rejected') {
+    deps.logger.error('outcome event not published', { requestId: identity.requestId, error: describeError(eventResult.reason) });
+  }
+
+  deps.metrics.addDimensions({ cluster: identity.cluster ?? 'unknown', outcome: outcome.outcome });
+  deps.metrics.addMetric(METRICS.switchovers, MetricUnit.Count, 1);
+  deps.metrics.addMetric(METRICS.switchoverDuration, MetricUnit.Milliseconds, entry.totalMs);
+  if (outcome.outcome === 'rejected') deps.metrics.addMetric(METRICS.rejectedRequests, MetricUnit.Count, 1);
+  if (outcome.outcome === 'stale') deps.metrics.addMetric(METRICS.staleRequests, MetricUnit.Count, 1);
+  const ssmFailures = outcome.ssmCommands.filter((command) => !['Success', 'Sent'].includes(command.status)).length;
+  if (ssmFailures > 0) deps.metrics.addMetric(METRICS.ssmFailures, MetricUnit.Count, ssmFailures);
+
+  if (ledgerResult.status === 'rejected') {
+    deps.logger.error('outcome not recorded in the ledger', { requestId: identity.requestId, error: describeError(ledgerResult.reason) });
+    throw ledgerResult.reason;
+  }
+  return entry;
+}
