@@ -1,9 +1,14 @@
 import { readFileSync } from 'node:fs';
 
-/** SSM parameter patterns: checked by SSM before the script runs, and again by the script. */
+/**
+ * SSM parameter patterns: checked by SSM before the script runs, and again by the script. In
+ * Java's, Python's and PCRE's regular expressions `$` also matches before a final line break, so
+ * each pattern ends with `(?![\s\S])`: nothing at all may follow, not even a newline.
+ */
+const END = '$(?![\\s\\S])';
 export const VIP_PARAMETER_PATTERN =
-  '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$';
-export const INTERFACE_PARAMETER_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$';
+  `^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])${END}`;
+export const INTERFACE_PARAMETER_PATTERN = `^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}${END}`;
 
 /** The first runCommand line hands the SSM parameters to the script as positional arguments. */
 export const DOCUMENT_PREAMBLE = "set -- '{{ Action }}' '{{ Vip }}' '{{ Interface }}'";

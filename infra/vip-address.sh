@@ -4,10 +4,21 @@
 # Idempotent: adding a present address and removing an absent one both succeed, so a
 # retried or duplicated command converges. Bad parameters fail before anything changes.
 set -u
+# Byte-wise character classes, whatever locale the node runs in.
+LC_ALL=C
+export LC_ALL
+fail() { echo "pgpool-vip-address: $*" >&2; exit 2; }
+[ "$#" -le 3 ] || fail "takes 3 arguments (action, VIP, interface), not $#"
 action="${1:-}"
 vip="${2:-}"
 iface="${3:-}"
-fail() { echo "pgpool-vip-address: $*" >&2; exit 2; }
+# grep checks line by line: a value with a line break could pass on one good line. Nothing but
+# printable characters gets that far.
+for arg in "$action" "$vip" "$iface"; do
+  case "$arg" in
+    *[![:print:]]*) fail "arguments must be printable characters only (no line breaks, tabs or control characters)" ;;
+  esac
+done
 case "$action" in
   add|remove|check) ;;
   *) fail "action must be add, remove or check, not '$action'" ;;

@@ -40,6 +40,15 @@ describe.skipIf(!isRoot)('Script: vip-address.sh (needs root for a network names
     expect(addresses()).not.toContain('198.19.0.50');
   });
 
+  it('does not report a VIP followed by a line break as present when only the VIP is there', () => {
+    run('add', '198.19.0.50', 'eth0');
+
+    expect(run('check', '198.19.0.50\n', 'eth0').status).toBe(2);
+    expect(run('remove', '198.19.0.50\n', 'eth0').status).toBe(2);
+    expect(addresses()).toContain('inet 198.19.0.50/32');
+    run('remove', '198.19.0.50', 'eth0');
+  });
+
   it('checks without changing anything: present, then absent', () => {
     run('add', '198.19.0.50', 'eth0');
     expect(run('check', '198.19.0.50', 'eth0')).toEqual({ status: 0, stdout: 'present 198.19.0.50/32 on eth0', stderr: '' });
@@ -54,6 +63,12 @@ describe.skipIf(!isRoot)('Script: vip-address.sh (needs root for a network names
     [['add', '198.19.0.50', 'eth0;id'], "pgpool-vip-address: interface name has characters an interface cannot have: 'eth0;id'"],
     [['add', '198.19.0.50', 'eth9'], "pgpool-vip-address: no interface 'eth9' on this host"],
     [['flip', '198.19.0.50', 'eth0'], "pgpool-vip-address: action must be add, remove or check, not 'flip'"],
+    [['add', '198.19.0.50\n', 'eth0'], 'pgpool-vip-address: arguments must be printable characters only (no line breaks, tabs or control characters)'],
+    [['add', '198.19.0.50\n198.19.0.51', 'eth0'], 'pgpool-vip-address: arguments must be printable characters only (no line breaks, tabs or control characters)'],
+    [['check', '198.19.0.50', 'eth0\nlo'], 'pgpool-vip-address: arguments must be printable characters only (no line breaks, tabs or control characters)'],
+    [['add\n', '198.19.0.50', 'eth0'], 'pgpool-vip-address: arguments must be printable characters only (no line breaks, tabs or control characters)'],
+    [['add', '198.19.0.50\r', 'eth0'], 'pgpool-vip-address: arguments must be printable characters only (no line breaks, tabs or control characters)'],
+    [['add', '198.19.0.50', 'eth0', 'extra'], 'pgpool-vip-address: takes 3 arguments (action, VIP, interface), not 4'],
   ])('fails on %j and changes nothing', (args, message) => {
     const before = addresses();
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { addressDocumentFromScript, DOCUMENT_PATH, DOCUMENT_PREAMBLE } from '../../infra/ssm-document.ts';
@@ -27,5 +28,29 @@ describe('Function: SSM address document', () => {
     expect(iface.test('eth0')).toBe(true);
     expect(iface.test("eth0'$(id)")).toBe(false);
     expect(document.parameters.Action?.allowedValues).toEqual(['add', 'remove', 'check']);
+  });
+
+  it("refuses a value with a line break, also where `$` matches before a final newline (Python's re, as Java's)", () => {
+    const document = addressDocumentFromScript() as { parameters: Record<string, { allowedPattern?: string }> };
+    const check = `
+import json, re, sys
+cases = json.load(sys.stdin)
+print(json.dumps([bool(re.search(pattern, value)) for pattern, value in cases]))`;
+    const vip = document.parameters.Vip?.allowedPattern ?? '';
+    const iface = document.parameters.Interface?.allowedPattern ?? '';
+    const cases = [
+      [vip, '198.19.0.50'],
+      [vip, '198.19.0.50\n'],
+      [vip, '198.19.0.50\n198.19.0.51'],
+      [vip, '198.19.0.50\r\n'],
+      [iface, 'eth0'],
+      [iface, 'eth0\n'],
+    ];
+
+    const result = spawnSync('python3', ['-c', check], { input: JSON.stringify(cases), encoding: 'utf8' });
+
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual([true, false, false, false, true, false]);
+    expect(cases.map(([pattern, value]) => new RegExp(pattern ?? '').test(value ?? ''))).toEqual([true, false, false, false, true, false]);
   });
 });
