@@ -1,7 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import { ClusterNameSchema, DEFAULT_BUS_NAME, InterfaceNameSchema, Ipv4Schema, RouteTableIdSchema } from '../lib/contract.ts';
 import { fieldName } from '../lib/errors.ts';
+import { Deadline } from './deadline.ts';
 import { UsageError } from './errors.ts';
 
 /** Where the agent looks for its configuration when neither `--config` nor the env variable says otherwise. */
@@ -75,15 +77,31 @@ export function parseAgentConfig(document: unknown, path: string): AgentConfig {
   throw new UsageError(`config ${path}: ${fieldName(issue.path)} ${message}`);
 }
 
-/** Reads and validates the agent's configuration file. */
-export async function loadAgentConfig(path: string): Promise<AgentConfig> {
+/** A config is a few hundred bytes; anything far larger is not one. */
+export const CONFIG_MAX_BYTES = 64 * 1024;
+/** Reading the config gets this long, counted from the command's start, before any other deadline is known. */
+export const CONFIG_READ_TIMEOUT_MS = 5000;
+
+export interface ConfigReadOptions {
+  /** Bounds the read (a hung mount); without one, CONFIG_READ_TIMEOUT_MS from now. */
+  deadline?: Deadline;
+  /** Receives a warning line (a config writable by group or others). */
+  warn?: (line: string) => void;
+}
+
+/**
+ * Reads and validates the agent's configuration file. pgpool never times out if_up_cmd, so the
+ * read is bounded: the file is opened without blocking (a FIFO would wait for a writer forever),
+ * must be a regular file of at most CONFIG_MAX_BYTES, and the whole read races a deadline.
+ */
+export async function loadAgentConfig(path: string, options: ConfigReadOptions = {}): Promise<AgentConfig> {
+  const own = options.deadline === undefined ? new Deadline(CONFIG_READ_TIMEOUT_MS) : undefined;
+  const deadline = options.deadline ?? own ?? new Deadline(CONFIG_READ_TIMEOUT_MS);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by this user' : `cannot be read (${code ?? 'error'})`;
-    throw new UsageError(`config ${path} ${why}`, { cause: error });
+    text = await deadline.race(`reading config ${path}`, () => readConfigText(path, options.warn ?? (() => undefined)));
+  } finally {
+    own?.dispose();
   }
   let document: unknown;
   try {
@@ -92,4 +110,45 @@ export async function loadAgentConfig(path: string): Promise<AgentConfig> {
     throw new UsageError(`config ${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   return parseAgentConfig(document, path);
+}
+
+function fileKind(stat: Stats): string {
+  if (stat.isDirectory()) return 'a directory';
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  return 'not a file';
+}
+
+async function readConfigText(path: string, warn: (line: string) => void): Promise<string> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by this user' : `cannot be read (${code ?? 'error'})`;
+    throw new UsageError(`config ${path} ${why}`, { cause: error });
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new UsageError(`config ${path} is not a regular file (it is ${fileKind(stat)})`);
+    if (stat.size > CONFIG_MAX_BYTES) {
+      throw new UsageError(`config ${path} is ${stat.size} bytes; a config is at most ${CONFIG_MAX_BYTES} bytes`);
+    }
+    const writable = [(stat.mode & 0o020) !== 0 ? 'group' : '', (stat.mode & 0o002) !== 0 ? 'others' : ''].filter(Boolean);
+    if (writable.length > 0) {
+      warn(
+        `warning: config ${path} is writable by ${writable.join(' and ')} (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}): ` +
+          `whoever can write it chooses the cluster, VIP and bus this node uses; run chmod go-w ${path}`,
+      );
+    }
+    // One byte more than allowed: a file that grew since stat is caught too.
+    const buffer = Buffer.alloc(CONFIG_MAX_BYTES + 1);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    if (bytesRead > CONFIG_MAX_BYTES) throw new UsageError(`config ${path} is larger than ${CONFIG_MAX_BYTES} bytes`);
+    return buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
+  }
 }

@@ -1,6 +1,6 @@
 import { runAudit } from './audit-command.ts';
 import { parseInvocation } from './cli.ts';
-import { configPathFrom, loadAgentConfig } from './config.ts';
+import { CONFIG_READ_TIMEOUT_MS, configPathFrom, loadAgentConfig, type AgentConfig } from './config.ts';
 import { Deadline } from './deadline.ts';
 import { runDoctor } from './doctor.ts';
 import { AgentError, EXIT, describeAwsError, oneLine } from './errors.ts';
@@ -9,6 +9,19 @@ import type { AgentIo } from './io.ts';
 import { runStatus } from './status.ts';
 import { runSwitchover } from './switchover.ts';
 import { AGENT_VERSION } from './version.ts';
+
+/**
+ * The config, read under a deadline started with the command: the command's own deadline
+ * comes from the config, and pgpool would wait forever on a read that blocks.
+ */
+async function readConfig(configPath: string, io: AgentIo, startedAt: number): Promise<AgentConfig> {
+  const reading = new Deadline(CONFIG_READ_TIMEOUT_MS, startedAt);
+  try {
+    return await loadAgentConfig(configPath, { deadline: reading, warn: (line) => io.stderr(`pgpool-vip: ${line}`) });
+  } finally {
+    reading.dispose();
+  }
+}
 
 /** The whole command: returns the exit code; the caller owns the one process.exit. */
 export async function main(argv: readonly string[], io: AgentIo): Promise<number> {
@@ -27,14 +40,14 @@ export async function main(argv: readonly string[], io: AgentIo): Promise<number
         return EXIT.done;
       case 'switchover': {
         const configPath = configPathFrom(invocation.configPath, io.env);
-        const config = await loadAgentConfig(configPath);
+        const config = await readConfig(configPath, io, startedAt);
         deadline = new Deadline(config.deadlineSeconds * 1000, startedAt);
         return await runSwitchover({ ...invocation, config, configPath }, io, deadline);
       }
       case 'status':
       case 'doctor': {
         const configPath = configPathFrom(invocation.configPath, io.env);
-        const config = await loadAgentConfig(configPath);
+        const config = await readConfig(configPath, io, startedAt);
         deadline = new Deadline(config.deadlineSeconds * 1000, startedAt);
         const iface = invocation.iface ?? config.interface;
         const run = invocation.command === 'status' ? runStatus : runDoctor;

@@ -156,7 +156,7 @@ describe('Function: main (pgpool-vip command line)', () => {
   });
 
   it.each([
-    ['unreadable.json', null, 'cannot be read (EISDIR)'],
+    ['unreadable.json', null, 'is not a regular file (it is a directory)'],
     ['broken.json', '{"cluster": "main",', 'is not valid JSON: '],
     ['no-ledger.json', '{"cluster":"main","vip":"198.19.0.50"}', ': ledgerTable is required'],
     ['bad-vip.json', '{"cluster":"main","vip":"198.19.0.500","ledgerTable":"t-1"}', ': vip must be a dotted IPv4 address'],
