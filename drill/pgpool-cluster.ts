@@ -2,12 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderPgpoolConf, type WatchdogTimings } from './pgpool-config.ts';
+import type { PgpoolInstall } from './pgpool-install.ts';
 import { namespacePids } from './netns.ts';
 import { runInNamespace, startInNamespace, SERVICE_USER, type ServiceProcess } from './processes.ts';
 import type { Timeline } from './timeline.ts';
 import { NODES, type NodeHost } from './topology.ts';
-
-export const PGPOOL_BIN = '/usr/sbin/pgpool';
 
 /** One run of if_up_cmd or if_down_cmd, from the timing wrapper's log. */
 export interface IfCommandRun {
@@ -28,8 +27,10 @@ export interface PgpoolClusterOptions {
   ifCommand: (action: 'up' | 'down') => string;
   timingWrapper: string;
   env: (node: NodeHost) => NodeJS.ProcessEnv;
-  timings: (node: NodeHost) => WatchdogTimings;
-  priority: (node: NodeHost) => number;
+  /** null: pgpool's default timings and priority. */
+  timings: (node: NodeHost) => WatchdogTimings | null;
+  priority: (node: NodeHost) => number | null;
+  install: PgpoolInstall;
   /** false runs pgpool as root (the article's script needs root for `ip`; see docs/drill.md). */
   asServiceUser: boolean;
   timeline: Timeline;
@@ -45,6 +46,8 @@ interface NodeState {
   logRest: string;
   watchdogState: string;
   escalated: boolean;
+  /** When pgpool logged its last escalation (its clock, epoch ms). */
+  escalatedAt: number;
 }
 
 /** Lines of pgpool's log that tell the story of the VIP, and how the timeline shows them. */
@@ -57,7 +60,10 @@ const LOG_EVENTS: Array<[RegExp, (match: RegExpMatchArray) => string]> = [
   [/successfully released the delegate IP/, () => 'pgpool: released the delegate IP'],
   [/failed to release the delegate IP/, () => 'pgpool: FAILED to release the delegate IP'],
   [/We have lost the quorum/, () => 'lost the quorum'],
+  [/quorum found/, () => 'quorum found'],
   [/remote node "([^"]+)" is lost/, (m) => `remote node ${m[1] ?? ''} lost`],
+  [/remote node "([^"]+)" is shutting down/, (m) => `remote node ${m[1] ?? ''} shutting down`],
+  [/We have lost the cluster leader node/, () => 'lost the cluster leader'],
   [/delegate IP.*(not|missing)/i, (m) => `pgpool: ${m[0]}`],
 ];
 
@@ -94,6 +100,7 @@ export class PgpoolCluster {
           ifDownCmd: command('down'),
           timings: options.timings(host),
           priority: options.priority(host),
+          pgpoolVersion: options.install.version,
         }),
       );
       writeFileSync(join(dir, 'pgpool_node_id'), `${host.index}\n`);
@@ -101,7 +108,7 @@ export class PgpoolCluster {
       if (options.asServiceUser) execFileSync('chown', ['-R', `${SERVICE_USER}:${SERVICE_USER}`, dir]);
       const log = join(dir, 'pgpool.log');
       writeFileSync(log, '');
-      return { host, dir, conf, log, process: null, logOffset: 0, logRest: '', watchdogState: 'DEAD', escalated: false };
+      return { host, dir, conf, log, process: null, logOffset: 0, logRest: '', watchdogState: 'DEAD', escalated: false, escalatedAt: 0 };
     });
   }
 
@@ -122,7 +129,7 @@ export class PgpoolCluster {
         asServiceUser: this.options.asServiceUser,
         cwd: node.dir,
         env: this.options.env(node.host),
-        argv: [PGPOOL_BIN, '-n', '-D', '-f', node.conf, '-F', join(node.dir, 'pcp.conf')],
+        argv: [this.options.install.bin, '-n', '-D', '-f', node.conf, '-F', join(node.dir, 'pcp.conf')],
       },
       node.log,
     );
@@ -138,7 +145,7 @@ export class PgpoolCluster {
       asServiceUser: this.options.asServiceUser,
       cwd: node.dir,
       env: this.options.env(node.host),
-      argv: [PGPOOL_BIN, '-f', node.conf, '-m', 'fast', 'stop'],
+      argv: [this.options.install.bin, '-f', node.conf, '-m', 'fast', 'stop'],
       timeoutMs: 30_000,
     });
     if (stopped.code !== 0) this.options.timeline.add(name, `drill: pgpool stop exited ${stopped.code}: ${stopped.stderr.trim()}`);
@@ -172,7 +179,7 @@ export class PgpoolCluster {
           asServiceUser: this.options.asServiceUser,
           cwd: node.dir,
           env: this.options.env(node.host),
-          argv: [PGPOOL_BIN, '-f', node.conf, '-m', 'immediate', 'stop'],
+          argv: [this.options.install.bin, '-f', node.conf, '-m', 'immediate', 'stop'],
           timeoutMs: 15_000,
         });
         for (const pid of pgpoolPids(node.host.ns)) {
@@ -200,6 +207,24 @@ export class PgpoolCluster {
   /** Nodes whose pgpool is running and has escalated (holds the delegate IP in pgpool's view). */
   public escalatedNodes(): string[] {
     return this.nodes.filter((node) => this.isRunning(node.host.name) && node.escalated).map((node) => node.host.name);
+  }
+
+  /**
+   * The leader pgpool names: of the running nodes that escalated (pgpool escalates only with the
+   * quorum), the one that escalated last. Two are escalated at once only while an isolated old
+   * leader has not yet noticed that the majority elected another; the majority's choice is the
+   * later one. null: no node holds the VIP in pgpool's view (no leader with quorum).
+   */
+  public namedLeader(): string | null {
+    const escalated = this.nodes.filter((node) => this.isRunning(node.host.name) && node.escalated);
+    escalated.sort((a, b) => b.escalatedAt - a.escalatedAt);
+    return escalated[0]?.host.name ?? null;
+  }
+
+  /** When the node's last escalation started (pgpool's log), or null. */
+  public escalatedAt(name: string): number | null {
+    const node = this.node(name);
+    return node.escalated ? node.escalatedAt : null;
   }
 
   /** Every if_up_cmd/if_down_cmd run seen so far, oldest first. */
@@ -234,7 +259,10 @@ export class PgpoolCluster {
     const text = parsed[2] ?? '';
     const state = /watchdog node state changed from \[[^\]]+\] to \[([^\]]+)\]/.exec(text);
     if (state !== null) node.watchdogState = state[1] ?? node.watchdogState;
-    if (/escalation process started with PID/.test(text)) node.escalated = true;
+    if (/escalation process started with PID/.test(text)) {
+      node.escalated = true;
+      node.escalatedAt = at;
+    }
     if (/watchdog: de-escalation started/.test(text)) node.escalated = false;
     for (const [pattern, describe] of LOG_EVENTS) {
       const match = text.match(pattern);

@@ -1,3 +1,4 @@
+import type { PgpoolVersion } from './pgpool-install.ts';
 import { DB_HOST, NODES, PGPOOL_PORT, VIP, type NodeHost } from './topology.ts';
 
 /** Watchdog timings; short so that a switchover completes in seconds. */
@@ -7,6 +8,13 @@ export interface WatchdogTimings {
   /** wd_heartbeat_deadtime, seconds. */
   deadtime: number;
 }
+
+/**
+ * pgpool's own defaults (src/config/pool_config_variables.c, the same in 4.3 and 4.7):
+ * wd_interval 10 s, wd_heartbeat_keepalive 2 s, wd_heartbeat_deadtime 30 s, wd_priority 1.
+ * The soak writes none of these settings, so pgpool runs with exactly these.
+ */
+export const PGPOOL_DEFAULT_TIMINGS = { interval: 10, keepalive: 2, deadtime: 30, priority: 1 } as const;
 
 /**
  * The node isolated in scenario 4. Its lifecheck is slower (deadtime 20 s against 3 s), so
@@ -33,14 +41,17 @@ export interface PgpoolNodeConfig {
   /** Absolute command lines; pgpool splits them on spaces and replaces $_IP_$. */
   ifUpCmd: string;
   ifDownCmd: string;
-  timings: WatchdogTimings;
-  /** wd_priority: the highest wins an election, which makes the scenarios deterministic. */
-  priority: number;
+  /** Shortened timings (the scenarios), or null: pgpool's defaults (the soak). */
+  timings: WatchdogTimings | null;
+  /** wd_priority: the highest wins an election; null: pgpool's default (1 on every node). */
+  priority: number | null;
+  /** 4.4 renamed delegate_IP to delegate_ip and socket_dir to unix_socket_directories. */
+  pgpoolVersion: PgpoolVersion;
 }
 
 /**
- * Renders pgpool.conf for one watchdog node (pgpool2 4.3 syntax): one PostgreSQL backend,
- * watchdog with heartbeat lifecheck, the VIP delegated through if_up_cmd/if_down_cmd.
+ * Renders pgpool.conf for one watchdog node in the syntax of its pgpool version: one PostgreSQL
+ * backend, watchdog with heartbeat lifecheck, the VIP delegated through if_up_cmd/if_down_cmd.
  */
 export function renderPgpoolConf(config: PgpoolNodeConfig): string {
   const quote = (value: string | number): string => `'${String(value).replace(/'/g, "''")}'`;
@@ -48,7 +59,7 @@ export function renderPgpoolConf(config: PgpoolNodeConfig): string {
     ['backend_clustering_mode', quote('streaming_replication')],
     ['listen_addresses', quote('*')],
     ['port', PGPOOL_PORT],
-    ['socket_dir', quote(config.runDir)],
+    [config.pgpoolVersion === '4.3' ? 'socket_dir' : 'unix_socket_directories', quote(config.runDir)],
     ['pcp_listen_addresses', quote('*')],
     ['pcp_port', 9898],
     ['pcp_socket_dir', quote(config.runDir)],
@@ -78,9 +89,9 @@ export function renderPgpoolConf(config: PgpoolNodeConfig): string {
       [`heartbeat_port${index}`, 9694],
       [`heartbeat_device${index}`, quote('')],
     ]),
-    ['wd_priority', config.priority],
+    ...(config.priority === null ? [] : [['wd_priority', config.priority] as [string, number]]),
     ['wd_authkey', quote('')],
-    ['delegate_IP', quote(VIP)],
+    [config.pgpoolVersion === '4.3' ? 'delegate_IP' : 'delegate_ip', quote(VIP)],
     ['if_cmd_path', quote('/usr/sbin')],
     ['if_up_cmd', quote(config.ifUpCmd)],
     ['if_down_cmd', quote(config.ifDownCmd)],
@@ -91,9 +102,13 @@ export function renderPgpoolConf(config: PgpoolNodeConfig): string {
     ['failover_require_consensus', 'on'],
     ['enable_consensus_with_half_votes', 'off'],
     ['wd_lifecheck_method', quote('heartbeat')],
-    ['wd_interval', config.timings.interval],
-    ['wd_heartbeat_keepalive', config.timings.interval],
-    ['wd_heartbeat_deadtime', config.timings.deadtime],
+    ...(config.timings === null
+      ? []
+      : ([
+          ['wd_interval', config.timings.interval],
+          ['wd_heartbeat_keepalive', config.timings.interval],
+          ['wd_heartbeat_deadtime', config.timings.deadtime],
+        ] as Array<[string, number]>)),
   ];
   return `${settings.map(([key, value]) => `${key} = ${value}`).join('\n')}\n`;
 }

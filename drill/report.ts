@@ -5,6 +5,8 @@ export interface DrillReport {
   machine: { cpu: string; cpus: number; kernel: string; node: string };
   startedAt: string;
   durationMs: number;
+  /** `pgpool --version` of the nodes. */
+  pgpool: string;
   flavours: Record<string, ScenarioResult[]>;
   passed: boolean;
 }

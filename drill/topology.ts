@@ -3,8 +3,22 @@ import { DEMO } from '../local/world.ts';
 /**
  * The drill's network: every name starts with NS_PREFIX so a crashed run can be cleaned up by
  * name. Addresses come from 198.18.0.0/15 only; no namespace has a route off the machine.
+ * PGVD_NS_PREFIX (2-6 lower-case letters and a dash) gives a second drill its own namespaces,
+ * so two can run side by side: each world is a separate set of network stacks.
  */
-export const NS_PREFIX = 'pgvd-';
+export const DEFAULT_NS_PREFIX = 'pgvd-';
+export const NS_PREFIX_PATTERN = /^[a-z]{2,6}-$/;
+
+function nsPrefixFromEnvironment(): string {
+  const wanted = process.env.PGVD_NS_PREFIX;
+  if (wanted === undefined || wanted === '') return DEFAULT_NS_PREFIX;
+  if (!NS_PREFIX_PATTERN.test(wanted)) {
+    throw new Error(`PGVD_NS_PREFIX '${wanted}' is not 2-6 lower-case letters followed by a dash (for example pgvd-)`);
+  }
+  return wanted;
+}
+
+export const NS_PREFIX = nsPrefixFromEnvironment();
 
 export const VIP = DEMO.vip;
 export const NODE_INTERFACE = DEMO.interface;

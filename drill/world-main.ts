@@ -3,24 +3,29 @@
  * network exists: moto, the demo world, the control loops, then the scenarios for the
  * article's script and for pgpool-vip. Prints the table and writes drill-report.json.
  * run.ts owns the namespaces and removes whatever this process leaves behind.
- * Usage: world-main.ts WORKDIR
+ * Usage: world-main.ts WORKDIR AGENT_BUNDLE PGPOOL_VERSION
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AGENT_BUNDLE } from '../scripts/build-agent.ts';
 import { latencyFor, parseLatencyChoice } from '../local/front-door/latency-profile.ts';
 import { seededRandom, seedFrom } from '../local/front-door/random.ts';
 import { DrillWorld, REPO_ROOT } from './drill-world.ts';
-import { PgpoolCluster } from './pgpool-cluster.ts';
+import { createCluster } from './flavours.ts';
 import { watchdogPriority, watchdogTimings } from './pgpool-config.ts';
+import { findPgpool, PGPOOL_VERSIONS, type PgpoolVersion } from './pgpool-install.ts';
 import { BASELINE, machine, PRODUCT, scenarioDetails, summaryTable, type DrillReport } from './report.ts';
 import { runScenarios, type ScenarioResult } from './scenarios.ts';
 import { Timeline } from './timeline.ts';
 
-const workdir = process.argv[2];
-if (workdir === undefined) {
-  console.error('world-main: usage: world-main.ts WORKDIR');
+const [workdir, agentBundle, pgpoolVersion] = process.argv.slice(2);
+if (workdir === undefined || agentBundle === undefined || !PGPOOL_VERSIONS.includes(pgpoolVersion as PgpoolVersion)) {
+  console.error('world-main: usage: world-main.ts WORKDIR AGENT_BUNDLE 4.3|4.7');
   process.exit(2);
+}
+const install = findPgpool(pgpoolVersion as PgpoolVersion);
+if ('missing' in install) {
+  console.error(`world-main: missing ${install.missing}`);
+  process.exit(3);
 }
 let stopping = false;
 process.on('SIGTERM', () => {
@@ -35,9 +40,6 @@ const timeline = new Timeline();
 const latency = latencyFor(parseLatencyChoice(process.env.PGVD_LATENCY), seededRandom(seedFrom(process.env.PGVD_LATENCY_SEED)));
 const drill = await DrillWorld.create(workdir, timeline, log, latency);
 const agentConfig = drill.writeAgentConfig();
-const timingWrapper = join(REPO_ROOT, 'drill', 'timed-if-cmd.sh');
-const baselineDir = join(REPO_ROOT, 'drill', 'baseline');
-
 
 const flavours: Array<{ name: string; product: boolean }> = [
   { name: PRODUCT, product: true },
@@ -47,28 +49,16 @@ const results: Record<string, ScenarioResult[]> = {};
 try {
   for (const flavour of flavours) {
     if (stopping) break;
-    log(`--- ${flavour.name}: pgpool2 watchdog x3 ---`);
+    log(`--- ${flavour.name}: pgpool2 ${install.label.replace(/^pgpool-II version /, '')} watchdog x3 ---`);
     await drill.resetVip();
     if (flavour.product) drill.startController();
-    const dir = join(workdir, flavour.product ? 'pgpool-vip' : 'article');
-    const cluster = new PgpoolCluster({
-      flavour: flavour.name,
-      dir,
-      timingWrapper,
-      ifCommand: flavour.product
-        ? (action) => `${AGENT_BUNDLE} ${action} $_IP_$ eth0`
-        : (action) => `${join(baselineDir, 'if_cmd.sh')} ${action} $_IP_$ eth0 ${drill.routeTableId} ${join(baselineDir, 'aws')}`,
-      env: (host) =>
-        drill.pgpoolEnv(host, {
-          path: flavour.product ? '/usr/local/bin:/usr/bin:/bin' : `${baselineDir}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`,
-          home: join(dir, host.name),
-          ifCommandLog: join(dir, 'if-commands.log'),
-          agentConfig,
-        }),
+    const cluster = createCluster(drill, timeline, agentConfig, {
+      script: flavour.product ? 'pgpool-vip' : 'article',
+      install,
       timings: watchdogTimings,
       priority: watchdogPriority,
-      asServiceUser: flavour.product,
-      timeline,
+      agentBundle,
+      dir: join(workdir, flavour.product ? 'pgpool-vip' : 'article'),
     });
     try {
       const report = (result: ScenarioResult): void => {
@@ -93,12 +83,13 @@ const report: DrillReport = {
   machine: machine(),
   startedAt: new Date(startedAt).toISOString(),
   durationMs: Date.now() - startedAt,
+  pgpool: install.label,
   flavours: results,
   passed,
 };
 console.log('');
 console.log(summaryTable(report));
-console.log(`\nmachine: ${report.machine.cpus} x ${report.machine.cpu}, Linux ${report.machine.kernel}, node ${report.machine.node}; drill took ${(report.durationMs / 1000).toFixed(0)} s`);
+console.log(`\nmachine: ${report.machine.cpus} x ${report.machine.cpu}, Linux ${report.machine.kernel}, node ${report.machine.node}, ${install.label}; drill took ${(report.durationMs / 1000).toFixed(0)} s`);
 writeFileSync(join(REPO_ROOT, 'drill-report.json'), `${JSON.stringify(report, null, 2)}\n`);
 console.log(`drill-report.json written; pgpool-vip verdicts: ${passed ? 'all pass' : 'NOT all pass'}`);
 process.exit(passed ? 0 : 1);
