@@ -1,4 +1,5 @@
 import { DeleteRouteCommand, DescribeInstancesCommand, DescribeRouteTablesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE, RequestDetailSchema, type RequestDetail } from '../lib/contract.ts';
+import { requestKey } from '../lib/ledger-records.ts';
 import { motoClients, MOTO_ACCOUNT_ID, type AwsClients } from '../local/aws-clients.ts';
 import { startLocalController, type LocalController } from '../local/controller.ts';
 import { startMotoServer, type MotoServer } from '../local/moto-server.ts';
@@ -82,7 +84,13 @@ export class DrillWorld {
     private readonly helpers: HelperPrograms,
   ) {}
 
-  public static async create(workdir: string, timeline: Timeline, log: (line: string) => void, latency: LatencyModel = NO_LATENCY): Promise<DrillWorld> {
+  public static async create(
+    workdir: string,
+    timeline: Timeline,
+    log: (line: string) => void,
+    latency: LatencyModel = NO_LATENCY,
+    options: { routeTables?: number; probeSeconds?: number } = {},
+  ): Promise<DrillWorld> {
     log(`moto_server on ${AWS_HOST.ip}`);
     const moto = await startMotoServer({ host: AWS_HOST.ip, readyTimeoutMs: 60_000 });
     let frontDoor: AwsFrontDoor | undefined;
@@ -92,7 +100,7 @@ export class DrillWorld {
       // only the agent and the controller pay the latency model.
       const clients = motoClients(moto.endpoint);
       log('demo world in moto (VPC, subnets, 3 instances, route table, bus, ledger, SSM document)');
-      const world = await createWorld(clients);
+      const world = await createWorld(clients, { routeTableCount: options.routeTables ?? 1 });
       const byInstance = new Map<string, { host: NodeHost; instance: WorldInstance }>();
       for (const instance of world.instances) {
         const host = NODES.find((node) => node.ip === instance.privateIp);
@@ -132,7 +140,7 @@ export class DrillWorld {
       await drill.startTap();
       log('PostgreSQL backend');
       drill.services.push(await startPostgresBackend(workdir));
-      drill.startProbe();
+      drill.startProbe(options.probeSeconds ?? 600);
       return drill;
     } catch (error) {
       await frontDoor?.stop();
@@ -226,6 +234,31 @@ export class DrillWorld {
       if (shown.includes(` ${VIP}/32 `)) vipOn.push(node.name);
     }
     return { routeNode, vipOn };
+  }
+
+  /** Per route table of the cluster, the node VIP/32 points to (null: no route). One moto call. */
+  public async routeNodes(): Promise<Array<string | null>> {
+    const ids = this.world.routeTableIds;
+    const described = await this.clients.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: ids }));
+    return ids.map((id) => {
+      const table = described.RouteTables?.find((candidate) => candidate.RouteTableId === id);
+      const route = table?.Routes?.find((entry) => entry.DestinationCidrBlock === `${VIP}/32`);
+      return this.nodeOf(route?.NetworkInterfaceId ?? route?.InstanceId ?? null);
+    });
+  }
+
+  /** Nodes with the VIP on their interface. */
+  public vipHolders(): string[] {
+    return NODES.filter((node) => ip('-n', node.ns, '-4', '-o', 'addr', 'show', 'dev', NODE_INTERFACE).includes(` ${VIP}/32 `)).map((node) => node.name);
+  }
+
+  /** The ledger's status of a request (null: no item). */
+  public async ledgerStatus(requestId: string): Promise<string | null> {
+    const got = await this.clients.dynamodb.send(
+      new GetItemCommand({ TableName: this.world.ledgerTable, Key: { pk: { S: requestKey(requestId) } }, ConsistentRead: true }),
+    );
+    const status = got.Item?.status;
+    return status !== undefined && 'S' in status && typeof status.S === 'string' ? status.S : null;
   }
 
   /** True when every connect the app host made in the last windowMs succeeded (and there were some). */
@@ -396,10 +429,11 @@ export class DrillWorld {
     })();
   }
 
-  private startProbe(): void {
+  /** The app host's connects, for at most maxSeconds (the probe stops by itself then). */
+  private startProbe(maxSeconds: number): void {
     const [file, ...args] = namespaceArgv({
       ns: APP_HOST.ns,
-      argv: [process.execPath, this.helpers.appProbe, VIP, String(PGPOOL_PORT), '600'],
+      argv: [process.execPath, this.helpers.appProbe, VIP, String(PGPOOL_PORT), String(maxSeconds)],
     });
     if (file === undefined) return;
     const child = spawn(file, args, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });

@@ -1,0 +1,73 @@
+import { randomInt } from 'node:crypto';
+import { z } from 'zod';
+import { LATENCY_CHOICES, type LatencyChoice } from '../local/front-door/latency-profile.ts';
+import { PGPOOL_VERSIONS, type PgpoolVersion } from './pgpool-install.ts';
+import { MAX_SEED } from './soak/prng.ts';
+
+/** What runs as pgpool's if_up_cmd/if_down_cmd: this project's agent, or the article's script. */
+export const SCRIPTS = ['pgpool-vip', 'article'] as const;
+export type Script = (typeof SCRIPTS)[number];
+
+export interface DrillOptions {
+  pgpool: PgpoolVersion;
+  /** What AWS calls of the agent and the controller cost: moto as it answers, or the AWS latency model. */
+  latency: LatencyChoice;
+  /** null: the scenarios, both scripts; otherwise a soak of that many sequences. */
+  soak: { sequences: number; seed: number; seedGiven: boolean; script: Script; out: string } | null;
+}
+
+export const USAGE = `usage: npm run drill -- [--pgpool 4.3|4.7] [--latency moto|aws] [--soak N [--seed S] [--script pgpool-vip|article] [--out DIR]]
+  --pgpool   pgpool version on the nodes: 4.3 (Debian's package, default) or 4.7 (4.7.2, built from ../shared/vendor once)
+  --latency  moto (default: moto's own answer times) or aws (the AWS latency model for the agent and the controller)
+  --soak N   N random sequences of failures (1-200) with pgpool's default watchdog timings, instead of the scenarios
+  --seed S   the soak's seed (0-${MAX_SEED}); a random one when not given (printed at the start)
+  --script   what pgpool runs as if_up_cmd/if_down_cmd in the soak: pgpool-vip (default) or article
+  --out DIR  where soak-report.json and soak-timelines/ go (default: the repository root)`;
+
+const Flags = z
+  .object({
+    pgpool: z.enum(PGPOOL_VERSIONS).default('4.3'),
+    latency: z.enum(LATENCY_CHOICES).default('moto'),
+    soak: z.coerce.number().int().min(1).max(200).optional(),
+    seed: z
+      .string()
+      .regex(/^\d+$/, 'the seed is a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(MAX_SEED))
+      .optional(),
+    script: z.enum(SCRIPTS).optional(),
+    out: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** Parses the drill's flags; throws an Error whose message says what is wrong. */
+export function parseDrillOptions(argv: readonly string[], defaultOut: string): DrillOptions {
+  const flags: Record<string, string> = {};
+  for (let index = 0; index < argv.length; index += 1) {
+    const flag = argv[index] ?? '';
+    const match = /^--([a-z]+)(?:=(.*))?$/.exec(flag);
+    if (match === null) throw new Error(`unexpected argument '${flag}'`);
+    const [, name = '', inline] = match;
+    const value = inline ?? argv[index + 1];
+    if (value === undefined || (inline === undefined && value.startsWith('--'))) throw new Error(`--${name} needs a value`);
+    if (inline === undefined) index += 1;
+    if (name in flags) throw new Error(`--${name} given twice`);
+    flags[name] = value;
+  }
+  const parsed = Flags.safeParse(flags);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join('.') ?? '';
+    throw new Error(issue?.code === 'unrecognized_keys' ? `unknown flag: ${issue.keys.map((key) => `--${key}`).join(', ')}` : `--${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  const { pgpool, latency, soak, seed, script, out } = parsed.data;
+  if (soak === undefined) {
+    if (seed !== undefined || script !== undefined || out !== undefined) throw new Error('--seed, --script and --out belong to --soak N');
+    return { pgpool, latency, soak: null };
+  }
+  return {
+    pgpool,
+    latency,
+    soak: { sequences: soak, seed: seed ?? randomInt(0, MAX_SEED), seedGiven: seed !== undefined, script: script ?? 'pgpool-vip', out: out ?? defaultOut },
+  };
+}
