@@ -33,6 +33,8 @@ const DRILL_DIR = fileURLToPath(new URL('.', import.meta.url));
 interface HelperPrograms {
   imdsNode: string;
   appProbe: string;
+  /** Loaded with `node --import` in front of the agent: records its start and exit (if-cmd-recorder.ts). */
+  ifCommandRecorder: string;
 }
 
 /**
@@ -45,8 +47,12 @@ async function bundleHelpers(workdir: string): Promise<HelperPrograms> {
     await build({ entryPoints: [join(DRILL_DIR, entry)], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning' });
     return outfile;
   };
-  const [imdsNode, appProbe] = await Promise.all([bundle('imds-node.ts', 'imds-node.mjs'), bundle('app-probe.ts', 'app-probe.mjs')]);
-  return { imdsNode, appProbe };
+  const [imdsNode, appProbe, ifCommandRecorder] = await Promise.all([
+    bundle('imds-node.ts', 'imds-node.mjs'),
+    bundle('app-probe.ts', 'app-probe.mjs'),
+    bundle('if-cmd-recorder.ts', 'if-cmd-recorder.mjs'),
+  ]);
+  return { imdsNode, appProbe, ifCommandRecorder };
 }
 
 /** What the checks look at: the route table, the interfaces, and the app host's view. */
@@ -234,6 +240,11 @@ export class DrillWorld {
       if (shown.includes(` ${VIP}/32 `)) vipOn.push(node.name);
     }
     return { routeNode, vipOn };
+  }
+
+  /** The module `node --import` loads in front of the agent to record its runs. */
+  public get ifCommandRecorder(): string {
+    return this.helpers.ifCommandRecorder;
   }
 
   /** Per route table of the cluster, the node VIP/32 points to (null: no route). One moto call. */

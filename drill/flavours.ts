@@ -28,9 +28,11 @@ export function createCluster(drill: DrillWorld, timeline: Timeline, agentConfig
   return new PgpoolCluster({
     flavour: choice.script,
     dir: choice.dir,
-    timingWrapper: join(REPO_ROOT, 'drill', 'timed-if-cmd.sh'),
+    // The agent runs as pgpool's own child, as on a node (it reads its incarnation from its
+    // parent); node's --import records its runs. The article's script gets the shell wrapper.
+    timingWrapper: product ? null : join(REPO_ROOT, 'drill', 'timed-if-cmd.sh'),
     ifCommand: product
-      ? (action) => `${choice.agentBundle} ${action} $_IP_$ eth0`
+      ? (action) => `${process.execPath} --import ${drill.ifCommandRecorder} ${choice.agentBundle} ${action} $_IP_$ eth0`
       : (action) => `${join(baselineDir, 'if_cmd.sh')} ${action} $_IP_$ eth0 ${drill.routeTableId} ${join(baselineDir, 'aws')}`,
     env: (host) =>
       drill.pgpoolEnv(host, {

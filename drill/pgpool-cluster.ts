@@ -25,7 +25,8 @@ export interface PgpoolClusterOptions {
   dir: string;
   /** The if_up_cmd/if_down_cmd pgpool runs, before the timing wrapper is put in front. */
   ifCommand: (action: 'up' | 'down') => string;
-  timingWrapper: string;
+  /** A script put in front of the command that records its runs; null: the command records them itself. */
+  timingWrapper: string | null;
   env: (node: NodeHost) => NodeJS.ProcessEnv;
   /** null: pgpool's default timings and priority. */
   timings: (node: NodeHost) => WatchdogTimings | null;
@@ -90,7 +91,8 @@ export class PgpoolCluster {
       const dir = join(options.dir, host.name);
       mkdirSync(dir, { recursive: true });
       const conf = join(dir, 'pgpool.conf');
-      const command = (action: 'up' | 'down'): string => `${options.timingWrapper} ${options.ifCommand(action)}`;
+      const command = (action: 'up' | 'down'): string =>
+        options.timingWrapper === null ? options.ifCommand(action) : `${options.timingWrapper} ${options.ifCommand(action)}`;
       writeFileSync(
         conf,
         renderPgpoolConf({
