@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { INTERFACE_PATTERN, IPV4_PATTERN, type SwitchoverAction } from '../lib/contract.ts';
+import type { SwitchoverAction } from '../lib/contract.ts';
+import { INTERFACE_PATTERN, IPV4_PATTERN } from '../lib/patterns.ts';
 import { UsageError } from './errors.ts';
 
 /** What one command line asks for. */

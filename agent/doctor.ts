@@ -1,6 +1,6 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { AwsCredentialIdentity } from '@smithy/types';
+import { AwsJsonClient, DYNAMODB } from './aws-json.ts';
 import type { AgentConfig } from './config.ts';
 import { clientConfig, resolveCredentials } from './credentials.ts';
 import type { Deadline } from './deadline.ts';
@@ -56,7 +56,7 @@ export async function runDoctor(command: InspectCommand, io: AgentIo, deadline: 
     return EXIT.failed;
   }
   for (const check of [checkCallerAndClock, checkSourceDestCheck, checkBus, checkLedger]) {
-    for (const result of await check({ config, region, credentials, identity, deadline })) report(result);
+    for (const result of await check({ config, region, credentials, identity, deadline, env: io.env })) report(result);
   }
   return results.every((result) => result.ok) ? EXIT.done : EXIT.failed;
 }
@@ -67,6 +67,7 @@ interface CheckContext {
   credentials: AwsCredentialIdentity;
   identity: NodeIdentity | undefined;
   deadline: Deadline;
+  env: NodeJS.ProcessEnv;
 }
 
 /** Which role signs (the controller wants session name = instance id) and how far our clock is from STS's. */
@@ -179,7 +180,8 @@ async function checkBus(context: CheckContext): Promise<CheckResult[]> {
 
 /** The agent reads its outcome from the ledger: GetItem must work. */
 async function checkLedger(context: CheckContext): Promise<CheckResult[]> {
-  const dynamodb = new DynamoDBClient(clientConfig(context.region, context.credentials, 2));
+  // The same signed GetItem `up` polls with: this checks what a switchover needs.
+  const dynamodb = new AwsJsonClient(DYNAMODB, { region: context.region, credentials: context.credentials, env: context.env });
   const { config } = context;
   try {
     const vip = await readVipRecord(dynamodb, config.ledgerTable, config.cluster, context.deadline);

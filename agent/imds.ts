@@ -1,5 +1,6 @@
 import type { Deadline } from './deadline.ts';
 import { AgentError, EXIT, describeAwsError } from './errors.ts';
+import { HttpOrigin, type HttpExchange } from './http.ts';
 
 /** The SDK's own override variables, so one setting points both this client and the credential chain. */
 export const IMDS_ENDPOINT_ENV = 'AWS_EC2_METADATA_SERVICE_ENDPOINT';
@@ -8,6 +9,8 @@ const TOKEN_TTL_SECONDS = '21600';
 /** IMDS answers in microseconds on a healthy instance; a silent one should not eat the whole deadline. */
 const CALL_TIMEOUT_MS = 2000;
 const ATTEMPTS = 3;
+/** IMDS answers are short (the largest the agent reads is the credentials document). */
+const MAX_ANSWER_BYTES = 64 * 1024;
 
 /** IMDS did not answer, refused, or answered something unusable. */
 export class InstanceMetadataError extends AgentError {
@@ -31,11 +34,13 @@ export function imdsEndpointFor(env: NodeJS.ProcessEnv): string {
 export class InstanceMetadata {
   public readonly endpoint: string;
   private readonly deadline: Deadline;
+  private readonly origin: HttpOrigin;
   private token: Promise<string> | undefined;
 
   public constructor(endpoint: string, deadline: Deadline) {
     this.endpoint = endpoint;
     this.deadline = deadline;
+    this.origin = new HttpOrigin(endpoint.startsWith('https:'));
   }
 
   /** Text of `/latest/<path>`, e.g. `meta-data/instance-id`. */
@@ -59,17 +64,17 @@ export class InstanceMetadata {
     return await this.token;
   }
 
-  private async call(what: string, path: string, init: RequestInit): Promise<string> {
-    const url = `${this.endpoint}${path}`;
+  private async call(what: string, path: string, init: Pick<HttpExchange, 'method' | 'headers'>): Promise<string> {
+    const url = new URL(`${this.endpoint}${path}`);
     let lastError: unknown;
     for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
       try {
         return await this.deadline.race(
           `waiting for IMDS (${what} at ${this.endpoint})`,
           async (signal) => {
-            const response = await fetch(url, { ...init, signal });
-            const body = await response.text();
-            if (!response.ok) {
+            const response = await this.origin.exchange(url, { ...init, signal, maxBytes: MAX_ANSWER_BYTES });
+            const body = response.text;
+            if (response.status < 200 || response.status > 299) {
               throw new InstanceMetadataError(`IMDS answered HTTP ${response.status} to ${what} at ${this.endpoint}`, {
                 status: response.status,
               });

@@ -1,13 +1,8 @@
-import { runAudit } from './audit-command.ts';
 import { parseInvocation } from './cli.ts';
-import { CONFIG_READ_TIMEOUT_MS, configPathFrom, loadAgentConfig, type AgentConfig } from './config.ts';
+import type { AgentConfig } from './config.ts';
 import { Deadline } from './deadline.ts';
-import { runDoctor } from './doctor.ts';
 import { AgentError, EXIT, describeAwsError, oneLine } from './errors.ts';
-import { HELP_TEXT } from './help.ts';
 import type { AgentIo } from './io.ts';
-import { runStatus } from './status.ts';
-import { runSwitchover } from './switchover.ts';
 import { AGENT_VERSION } from './version.ts';
 
 /**
@@ -15,6 +10,7 @@ import { AGENT_VERSION } from './version.ts';
  * comes from the config, and pgpool would wait forever on a read that blocks.
  */
 async function readConfig(configPath: string, io: AgentIo, startedAt: number): Promise<AgentConfig> {
+  const { CONFIG_READ_TIMEOUT_MS, loadAgentConfig } = await import('./config.ts');
   const reading = new Deadline(CONFIG_READ_TIMEOUT_MS, startedAt);
   try {
     return await loadAgentConfig(configPath, { deadline: reading, warn: (line) => io.stderr(`pgpool-vip: ${line}`) });
@@ -23,22 +19,33 @@ async function readConfig(configPath: string, io: AgentIo, startedAt: number): P
   }
 }
 
-/** The whole command: returns the exit code; the caller owns the one process.exit. */
+/**
+ * The whole command: returns the exit code; the caller owns the one process.exit.
+ *
+ * Each command loads its own modules when it runs (dynamic imports, which the bundler keeps in
+ * the one file but evaluates only on demand): `--version` evaluates no schema and no SDK, and
+ * `up`/`down` never load the EC2, STS, CloudWatch Logs or audit code of `status`, `doctor` and
+ * `audit` (./inspection.ts). pgpool runs `up` on the critical path of every failover.
+ */
 export async function main(argv: readonly string[], io: AgentIo): Promise<number> {
   const startedAt = Date.now();
   let deadline: Deadline | undefined;
   try {
     // `audit` has its own options and reads the ledger's history index, not this node's identity.
-    if (argv[0] === 'audit') return await runAudit(argv.slice(1), io);
+    if (argv[0] === 'audit') {
+      const { runAudit } = await import('./inspection.ts');
+      return await runAudit(argv.slice(1), io);
+    }
     const invocation = parseInvocation(argv);
     switch (invocation.command) {
       case 'help':
-        io.stdout(HELP_TEXT);
+        io.stdout((await import('./help.ts')).HELP_TEXT);
         return EXIT.done;
       case 'version':
         io.stdout(AGENT_VERSION);
         return EXIT.done;
       case 'switchover': {
+        const [{ configPathFrom }, { runSwitchover }] = await Promise.all([import('./config.ts'), import('./switchover.ts')]);
         const configPath = configPathFrom(invocation.configPath, io.env);
         const config = await readConfig(configPath, io, startedAt);
         deadline = new Deadline(config.deadlineSeconds * 1000, startedAt);
@@ -46,10 +53,12 @@ export async function main(argv: readonly string[], io: AgentIo): Promise<number
       }
       case 'status':
       case 'doctor': {
+        const { configPathFrom } = await import('./config.ts');
         const configPath = configPathFrom(invocation.configPath, io.env);
         const config = await readConfig(configPath, io, startedAt);
         deadline = new Deadline(config.deadlineSeconds * 1000, startedAt);
         const iface = invocation.iface ?? config.interface;
+        const { runStatus, runDoctor } = await import('./inspection.ts');
         const run = invocation.command === 'status' ? runStatus : runDoctor;
         return await run({ config, configPath, iface }, io, deadline);
       }

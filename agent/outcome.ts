@@ -1,5 +1,5 @@
-import type { z } from 'zod';
-import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { z } from 'zod';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   LEDGER_PARTITION_KEY,
@@ -10,6 +10,7 @@ import {
   type VipRecord,
 } from '../lib/ledger-records.ts';
 import { fieldName } from '../lib/errors.ts';
+import type { AwsJsonCaller } from './aws-json.ts';
 import type { Deadline } from './deadline.ts';
 import { DeadlineReachedError, describeAwsError } from './errors.ts';
 
@@ -23,7 +24,8 @@ export type OutcomeFields = z.infer<typeof OutcomeFieldsSchema>;
 export type SettledRecord = OutcomeFields & { status: Exclude<OutcomeFields['status'], 'claimed'> };
 
 export interface OutcomeQuery {
-  client: DynamoDBClient;
+  /** DynamoDB. */
+  client: AwsJsonCaller;
   table: string;
   requestId: string;
   deadline: Deadline;
@@ -86,7 +88,7 @@ async function readRequestRecord(query: OutcomeQuery): Promise<RecordRead> {
 
 /** The VIP's holder as the ledger records it; undefined when no `up` was ever applied. */
 export async function readVipRecord(
-  client: DynamoDBClient,
+  client: AwsJsonCaller,
   table: string,
   cluster: string,
   deadline: Deadline,
@@ -96,17 +98,19 @@ export async function readVipRecord(
   return VipRecordSchema.parse(item);
 }
 
+/** GetItem's answer: the item in DynamoDB's typed JSON, absent when there is none. */
+const GetItemOutputSchema = z.object({ Item: z.record(z.string(), z.record(z.string(), z.unknown())).optional() });
+
 async function getItem(
-  client: DynamoDBClient,
+  client: AwsJsonCaller,
   table: string,
   key: string,
   deadline: Deadline,
 ): Promise<Record<string, unknown> | undefined> {
-  const output = await deadline.race(`reading ${key} from ledger ${table}`, (signal) =>
-    client.send(
-      new GetItemCommand({ TableName: table, Key: { [LEDGER_PARTITION_KEY]: { S: key } }, ConsistentRead: true }),
-      { abortSignal: signal },
-    ),
+  const answer = await deadline.race(`reading ${key} from ledger ${table}`, (signal) =>
+    client.call('GetItem', { TableName: table, Key: { [LEDGER_PARTITION_KEY]: { S: key } }, ConsistentRead: true }, signal),
   );
-  return output.Item === undefined ? undefined : unmarshall(output.Item);
+  const output = GetItemOutputSchema.parse(answer);
+  // The typed JSON is the wire form of the SDK's AttributeValue: the same unmarshall reads it.
+  return output.Item === undefined ? undefined : unmarshall(output.Item as unknown as Record<string, AttributeValue>);
 }

@@ -1,7 +1,16 @@
-import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { z } from 'zod';
 import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE, type RequestDetail } from '../lib/contract.ts';
 import type { Deadline } from './deadline.ts';
+import type { AwsJsonCaller } from './aws-json.ts';
 import { AgentError, SwitchoverFailedError, describeAwsError } from './errors.ts';
+
+/** The fields of PutEvents' answer the agent acts on; EventBridge may add others. */
+const PutEventsOutputSchema = z.object({
+  FailedEntryCount: z.number().int().nonnegative().optional(),
+  Entries: z
+    .array(z.object({ EventId: z.string().optional(), ErrorCode: z.string().optional(), ErrorMessage: z.string().optional() }))
+    .optional(),
+});
 
 /** Errors that say "later" rather than "no": retried until the deadline. */
 const TRANSIENT_CODES = new Set([
@@ -30,7 +39,8 @@ interface PutFailure {
 }
 
 export interface PublishInput {
-  client: EventBridgeClient;
+  /** EventBridge. */
+  client: AwsJsonCaller;
   bus: string;
   detail: RequestDetail;
   deadline: Deadline;
@@ -57,16 +67,20 @@ export async function publishRequest(input: PublishInput): Promise<number> {
   for (let attempt = 1; ; attempt += 1) {
     let failure: PutFailure | undefined;
     try {
-      const output = await deadline.race(`waiting for PutEvents to bus ${bus}`, (signal) =>
-        client.send(new PutEventsCommand({ Entries: [entry] }), { abortSignal: signal }),
+      const answer = await deadline.race(`waiting for PutEvents to bus ${bus}`, (signal) =>
+        client.call('PutEvents', { Entries: [entry] }, signal),
       );
-      const refused = output.Entries?.[0];
-      if ((output.FailedEntryCount ?? 0) === 0 && refused?.EventId !== undefined) {
+      const output = PutEventsOutputSchema.safeParse(answer);
+      const refused = output.success ? output.data.Entries?.[0] : undefined;
+      if (!output.success) {
+        failure = { code: 'InvalidResponse', text: 'InvalidResponse: PutEvents answered something that is not a PutEvents result', transient: false };
+      } else if ((output.data.FailedEntryCount ?? 0) === 0 && refused?.EventId !== undefined) {
         input.onSent?.(attempt);
         return attempt;
+      } else {
+        const code = refused?.ErrorCode ?? 'UnknownError';
+        failure = { code, text: `${code}: ${refused?.ErrorMessage ?? 'entry not accepted'}`, transient: TRANSIENT_CODES.has(code) };
       }
-      const code = refused?.ErrorCode ?? 'UnknownError';
-      failure = { code, text: `${code}: ${refused?.ErrorMessage ?? 'entry not accepted'}`, transient: TRANSIENT_CODES.has(code) };
     } catch (error) {
       if (error instanceof AgentError) {
         if (lastFailure !== undefined) throw failedAfter(bus, attempt - 1, lastFailure, error);

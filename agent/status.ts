@@ -1,5 +1,5 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Route, RouteTable } from '@aws-sdk/client-ec2';
+import { AwsJsonClient, DYNAMODB } from './aws-json.ts';
 import { clientConfig, resolveCredentials } from './credentials.ts';
 import type { Deadline } from './deadline.ts';
 import { EXIT, SwitchoverFailedError, type ExitCode } from './errors.ts';
@@ -26,7 +26,7 @@ export async function runStatus(command: InspectCommand, io: AgentIo, deadline: 
   // EC2 is only needed here: loading it lazily keeps `up` quick to start.
   const { EC2Client, DescribeRouteTablesCommand } = await import('./ec2-reads.ts');
   const ec2 = new EC2Client(clientConfig(region, credentials, 2));
-  const dynamodb = new DynamoDBClient(clientConfig(region, credentials, 2));
+  const dynamodb = new AwsJsonClient(DYNAMODB, { region, credentials, env: io.env });
   try {
     const destination = `${config.vip}/32`;
     try {

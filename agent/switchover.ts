@@ -1,8 +1,7 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SwitchoverAction } from '../lib/contract.ts';
+import { AwsJsonClient, DYNAMODB, EVENTBRIDGE } from './aws-json.ts';
 import type { AgentConfig } from './config.ts';
-import { clientConfig, resolveCredentials } from './credentials.ts';
+import { resolveCredentials } from './credentials.ts';
 import type { Deadline } from './deadline.ts';
 import { EXIT, SwitchoverFailedError, UsageError, oneLine, type ExitCode } from './errors.ts';
 import { interfaceHasAddress } from './host-interface.ts';
@@ -45,12 +44,13 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
 
   const imds = new InstanceMetadata(imdsEndpointFor(io.env), deadline);
   const identity = await readNodeIdentity(imds, { iface, mac, ...(config.region === undefined ? {} : { region: config.region }) });
-  const credentials = await resolveCredentials(deadline);
+  const credentials = await resolveCredentials(deadline, imds);
   const incarnation = readIncarnation();
   const detail = await buildSignedRequest({ action, cluster: config.cluster, vip, iface, identity, credentials, incarnation, env: io.env });
 
-  const eventbridge = new EventBridgeClient(clientConfig(identity.region, credentials, 1));
-  const dynamodb = new DynamoDBClient(clientConfig(identity.region, credentials, 1));
+  const clientOptions = { region: identity.region, credentials, env: io.env };
+  const eventbridge = new AwsJsonClient(EVENTBRIDGE, clientOptions);
+  const dynamodb = new AwsJsonClient(DYNAMODB, clientOptions);
   try {
     let outcome: SettledRecord | undefined;
     for (let attempt = 1; ; attempt += 1) {

@@ -1,12 +1,16 @@
 /**
- * Start-up and end-to-end times of the agent against moto (numbers only, never asserted):
- *   npx tsx bench/agent.ts [runs]
- * - start -> PutEvents sent, and start -> exit of an `up` (bundled dist file and unbundled tsx),
- * - baselines: bare `node -e 0` and `--version` of both forms,
- * - start -> exit of an `up` the controller rejects (untagged instance).
+ * Start-up and end-to-end times of the bundled agent against moto (numbers only, never asserted):
+ *   npx tsx bench/agent.ts [runs] [--node /path/to/node ...]
+ * For each Node binary (this one by default), in one run, interleaved so machine load hits them alike:
+ * - bare `node -e 0`, `--version`, and an `up`: start -> PutEvents sent and start -> exit 0;
+ * - the ratios the agent is held to: `--version` / `node -e 0` (at most 1.5) and
+ *   start -> PutEvents sent / `node -e 0` (at most 2);
+ * - the machine's load average, since two cores are shared with whatever else runs.
+ * Then, on this Node, start -> exit of an `up` the controller rejects (untagged instance).
  */
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
 import { destroyClients, motoClients } from '../local/aws-clients.ts';
 import { startLocalController } from '../local/controller.ts';
 import { startMotoServer } from '../local/moto-server.ts';
@@ -19,19 +23,10 @@ import {
   type AgentNode,
 } from '../test/integration/agent-harness.ts';
 
-const RUNS = Number(process.argv[2] ?? 20);
-const BIN_TS = fileURLToPath(new URL('../agent/bin.ts', import.meta.url));
+const { values: options, positionals } = parseArgs({ allowPositionals: true, options: { node: { type: 'string', multiple: true } } });
+const RUNS = Number(positionals[0] ?? 20);
+const NODES = options.node ?? [process.execPath];
 const VIP = '198.19.0.50';
-
-interface Sample {
-  sentMs: number | null;
-  exitMs: number;
-}
-
-type Form = { name: string; command: (args: string[]) => [string, string[]] };
-
-const bundled = (bundle: string): Form => ({ name: 'bundled dist/pgpool-vip.mjs', command: (args) => [process.execPath, [bundle, ...args]] });
-const unbundled: Form = { name: 'unbundled (node --import tsx)', command: (args) => [process.execPath, ['--import', 'tsx', BIN_TS, ...args]] };
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -44,20 +39,33 @@ function record(measure: string, values: number[]): void {
   if (values.length === 0) return;
   rows.push({ measure, median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length });
 }
+const ratios: string[] = [];
 
-async function timeProcess(command: string, args: string[], env: Record<string, string>): Promise<number> {
+/** Runs a process to its end; its exit code and the wall time from spawn to close. */
+async function timeProcess(command: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; ms: number }> {
   const started = performance.now();
-  await new Promise<void>((resolve, reject) => {
+  const code = await new Promise<number | null>((resolve, reject) => {
     const child = spawn(command, args, { env, stdio: 'ignore' });
     child.once('error', reject);
-    child.once('close', () => resolve());
+    child.once('close', resolve);
   });
-  return performance.now() - started;
+  return { code, ms: performance.now() - started };
+}
+
+async function nodeVersion(node: string): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    const child = spawn(node, ['--version']);
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', () => resolve(text.trim()));
+  });
 }
 
 // The local controller's EMF metric lines would bury the table.
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const loadBefore = loadavg()[0] ?? NaN;
 const moto = await startMotoServer();
 const clients = motoClients(moto.endpoint);
 const bundle = await buildAgentBundle();
@@ -83,52 +91,45 @@ try {
   }
   const baseEnv = nodes[0]?.env ?? {};
 
-  /**
-   * One `up` from spawn to exit; the proxy marks when its PutEvents arrived. The node then
-   * releases the VIP (untimed), so the next `up` from the other node is a planned switchover, not
-   * a takeover the split-brain guard would hold back.
-   */
-  async function upWith(form: Form, node: AgentNode, label: string): Promise<Sample> {
-    const sample = await timedRun(form, node, label, 'up');
-    await timedRun(form, node, `${label} (release)`, 'down');
-    return sample;
-  }
-
-  async function timedRun(form: Form, node: AgentNode, label: string, action: 'up' | 'down'): Promise<Sample> {
+  /** One `up` or `down` from spawn to exit; the proxy marks when its PutEvents arrived. */
+  async function switchover(node: string, agent: AgentNode, action: 'up' | 'down'): Promise<{ sentMs: number | null; exitMs: number }> {
     sentAt = null;
-    const [command, argv] = form.command([action, VIP, 'lo', '--no-interface-check']);
     const started = performance.now();
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(command, argv, { env: node.env, stdio: 'ignore' });
-      child.once('error', reject);
-      child.once('close', resolve);
-    });
-    const exitMs = performance.now() - started;
-    if (code !== 0) throw new Error(`${label}: ${action} exited ${code}`);
-    return { sentMs: sentAt === null ? null : sentAt - started, exitMs };
+    const { code, ms } = await timeProcess(node, [bundle.bundle, action, VIP, 'lo', '--no-interface-check'], agent.env);
+    if (code !== 0) throw new Error(`${action} on ${node} exited ${code}`);
+    return { sentMs: sentAt === null ? null : sentAt - started, exitMs: ms };
   }
 
   // The first call to each moto service is slow (~2 s): keep it out of the numbers.
-  await upWith(bundled(bundle.bundle), nodes[1] as AgentNode, 'warm-up');
+  await switchover(process.execPath, nodes[1] as AgentNode, 'up');
+  await switchover(process.execPath, nodes[1] as AgentNode, 'down');
 
-  for (const form of [bundled(bundle.bundle), unbundled]) {
-    const samples: Sample[] = [];
-    for (let run = 0; run < RUNS; run += 1) samples.push(await upWith(form, nodes[run % 2] as AgentNode, form.name));
-    record(`${form.name}: start -> PutEvents sent`, samples.flatMap((sample) => (sample.sentMs === null ? [] : [sample.sentMs])));
-    record(`${form.name}: start -> exit 0 (up, applied)`, samples.map((sample) => sample.exitMs));
+  for (const node of NODES) {
+    const label = `node ${await nodeVersion(node)}`;
+    const bare: number[] = [];
+    const version: number[] = [];
+    const sent: number[] = [];
+    const exit: number[] = [];
+    for (let run = 0; run < RUNS; run += 1) {
+      bare.push((await timeProcess(node, ['-e', '0'], baseEnv)).ms);
+      version.push((await timeProcess(node, [bundle.bundle, '--version'], baseEnv)).ms);
+      // Alternate nodes, releasing between ups: each `up` is a planned switchover, never a
+      // takeover the split-brain guard would hold back.
+      const agent = nodes[run % 2] as AgentNode;
+      const up = await switchover(node, agent, 'up');
+      if (up.sentMs !== null) sent.push(up.sentMs);
+      exit.push(up.exitMs);
+      await switchover(node, agent, 'down');
+    }
+    record(`${label}: node -e 0`, bare);
+    record(`${label}: --version`, version);
+    record(`${label}: up, start -> PutEvents sent`, sent);
+    record(`${label}: up, start -> exit 0 (applied)`, exit);
+    ratios.push(
+      `${label}: --version / node -e 0 = ${(median(version) / median(bare)).toFixed(2)} (target <= 1.5); ` +
+        `start -> PutEvents sent / node -e 0 = ${(median(sent) / median(bare)).toFixed(2)} (target <= 2)`,
+    );
   }
-
-  const bare: number[] = [];
-  const versionBundled: number[] = [];
-  const versionUnbundled: number[] = [];
-  for (let run = 0; run < RUNS; run += 1) {
-    bare.push(await timeProcess(process.execPath, ['-e', '0'], baseEnv));
-    versionBundled.push(await timeProcess(...bundled(bundle.bundle).command(['--version']), baseEnv));
-    versionUnbundled.push(await timeProcess(...unbundled.command(['--version']), baseEnv));
-  }
-  record('baseline: node -e 0', bare);
-  record('bundled: --version', versionBundled);
-  record('unbundled: --version', versionUnbundled);
 
   const untagged: World = await createWorld(clients, { prefix: 'bench-untagged-', instanceCount: 1, tagMembers: false });
   stops.push(
@@ -147,16 +148,20 @@ try {
     if (result.code !== 1) throw new Error(`rejected up exited ${result.code}: ${result.stderr}`);
     rejected.push(performance.now() - started);
   }
-  record('bundled: start -> exit 1 (up, rejected: untagged)', rejected);
+  record(`node ${process.version}: up, start -> exit 1 (rejected: untagged)`, rejected);
 
   const width = Math.max(...rows.map((row) => row.measure.length));
-  console.log(`agent timings against moto on loopback (ms; ${RUNS} runs unless n says otherwise)`);
+  console.log(
+    `agent timings against moto on loopback (ms; ${RUNS} runs unless n says otherwise; ` +
+      `bundle ${(bundle.bytes / 1024).toFixed(0)} KiB; load average ${loadBefore.toFixed(1)} -> ${(loadavg()[0] ?? NaN).toFixed(1)})`,
+  );
   console.log(`${'measure'.padEnd(width)}  median     min     max   n`);
   for (const row of rows) {
     console.log(
       `${row.measure.padEnd(width)}  ${row.median.toFixed(0).padStart(6)}  ${row.min.toFixed(0).padStart(6)}  ${row.max.toFixed(0).padStart(6)}  ${String(row.n).padStart(2)}`,
     );
   }
+  for (const line of ratios) console.log(line);
 } finally {
   for (const thing of stops.reverse()) await thing.stop();
   destroyClients(clients);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CLUSTER_NAME_PATTERN, INTERFACE_PATTERN, IPV4_PATTERN } from './patterns.ts';
 
 /** The wire contract between the agent on a pgpool node and the controller (docs/design.md). */
 export const CONTRACT_VERSION = 1;
@@ -19,11 +20,7 @@ export const OUTCOME_DETAIL_TYPES = {
   failed: 'VIP Switchover Failed',
 } as const satisfies Record<OutcomeKind, string>;
 
-const IPV4_OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-export const IPV4_PATTERN = new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}$`);
-/** Linux interface names: at most 15 bytes, no slash, whitespace or shell metacharacters. */
-export const INTERFACE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
-export const CLUSTER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export { CLUSTER_NAME_PATTERN, INTERFACE_PATTERN, IPV4_PATTERN };
 
 export const Ipv4Schema = z.string().regex(IPV4_PATTERN, 'must be a dotted IPv4 address');
 export const InterfaceNameSchema = z

@@ -25,10 +25,10 @@ export interface AgentRun {
 }
 
 /** Builds the shipped single-file agent into a temporary directory; returns its path and a cleanup. */
-export async function buildAgentBundle(): Promise<{ bundle: string; dir: string; remove(): Promise<void> }> {
+export async function buildAgentBundle(): Promise<{ bundle: string; bytes: number; dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'pgpool-vip-agent-'));
-  const { outfile } = await buildAgent(join(dir, 'pgpool-vip.mjs'));
-  return { bundle: outfile, dir, remove: () => rm(dir, { recursive: true, force: true }) };
+  const { outfile, bytes } = await buildAgent(join(dir, 'pgpool-vip.mjs'));
+  return { bundle: outfile, bytes, dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 export interface NodeOptions {

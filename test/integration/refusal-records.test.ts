@@ -2,9 +2,11 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AwsJsonClient, DYNAMODB } from '../../agent/aws-json.ts';
 import { Deadline } from '../../agent/deadline.ts';
 import { waitForOutcome } from '../../agent/outcome.ts';
 import { requestKey } from '../../lib/ledger-records.ts';
+import { MOTO_REGION, MOTO_ROOT_CREDENTIALS } from '../../local/aws-clients.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 import type { WorldInstance } from '../../local/world.ts';
@@ -73,7 +75,7 @@ describe('Function: refusals of unverified events do not occupy a request id (ag
       );
     await put('f'.repeat(64), 'rejected', 'squatted');
     const waiting = waitForOutcome({
-      client: harness.clients.dynamodb,
+      client: new AwsJsonClient(DYNAMODB, { region: MOTO_REGION, credentials: MOTO_ROOT_CREDENTIALS, env: { AWS_ENDPOINT_URL: moto.endpoint } }),
       table: harness.world.ledgerTable,
       requestId,
       digest: 'a'.repeat(64),

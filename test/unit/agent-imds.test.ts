@@ -1,5 +1,6 @@
 import { fromInstanceMetadata } from '@aws-sdk/credential-providers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveCredentials } from '../../agent/credentials.ts';
 import { Deadline } from '../../agent/deadline.ts';
 import { UsageError } from '../../agent/errors.ts';
 import { readNodeIdentity } from '../../agent/identity.ts';
@@ -108,6 +109,27 @@ describe('Function: readNodeIdentity', () => {
   });
 });
 
+describe('Function: resolveCredentials', () => {
+  it("reads the instance profile's credentials through the agent's own IMDSv2 session", async () => {
+    const credentials = await resolveCredentials(deadline, new InstanceMetadata(imds.endpoint, deadline));
+
+    expect(credentials).toEqual({
+      accessKeyId: INSTANCE.credentials.accessKeyId,
+      secretAccessKey: INSTANCE.credentials.secretAccessKey,
+      sessionToken: INSTANCE.credentials.sessionToken,
+      expiration: INSTANCE.credentials.expiration,
+    });
+  });
+
+  it('says there are no instance-profile credentials when IMDS cannot be reached', async () => {
+    const closedPort = await freeLoopbackPort();
+
+    const resolving = resolveCredentials(deadline, new InstanceMetadata(`http://127.0.0.1:${closedPort}`, deadline));
+
+    await expect(resolving).rejects.toThrow(/^no instance-profile credentials from IMDS: IMDS unreachable at http:\/\/127\.0\.0\.1:\d+ \(PUT api\/token\)/);
+  });
+});
+
 describe('Function: InstanceMetadata', () => {
   it('names the endpoint and the network error when IMDS is unreachable', async () => {
     const closedPort = await freeLoopbackPort();
@@ -117,7 +139,7 @@ describe('Function: InstanceMetadata', () => {
 
     await expect(reading).rejects.toBeInstanceOf(InstanceMetadataError);
     await expect(reading).rejects.toThrow(
-      `IMDS unreachable at http://127.0.0.1:${closedPort} (PUT api/token): TypeError: fetch failed (ECONNREFUSED)`,
+      `IMDS unreachable at http://127.0.0.1:${closedPort} (PUT api/token): ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:${closedPort}`,
     );
   });
 

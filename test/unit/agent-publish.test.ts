@@ -1,12 +1,11 @@
-import { EventBridgeClient, EventBridgeServiceException, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AwsServiceError, type AwsJsonCaller } from '../../agent/aws-json.ts';
 import { Deadline } from '../../agent/deadline.ts';
 import { DeadlineReachedError, SwitchoverFailedError } from '../../agent/errors.ts';
 import { publishRequest } from '../../agent/publish.ts';
 import type { RequestDetail } from '../../lib/contract.ts';
 
-// moto cannot refuse one PutEvents and accept the next, nor hang: these cases use a client mock.
+// moto cannot refuse one PutEvents and accept the next, nor hang: these cases script the bus's answers.
 const DETAIL: RequestDetail = {
   version: 1,
   action: 'up',
@@ -25,12 +24,28 @@ const refused = (code: string, message: string) => ({
   Entries: [{ ErrorCode: code, ErrorMessage: message }],
 });
 const accepted = { FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] };
+const hangs = (): Promise<unknown> => new Promise(() => undefined);
 
-function awsError(name: string, status: number): EventBridgeServiceException {
-  return new EventBridgeServiceException({ name, message: `${name} from the service`, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
+function awsError(name: string, status: number): AwsServiceError {
+  return new AwsServiceError(name, `${name} from the service`, status);
 }
 
-const mock = mockClient(EventBridgeClient);
+/** An EventBridge that answers each call with the next script step (the last one repeats). */
+function scriptedBus(...steps: Array<() => Promise<unknown>>): AwsJsonCaller & { calls: Array<{ operation: string; input: object }> } {
+  const calls: Array<{ operation: string; input: object }> = [];
+  return {
+    calls,
+    call: (operation, input) => {
+      calls.push({ operation, input });
+      const step = steps[Math.min(calls.length, steps.length) - 1];
+      if (step === undefined) throw new Error('empty script');
+      return step();
+    },
+  };
+}
+const answers = (value: unknown) => () => Promise.resolve(value);
+const throws = (error: Error) => () => Promise.reject(error);
+
 const deadlines: Deadline[] = [];
 function deadlineOf(ms: number): Deadline {
   const deadline = new Deadline(ms);
@@ -38,19 +53,19 @@ function deadlineOf(ms: number): Deadline {
   return deadline;
 }
 afterEach(() => {
-  mock.reset();
   for (const deadline of deadlines.splice(0)) deadline.dispose();
 });
 
 describe('Function: publishRequest', () => {
   it('puts one entry on the configured bus with the contract source, detail-type and detail', async () => {
     // Prepare
-    mock.on(PutEventsCommand).resolves(accepted);
+    const bus = scriptedBus(answers(accepted));
     // Act
-    const attempts = await publishRequest({ client: new EventBridgeClient({}), bus: 'pgpool-vip', detail: DETAIL, deadline: deadlineOf(5000) });
+    const attempts = await publishRequest({ client: bus, bus: 'pgpool-vip', detail: DETAIL, deadline: deadlineOf(5000) });
     // Assess
     expect(attempts).toBe(1);
-    expect(mock.commandCalls(PutEventsCommand)[0]?.args[0].input).toEqual({
+    expect(bus.calls[0]?.operation).toBe('PutEvents');
+    expect(bus.calls[0]?.input).toEqual({
       Entries: [
         { EventBusName: 'pgpool-vip', Source: 'pgpool.vip.agent', DetailType: 'VIP Switchover Requested', Detail: JSON.stringify(DETAIL) },
       ],
@@ -58,55 +73,57 @@ describe('Function: publishRequest', () => {
   });
 
   it('retries an entry refused with HTTP 200 and FailedEntryCount, resending the same detail', async () => {
-    mock
-      .on(PutEventsCommand)
-      .resolvesOnce(refused('ThrottlingException', 'Rate exceeded'))
-      .resolvesOnce(refused('InternalFailure', 'try again'))
-      .resolves(accepted);
+    const bus = scriptedBus(answers(refused('ThrottlingException', 'Rate exceeded')), answers(refused('InternalFailure', 'try again')), answers(accepted));
 
-    const attempts = await publishRequest({ client: new EventBridgeClient({}), bus: 'pgpool-vip', detail: DETAIL, deadline: deadlineOf(10_000) });
+    const attempts = await publishRequest({ client: bus, bus: 'pgpool-vip', detail: DETAIL, deadline: deadlineOf(10_000) });
 
     expect(attempts).toBe(3);
-    const details = mock.commandCalls(PutEventsCommand).map((call) => call.args[0].input.Entries?.[0]?.Detail);
+    const details = bus.calls.map((call) => (call.input as { Entries: Array<{ Detail: string }> }).Entries[0]?.Detail);
     expect(new Set(details)).toEqual(new Set([JSON.stringify(DETAIL)]));
   });
 
   it('gives up after three refusals that retrying cannot fix, naming the AWS error', async () => {
-    mock.on(PutEventsCommand).rejects(awsError('AccessDeniedException', 400));
+    const bus = scriptedBus(throws(awsError('AccessDeniedException', 400)));
 
-    const publishing = publishRequest({ client: new EventBridgeClient({}), bus: 'pgpool-vip', detail: DETAIL, deadline: deadlineOf(10_000) });
+    const publishing = publishRequest({ client: bus, bus: 'pgpool-vip', detail: DETAIL, deadline: deadlineOf(10_000) });
 
     await expect(publishing).rejects.toThrow(
       new SwitchoverFailedError('PutEvents to bus pgpool-vip failed after 3 attempts: AccessDeniedException: AccessDeniedException from the service'),
     );
-    expect(mock.commandCalls(PutEventsCommand)).toHaveLength(3);
+    expect(bus.calls).toHaveLength(3);
+  });
+
+  it('gives up after three answers that are not a PutEvents result, without waiting for the deadline', async () => {
+    const bus = scriptedBus(answers({ FailedEntryCount: 'none' }));
+
+    const publishing = publishRequest({ client: bus, bus: 'pgpool-vip', detail: DETAIL, deadline: deadlineOf(10_000) });
+
+    await expect(publishing).rejects.toThrow(
+      new SwitchoverFailedError('PutEvents to bus pgpool-vip failed after 3 attempts: InvalidResponse: PutEvents answered something that is not a PutEvents result'),
+    );
+    expect(bus.calls).toHaveLength(3);
   });
 
   it('keeps retrying throttling until the deadline, then exits 1 naming the last refusal', async () => {
-    mock.on(PutEventsCommand).resolves(refused('ThrottlingException', 'Rate exceeded'));
+    const bus = scriptedBus(answers(refused('ThrottlingException', 'Rate exceeded')));
 
-    const publishing = publishRequest({ client: new EventBridgeClient({}), bus: 'pgpool-vip', detail: DETAIL, deadline: deadlineOf(1500) });
+    const publishing = publishRequest({ client: bus, bus: 'pgpool-vip', detail: DETAIL, deadline: deadlineOf(1500) });
 
     await expect(publishing).rejects.toBeInstanceOf(SwitchoverFailedError);
     await expect(publishing).rejects.toThrow(/^PutEvents to bus pgpool-vip failed after \d+ attempts: ThrottlingException: Rate exceeded$/);
-    expect(mock.commandCalls(PutEventsCommand).length).toBeGreaterThan(3);
+    expect(bus.calls.length).toBeGreaterThan(3);
   });
 
   it('times out (exit 3) when the very first call never answers', async () => {
-    mock.on(PutEventsCommand).callsFake(() => new Promise(() => undefined));
-
-    const publishing = publishRequest({ client: new EventBridgeClient({}), bus: 'pgpool-vip', detail: DETAIL, deadline: deadlineOf(100) });
+    const publishing = publishRequest({ client: scriptedBus(hangs), bus: 'pgpool-vip', detail: DETAIL, deadline: deadlineOf(100) });
 
     await expect(publishing).rejects.toThrow(new DeadlineReachedError('timed out after 0.1 s waiting for PutEvents to bus pgpool-vip'));
   });
 
   it('reports the earlier refusal (exit 1) when a retry hangs until the deadline', async () => {
-    mock
-      .on(PutEventsCommand)
-      .resolvesOnce(refused('ThrottlingException', 'Rate exceeded'))
-      .callsFake(() => new Promise(() => undefined));
+    const bus = scriptedBus(answers(refused('ThrottlingException', 'Rate exceeded')), hangs);
 
-    const publishing = publishRequest({ client: new EventBridgeClient({}), bus: 'pgpool-vip', detail: DETAIL, deadline: deadlineOf(500) });
+    const publishing = publishRequest({ client: bus, bus: 'pgpool-vip', detail: DETAIL, deadline: deadlineOf(500) });
 
     await expect(publishing).rejects.toThrow(
       new SwitchoverFailedError('PutEvents to bus pgpool-vip failed after 1 attempt: ThrottlingException: Rate exceeded'),
