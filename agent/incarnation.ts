@@ -5,6 +5,11 @@ import { IncarnationSchema, type Incarnation } from '../lib/contract.ts';
 const PGPOOL_COMM = 'pgpool';
 /** More pgpool ancestors than any real process tree has: stop climbing there. */
 const MAX_ANCESTORS = 8;
+/**
+ * Processes between pgpool and the agent that are looked through: a wrapper script that times
+ * or logs the command, sudo (which runs the command as its child), env, nice, timeout.
+ */
+const MAX_WRAPPERS = 3;
 
 interface ProcessStat {
   comm: string;
@@ -20,16 +25,24 @@ interface ProcessStat {
  *   elected or found quorum again (or resigns);
  * - main -> watchdog -> agent, when the watchdog itself re-runs if_up_cmd because the VIP
  *   vanished from its interface while it believes it leads (a re-acquire).
+ * Up to three processes between pgpool and the agent (a wrapper script, sudo) are looked through.
  * Returns undefined when the agent does not run under pgpool's watchdog (a manual run) or /proc
  * cannot be read: the controller then treats the request as one it cannot place.
  */
 export function readIncarnation(options: { procRoot?: string; parentPid?: number } = {}): Incarnation | undefined {
   const procRoot = options.procRoot ?? '/proc';
   const chain: Array<{ pid: number; stat: ProcessStat }> = [];
+  let wrappers = 0;
   for (let pid = options.parentPid ?? process.ppid; pid > 0 && chain.length < MAX_ANCESTORS; ) {
     const stat = readStat(procRoot, pid);
-    if (stat === null || stat.comm !== PGPOOL_COMM) break;
-    chain.push({ pid, stat });
+    if (stat === null) break;
+    if (stat.comm !== PGPOOL_COMM) {
+      // Only wrappers right below pgpool; past the pgpool chain, its own parent (init) ends it.
+      if (chain.length > 0 || wrappers >= MAX_WRAPPERS) break;
+      wrappers += 1;
+    } else {
+      chain.push({ pid, stat });
+    }
     pid = stat.ppid;
   }
   // Counted from the agent up, so a wrapper named pgpool above pgpool's main changes nothing.

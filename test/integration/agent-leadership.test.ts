@@ -66,7 +66,9 @@ describe('Function: pgpool-vip up/down run by pgpool (bundled agent, process tre
     expect((await crashed.run('escalation', process.execPath, [bundle.bundle, ...UP], pgpool2.env)).code).toBe(0);
     await crashed.kill();
     const isolated = await pgpool();
-    expect((await isolated.run('escalation', process.execPath, [bundle.bundle, ...UP], pgpool1.env)).code).toBe(0);
+    // This node's pgpool.conf puts a wrapper script in front of the agent (as the drill does).
+    const wrapped = ['-c', '"$@"; exit $?', 'if-cmd-wrapper', process.execPath, bundle.bundle, ...UP];
+    expect((await isolated.run('escalation', '/bin/sh', wrapped, pgpool1.env)).code).toBe(0);
 
     // Act: pgpool-2's pgpool restarts and is elected; pgpool-1, isolated, re-runs if_up_cmd from
     // its watchdog when fenced, and resigns once it notices it lost quorum.

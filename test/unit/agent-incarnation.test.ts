@@ -45,6 +45,25 @@ describe('Function: readIncarnation', () => {
     expect(readIncarnation({ procRoot, parentPid: 420 })).toMatchObject({ watchdog: '310@1010', escalation: '420@9000' });
   });
 
+  it('looks through a wrapper between pgpool and the agent (a timing script, sudo)', () => {
+    const procRoot = procWith({
+      300: ['pgpool', 1, 1000],
+      310: ['pgpool', 300, 1010],
+      420: ['pgpool', 310, 9000],
+      421: ['sudo', 420, 9001],
+      422: ['timed-if-cmd.sh', 421, 9002],
+    });
+
+    expect(readIncarnation({ procRoot, parentPid: 422 })).toEqual({ bootId: BOOT_ID, watchdog: '310@1010', escalation: '420@9000' });
+  });
+
+  it('looks through no more than three wrappers', () => {
+    const procRoot = procWith({ 300: ['pgpool', 1, 1000], 310: ['pgpool', 300, 1010], 500: ['sh', 310, 1], 501: ['sh', 500, 2], 502: ['sh', 501, 3], 503: ['sh', 502, 4] });
+
+    expect(readIncarnation({ procRoot, parentPid: 502 })).toMatchObject({ watchdog: '310@1010', escalation: null });
+    expect(readIncarnation({ procRoot, parentPid: 503 })).toBeUndefined();
+  });
+
   it.each([
     ['a shell runs the agent', { 50: ['bash', 1, 10] }, 50],
     ['pgpool itself, with no watchdog between, runs the agent', { 300: ['pgpool', 1, 1000] }, 300],
