@@ -1,5 +1,6 @@
 // Controller numbers: cold import of the bundled handler vs the SDK unbundled, and, per
-// switchover against moto, how many AWS calls are made and how deep the critical path is.
+// switchover kind against moto, its call graph: the calls at each depth of the critical path
+// (`--calls-only` skips the cold imports).
 // Prints numbers; nothing here asserts a time.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -119,19 +120,32 @@ function recordCalls(clients: AwsClients, spans: CallSpan[]): HttpHandler {
   };
 }
 
-/** Longest chain of calls where each starts after the previous one ended. */
-function sequentialDepth(spans: CallSpan[]): number {
+/**
+ * Each call's depth: 1 + the deepest call that had ended before it started. The depth of the
+ * first route write is the number of sequential round trips it waited for, plus one.
+ */
+function depths(spans: CallSpan[]): Map<CallSpan, number> {
   const depth = new Map<CallSpan, number>();
   for (const span of [...spans].sort((a, b) => a.start - b.start)) {
     const before = spans.filter((other) => other.end <= span.start).map((other) => depth.get(other) ?? 0);
     depth.set(span, 1 + Math.max(0, ...before));
   }
-  return Math.max(0, ...depth.values());
+  return depth;
 }
+
+/** `name` or `namexN`, in order of first appearance. */
+function counted(names: string[]): string {
+  const counts = new Map<string, number>();
+  for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
+  return [...counts].map(([call, count]) => (count > 1 ? `${call}x${count}` : call)).join(' ');
+}
+
+const ROUTE_WRITES = new Set(['ec2:CreateRoute', 'ec2:ReplaceRoute']);
 
 let worlds = 0;
 
-async function callsPerSwitchover(endpoint: string, tables: number, print = true): Promise<void> {
+/** Runs the switchover kinds on a fresh world and prints each one's calls by depth (its call graph). */
+async function callGraphs(endpoint: string, tables: number, print = true): Promise<void> {
   const clients = motoClients(endpoint);
   worlds += 1;
   const world = await createWorld(clients, { prefix: `bench${worlds}-`, routeTableCount: tables });
@@ -147,36 +161,39 @@ async function callsPerSwitchover(endpoint: string, tables: number, print = true
   });
   const [node1, node2] = world.instances as [WorldInstance, WorldInstance];
   const scenarios: Array<[string, WorldInstance, 'up' | 'down']> = [
-    ['first up (create)', node1, 'up'],
-    ['up again (no-op)', node1, 'up'],
-    ['up elsewhere (replace)', node2, 'up'],
-    ['late down, not holder', node1, 'down'],
+    ['first up (create, cold container)', node1, 'up'],
+    ['repeated up (no-op)', node1, 'up'],
+    ['up moving (replace)', node2, 'up'],
+    ['late down from the old holder', node1, 'down'],
   ];
   const log = print ? console.log : () => undefined;
-  log(`\nper switchover, ${tables} route table${tables > 1 ? 's' : ''} (moto on loopback):`);
-  log('  scenario                         calls  depth  wall ms  calls');
+  log(`\ncall graph per switchover, ${tables} route table${tables > 1 ? 's' : ''} (moto on loopback; depth = sequential round trips):`);
   for (const [name, instance, action] of scenarios) {
     const detail = await signedDetail(world, instance, { action, stsEndpoint: endpoint });
     spans.length = 0;
     const started = performance.now();
     const result = (await handler(envelope(detail, world), localContext())) as { outcome: string };
     const wall = performance.now() - started;
-    const counts = new Map<string, number>();
-    for (const span of spans) counts.set(span.name, (counts.get(span.name) ?? 0) + 1);
-    const list = [...counts].map(([call, count]) => (count > 1 ? `${call}x${count}` : call)).join(' ');
-    log(
-      `  ${`${name} [${result.outcome}]`.padEnd(32)} ${String(spans.length).padStart(5)}  ${String(sequentialDepth(spans)).padStart(5)}  ${wall.toFixed(0).padStart(7)}  ${list}`,
-    );
+    const depth = depths(spans);
+    const deepest = Math.max(0, ...depth.values());
+    const routeWrite = Math.min(...spans.filter((span) => ROUTE_WRITES.has(span.name)).map((span) => depth.get(span) ?? 0));
+    const beforeRoute = Number.isFinite(routeWrite) ? `${routeWrite - 1} before the route write` : 'no route write';
+    log(`  ${name} [${result.outcome}]: ${spans.length} calls, depth ${deepest}, ${beforeRoute}, ${wall.toFixed(0)} ms`);
+    for (let level = 1; level <= deepest; level += 1) {
+      const names = [...spans].sort((a, b) => a.start - b.start).filter((span) => depth.get(span) === level).map((span) => span.name);
+      log(`    ${level}. ${counted(names)}`);
+    }
   }
 }
 
+const callsOnly = process.argv.includes('--calls-only');
 const moto = await startMotoServer();
 try {
-  await coldImports();
+  if (!callsOnly) await coldImports();
   // Warm moto's services first: its first call to a service costs ~1.8 s and would distort wall times.
-  await callsPerSwitchover(moto.endpoint, 1, false);
-  await callsPerSwitchover(moto.endpoint, 1);
-  await callsPerSwitchover(moto.endpoint, 3);
+  await callGraphs(moto.endpoint, 1, false);
+  await callGraphs(moto.endpoint, 1);
+  await callGraphs(moto.endpoint, 3);
 } finally {
   await moto.stop();
 }

@@ -30,8 +30,8 @@ export class Ec2Members implements Members {
     return describeInstance(this.ec2, instanceId);
   }
 
-  public vpcCidrs(vpcId: string): Promise<string[]> {
-    return describeVpcCidrs(this.ec2, vpcId);
+  public vpcCidrs(): Promise<Map<string, string[]>> {
+    return describeVpcCidrs(this.ec2);
   }
 
   public disableSourceDestCheck(eni: string): Promise<void> {
@@ -89,16 +89,23 @@ async function describeInstance(ec2: EC2Client, instanceId: string): Promise<Mem
   }
 }
 
-/** The IPv4 CIDR blocks of a VPC. */
-async function describeVpcCidrs(ec2: EC2Client, vpcId: string): Promise<string[]> {
-  const described = await ec2.send(new DescribeVpcsCommand({ VpcIds: [vpcId] }));
-  const vpc = described.Vpcs?.[0];
-  if (vpc === undefined) return [];
-  const blocks = (vpc.CidrBlockAssociationSet ?? [])
-    .filter((association) => association.CidrBlockState?.State !== 'disassociated')
-    .map((association) => association.CidrBlock)
-    .filter((cidr): cidr is string => cidr !== undefined);
-  return blocks.length > 0 ? blocks : vpc.CidrBlock ? [vpc.CidrBlock] : [];
+/** The IPv4 CIDR blocks of every VPC of the region (all pages), by VPC id. */
+async function describeVpcCidrs(ec2: EC2Client): Promise<Map<string, string[]>> {
+  const found = new Map<string, string[]>();
+  let nextToken: string | undefined;
+  do {
+    const page = await ec2.send(new DescribeVpcsCommand({ NextToken: nextToken }));
+    for (const vpc of page.Vpcs ?? []) {
+      if (vpc.VpcId === undefined) continue;
+      const blocks = (vpc.CidrBlockAssociationSet ?? [])
+        .filter((association) => association.CidrBlockState?.State !== 'disassociated')
+        .map((association) => association.CidrBlock)
+        .filter((cidr): cidr is string => cidr !== undefined);
+      found.set(vpc.VpcId, blocks.length > 0 ? blocks : vpc.CidrBlock ? [vpc.CidrBlock] : []);
+    }
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return found;
 }
 
 /** Turns the ENI's source/destination check off, so it can receive traffic for the VIP. */

@@ -28,9 +28,25 @@ export interface ClaimInput {
    * meets our own claim, and the token tells it is ours, not a duplicate delivery.
    */
   claimToken: string;
+  /** Attempts recorded before this one, as last read (a transaction cannot return the count). */
+  attemptsBefore?: number;
 }
 
-export type ClaimResult = { kind: 'claimed'; attempts: number } | { kind: 'duplicate'; record: RequestRecord };
+/** The VIP record to write with a claim, if nobody changed it since `expectedVersion` (null: it must not exist). */
+export interface VipWrite {
+  next: VipRecord;
+  expectedVersion: number | null;
+}
+
+/**
+ * What claiming found: the claim is ours (`attempts` counts this one), or the request was already
+ * handled, or (only with a VIP write) the VIP record changed since it was read, and nothing was
+ * written: read again and decide again.
+ */
+export type ClaimResult =
+  | { kind: 'claimed'; attempts: number }
+  | { kind: 'duplicate'; record: RequestRecord }
+  | { kind: 'vip-changed' };
 
 /** The VIP record alone, read strongly consistent: all the reconciler may read of the ledger. */
 export interface VipRecordSource {
@@ -42,9 +58,10 @@ export interface VipRecordSource {
 export interface Ledger extends VipRecordSource {
   /**
    * Claims a request id so each request is acted on once. A request whose last attempt `failed`
-   * (same digest) or whose claim lease ran out may be claimed again.
+   * (same digest) or whose claim lease ran out may be claimed again. With `vipWrite`, the claim and
+   * the VIP record are written together or not at all (one round trip, no half-done state).
    */
-  claim(input: ClaimInput): Promise<ClaimResult>;
+  claim(input: ClaimInput, vipWrite?: VipWrite): Promise<ClaimResult>;
   readRequest(requestId: string): Promise<RequestRecord | null>;
   /** Writes the VIP record if nobody changed it since `expectedVersion` (null: must not exist); false when another won. */
   writeVip(next: VipRecord, expectedVersion: number | null): Promise<boolean>;
@@ -85,8 +102,8 @@ export interface InstanceReader {
 export interface Members extends InstanceReader {
   /** Every non-terminated instance carrying the tag. */
   listMembers(tag: { key: string; value: string }): Promise<Member[]>;
-  /** The IPv4 CIDR blocks of a VPC. */
-  vpcCidrs(vpcId: string): Promise<string[]>;
+  /** The IPv4 CIDR blocks of every VPC of the region, by VPC id (one call, whatever the cluster). */
+  vpcCidrs(): Promise<Map<string, string[]>>;
   /** Turns the ENI's source/destination check off, so it can receive traffic for the VIP. */
   disableSourceDestCheck(eni: string): Promise<void>;
 }

@@ -25,6 +25,10 @@ const FUTURE_SKEW_MS = 10_000;
 /** X-Amz-Date has whole seconds; the agent signs with issuedAt as the signing date. */
 const ISSUED_AT_TOLERANCE_MS = 1000;
 
+const reject = (reason: string): never => {
+  throw new RequestRejectedError('verify', reason);
+};
+
 /**
  * Checks the proof offline (digest, signed headers, host, freshness), then asks STS who signed
  * it. Returns the caller's ARN: `assumed-role/<allowed role>/<the request's instance id>`.
@@ -35,9 +39,12 @@ export async function verifyProof(
   identity: CallerIdentity,
   now: Date,
 ): Promise<string> {
-  const reject = (reason: string): never => {
-    throw new RequestRejectedError('verify', reason);
-  };
+  checkProofOffline(request, policy, now);
+  return await confirmCaller(request, policy, identity);
+}
+
+/** What can be checked without asking anyone: a proof that fails here never reaches STS. */
+export function checkProofOffline(request: RequestDetail, policy: ProofPolicy, now: Date): void {
   const { headers, body } = request.proof;
   if (body !== GET_CALLER_IDENTITY_BODY) reject('proof body must be exactly a GetCallerIdentity request');
   const authorization = parseSigV4Authorization(headers.authorization ?? reject('proof has no authorization header'));
@@ -67,7 +74,10 @@ export async function verifyProof(
   if (Math.abs(Date.parse(request.issuedAt) - (signedAt as Date).getTime()) > ISSUED_AT_TOLERANCE_MS) {
     reject(`issuedAt ${request.issuedAt} is not the time the proof was signed (${(signedAt as Date).toISOString()})`);
   }
+}
 
+/** Asks STS who signed the proof; the signer must be an allowed role's session named after the instance. */
+export async function confirmCaller(request: RequestDetail, policy: ProofPolicy, identity: CallerIdentity): Promise<string> {
   let arn: string;
   try {
     arn = await identity.callerArn(request.proof);

@@ -9,17 +9,17 @@ import type { ClusterConfig, ControllerConfig } from '../../lib/cluster-config.t
 import type { RequestDetail } from '../../lib/contract.ts';
 import { requestDigest } from '../../lib/digest.ts';
 import { describeError, PgpoolVipError } from '../../lib/errors.ts';
-import type { VipRecord } from '../../lib/ledger-records.ts';
+import type { RequestRecord, VipRecord } from '../../lib/ledger-records.ts';
 import { METRIC_NAMESPACE, METRICS, SERVICE_NAME } from '../../lib/telemetry.ts';
 import { changeAddress, fence, othersToFence, rewriteRoutes } from '../core/act.ts';
 import { decide, nextVipRecord, routePlansFor, type SwitchoverPlan } from '../core/decide.ts';
 import { checkClusterNetwork, checkMember } from '../core/member-check.ts';
 import type { Member, VipRoute } from '../core/model.ts';
 import { clusterFor, identityOf, parseRequest, type RequestIdentity } from '../core/parse-request.ts';
-import { RouteTableNotFoundError, type SwitchoverPorts } from '../core/ports.ts';
-import { StepFailedError, StepFaultError, stepTimer, verdictOfError, type Step } from '../core/steps.ts';
+import { RouteTableNotFoundError, type ClaimInput, type SwitchoverPorts } from '../core/ports.ts';
+import { RequestRejectedError, StepFailedError, StepFaultError, stepTimer, verdictOfError, type Step } from '../core/steps.ts';
 import { auditEntryOf, type AuditEntry, type SwitchoverOutcome } from '../core/switchover-outcome.ts';
-import { verifyProof } from '../core/verify-proof.ts';
+import { checkProofOffline, confirmCaller } from '../core/verify-proof.ts';
 import { createLogger } from '../logger.ts';
 import { recordOutcome } from './audit-trail.ts';
 
@@ -52,23 +52,47 @@ type Facts = Pick<SwitchoverOutcome, 'identity' | 'receivedAt'> & Partial<Switch
 /** How the request ended, as the last step saw it. */
 type Verdict = Pick<SwitchoverOutcome, 'outcome' | 'reason' | 'failedStep'>;
 
-/** What deciding under the VIP record's version produced. */
-interface Decided {
-  plan: SwitchoverPlan;
+/** What the controller sees of a cluster before it decides: read while STS checks the proof. */
+interface Sight {
+  vip: VipRecord | null;
+  /** The request's own record, if an earlier delivery or attempt left one. */
+  earlier: RequestRecord | null;
+  routes: VipRoute[];
   members: Member[];
-  /** The VIP record this request wrote, or null when the plan leaves the ledger as it is. */
-  written: VipRecord | null;
-  holderBefore: string | null;
-  sourceDestCheckDisabled: boolean;
+  /** The sender, member or not; null when EC2 does not know it. */
+  sender: Member | null;
+  vpcId: string;
 }
 
-/** Builds the Lambda handler: parse -> verify -> claim -> decide -> act -> record. */
+/** What deciding and claiming under the VIP record's version produced. */
+type Committed =
+  | { kind: 'duplicate'; record: RequestRecord }
+  /** The sender may not have the VIP; the refusal is recorded over the claim. */
+  | { kind: 'refused'; attempts: number; holderBefore: string | null; rejection: RequestRejectedError }
+  | {
+      kind: 'claimed';
+      attempts: number;
+      plan: SwitchoverPlan;
+      members: Member[];
+      /** The VIP record this request wrote, or null when the plan leaves the ledger as it is. */
+      written: VipRecord | null;
+      holderBefore: string | null;
+      sourceDestCheckDisabled: boolean;
+    };
+type Decided = Extract<Committed, { kind: 'claimed' }>;
+
+/**
+ * Builds the Lambda handler. At most three AWS round trips lead to the route write, whatever the
+ * number of tables: (1) STS confirms the proof while the ledger, the routes and the members are
+ * read; (2) the claim and the VIP record are written in one transaction; (3) every table's route
+ * is written while SSM starts putting the VIP on the sender.
+ */
 export function createSwitchoverHandler(deps: SwitchoverDeps) {
   const { ports, config } = deps;
   const logger = deps.logger ?? createLogger();
   const metrics = deps.metrics ?? new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICE_NAME });
   const now = deps.now ?? (() => new Date());
-  const vpcOfCluster = new Map<string, Promise<string>>();
+  const vpcOfCluster = new Map<string, Promise<Map<string, string[]>>>();
   const audit = { ledger: ports.ledger, outcomeBus: ports.outcomeBus, logger, metrics, ttlDays: config.ledgerTtlDays, now };
 
   /** The story of one request. Each step returns what it learnt; the outcome is built once. */
@@ -80,14 +104,19 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     try {
       const { request, cluster } = await step('parse', () => parsed(event));
       facts = { ...facts, interface: request.interface, eni: request.eni, digest: requestDigest(request) };
-      const callerArn = await step('verify', () => verifyProof(request, proofPolicy(cluster), ports.callerIdentity, now()));
+      const policy = proofPolicy(cluster);
+      await step('verify', () => checkProofOffline(request, policy, now()));
+      // Reading changes nothing, so it need not wait for STS; writing does.
+      const [callerArn, sight] = await proofFirst(
+        step('verify', () => confirmCaller(request, policy, ports.callerIdentity)),
+        step('read', () => look(cluster, request)),
+      );
       facts = { ...facts, callerArn };
-      const claim = await step('claim', () => claimRequest(request, facts.digest ?? '', callerArn, remainingMs));
-      if (claim.kind === 'duplicate') return duplicateDelivery(facts, claim.record.status, claim.record.reason ?? null);
-      facts = { ...facts, claimed: true, attempts: claim.attempts };
-      const decided = await decideUnderVersion(step, request, cluster);
-      facts = { ...facts, holderBefore: decided.holderBefore, holderAfter: holderAfterDecision(decided), sourceDestCheckDisabled: decided.sourceDestCheckDisabled };
-      const acted = await act(step, decided, request, cluster, deadline);
+      const committed = await decideAndClaim(step, request, cluster, facts, sight, remainingMs);
+      if (committed.kind === 'duplicate') return duplicateDelivery(facts, committed.record);
+      facts = { ...facts, ...claimFacts(committed) };
+      if (committed.kind === 'refused') throw committed.rejection;
+      const acted = await act(step, committed, request, cluster, deadline);
       facts = { ...facts, ...acted.facts };
       verdict = acted.verdict;
     } catch (error) {
@@ -108,25 +137,92 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     return { stsEndpoint: deps.stsEndpoint, region: deps.region, freshnessSeconds: config.proofFreshnessSeconds, accountId: deps.accountId, allowedRoles: cluster.allowedRoles };
   }
 
+  /** The VIP record, the request's own record, the routes, the members and the VPC, all at once. */
+  async function look(cluster: ClusterConfig, request: RequestDetail): Promise<Sight> {
+    const [vip, earlier, routes, members, vpcs] = await Promise.all([
+      ports.ledger.readVip(cluster.name),
+      ports.ledger.readRequest(request.requestId),
+      readRoutes(cluster),
+      ports.members.listMembers(cluster.memberTag),
+      vpcCidrs(cluster),
+    ]);
+    const vpcId = checkClusterNetwork(cluster, routes, []);
+    checkClusterNetwork(cluster, routes, vpcs.get(vpcId) ?? []);
+    // Only a sender that is no member costs one more call, to say why it is refused.
+    const sender = members.find((member) => member.instanceId === request.instanceId) ?? (await ports.members.describeInstance(request.instanceId));
+    return { vip, earlier, routes, members, sender, vpcId };
+  }
+
+  /**
+   * Validates the sender, decides, and claims the request, writing the VIP record in the same
+   * transaction when the plan changes it. If another controller changed the VIP record since it
+   * was read, nothing was written: read again and decide again. A verified request that is
+   * refused is claimed too, so that a redelivery is answered from the ledger.
+   */
+  async function decideAndClaim(step: Step, request: RequestDetail, cluster: ClusterConfig, facts: Facts, first: Sight, remainingMs: number): Promise<Committed> {
+    let sight = first;
+    let sourceDestCheckDisabled = false;
+    for (let attempt = 1; ; attempt += 1) {
+      const claim = claimInput(request, facts, sight.earlier, remainingMs);
+      const check = await step('validate', () => memberCheck(request, cluster, sight));
+      if (check instanceof RequestRejectedError) {
+        const claimed = await step('claim', () => ports.ledger.claim(claim));
+        if (claimed.kind !== 'claimed') return claimed.kind === 'duplicate' ? claimed : unreachable(claimed);
+        return { kind: 'refused', attempts: claimed.attempts, holderBefore: sight.vip?.holderInstanceId ?? null, rejection: check };
+      }
+      const { vip, members } = sight;
+      const holderRunning = members.some((member) => member.instanceId === vip?.holderInstanceId && member.state === 'running');
+      const plan = await step('decide', () => decide(request, vip, sight.routes, { holderRunning }));
+      const next = nextVipRecord(plan, { ...request, cluster: cluster.name }, vip, now());
+      // Only a node about to receive VIP traffic needs its source/dest check off; beside the claim.
+      const disableCheck: boolean = plan.kind === 'up' && check.sourceDestCheckToDisable && !sourceDestCheckDisabled;
+      const [claimed] = await Promise.all([
+        step('claim', () => ports.ledger.claim(claim, next === null ? undefined : { next, expectedVersion: vip?.version ?? null })),
+        disableCheck ? step('source-dest-check', () => ports.members.disableSourceDestCheck(request.eni)) : undefined,
+      ]);
+      sourceDestCheckDisabled ||= disableCheck;
+      if (claimed.kind === 'duplicate') return claimed;
+      if (claimed.kind === 'claimed') {
+        return { kind: 'claimed', attempts: claimed.attempts, plan, members, written: next, holderBefore: vip?.holderInstanceId ?? null, sourceDestCheckDisabled };
+      }
+      if (attempt >= VIP_WRITE_ATTEMPTS) {
+        throw new StepFailedError('ledger', `the VIP record of cluster "${cluster.name}" kept changing under this request; gave up after ${attempt} attempts`);
+      }
+      sight = await step('read', () => look(cluster, request));
+    }
+  }
+
+  /** The member check as a value: a refusal is returned, so the request can be claimed first. */
+  function memberCheck(request: RequestDetail, cluster: ClusterConfig, sight: Sight) {
+    try {
+      return checkMember(request, cluster, sight.sender, sight.vpcId);
+    } catch (error) {
+      if (error instanceof RequestRejectedError) return error;
+      throw error;
+    }
+  }
+
   /** The claim holds as long as this invocation may still run, and a little more. */
-  async function claimRequest(request: RequestDetail, digest: string, callerArn: string, remainingMs: number) {
+  function claimInput(request: RequestDetail, facts: Facts, earlier: RequestRecord | null, remainingMs: number): ClaimInput {
     const claimedAt = now();
-    return await ports.ledger.claim({
+    return {
       ...request,
-      digest,
-      callerArn,
+      digest: facts.digest ?? '',
+      callerArn: facts.callerArn ?? '',
       now: claimedAt,
       ttl: Math.floor(claimedAt.getTime() / 1000) + config.ledgerTtlDays * 86_400,
       leaseMs: remainingMs + CLAIM_LEASE_MARGIN_MS,
       claimToken: randomUUID(),
-    });
+      attemptsBefore: earlier?.attempts ?? 0,
+    };
   }
 
   /** At-least-once delivery: a request already decided is answered from the ledger, not redone. */
-  function duplicateDelivery(facts: Facts, status: string, reason: string | null): AuditEntry {
+  function duplicateDelivery(facts: Facts, record: RequestRecord): AuditEntry {
+    const { status } = record;
     const verdict: Verdict = {
-      outcome: status === 'claimed' ? 'noop' : (status as SwitchoverOutcome['outcome']),
-      reason: reason ?? (status === 'claimed' ? 'already being handled' : null),
+      outcome: status === 'claimed' ? 'noop' : status,
+      reason: record.reason ?? (status === 'claimed' ? 'already being handled' : null),
       failedStep: null,
     };
     const entry = auditEntryOf(outcomeOf(facts, verdict, {}), now(), true);
@@ -134,42 +230,6 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     metrics.addDimensions({ cluster: entry.cluster ?? 'unknown' });
     metrics.addMetric(METRICS.duplicateDeliveries, MetricUnit.Count, 1);
     return entry;
-  }
-
-  /**
-   * Reads the VIP record, the routes and the members together, validates the sender, decides,
-   * and writes the VIP record with a conditional write; a lost race re-reads and decides again.
-   */
-  async function decideUnderVersion(step: Step, request: RequestDetail, cluster: ClusterConfig): Promise<Decided> {
-    let sourceDestCheckDisabled = false;
-    for (let attempt = 1; ; attempt += 1) {
-      const [vip, routes, members] = await step('read', () =>
-        Promise.all([ports.ledger.readVip(cluster.name), readRoutes(cluster), ports.members.listMembers(cluster.memberTag)]),
-      );
-      const vpcId = await step('read', () => clusterVpc(cluster, routes));
-      const sender =
-        members.find((member) => member.instanceId === request.instanceId) ??
-        (await step('read', () => ports.members.describeInstance(request.instanceId)));
-      const check = await step('validate', () => checkMember(request, cluster, sender, vpcId));
-      const holderRunning = members.some((member) => member.instanceId === vip?.holderInstanceId && member.state === 'running');
-      const plan = await step('decide', () =>
-        decide(request, vip, routes, { holderRunning }),
-      );
-      // Only a node about to receive VIP traffic needs its source/dest check off; beside the write.
-      const disableCheck: boolean = plan.kind === 'up' && check.sourceDestCheckToDisable && !sourceDestCheckDisabled;
-      const next = nextVipRecord(plan, { ...request, cluster: cluster.name }, vip, now());
-      const [written] = await Promise.all([
-        next === null ? true : step('ledger', () => ports.ledger.writeVip(next, vip?.version ?? null)),
-        disableCheck ? step('source-dest-check', () => ports.members.disableSourceDestCheck(request.eni)) : undefined,
-      ]);
-      sourceDestCheckDisabled ||= disableCheck;
-      const holderBefore = vip?.holderInstanceId ?? null;
-      if (next === null) return { plan, members, written: null, holderBefore, sourceDestCheckDisabled };
-      if (written) return { plan, members, written: next, holderBefore, sourceDestCheckDisabled };
-      if (attempt >= VIP_WRITE_ATTEMPTS) {
-        throw new StepFailedError('ledger', `the VIP record of cluster "${cluster.name}" kept changing under this request; gave up after ${attempt} attempts`);
-      }
-    }
   }
 
   /**
@@ -189,11 +249,13 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
           : { outcome: 'failed', reason: removed.failure, failedStep: 'ssm-remove' };
       return { facts: { ssmCommands: [removed.report] }, verdict };
     }
-    const [rewritten, added] = await Promise.all([
-      step('route', () => rewriteRoutes(ports.routeTables, cluster.vip, request.eni, plan.routes)),
-      step('ssm-add', () => changeAddress(target, 'add')),
-    ]);
-    const newer = written === null ? null : await step('ledger', () => supersedingRequest(cluster, written.version, request.instanceId));
+    // The routes never wait for SSM; whether a newer request overtook this one is asked as soon as
+    // the routes are written, while SSM is still at work.
+    const routed = step('route', () => rewriteRoutes(ports.routeTables, cluster.vip, request.eni, plan.routes));
+    const overtaken = routed.then(() =>
+      written === null ? null : step('ledger', () => supersedingRequest(cluster, written.version, request.instanceId)),
+    );
+    const [rewritten, added, newer] = await Promise.all([routed, step('ssm-add', () => changeAddress(target, 'add')), overtaken]);
     if (newer !== null) {
       const converged = await step('route', () => convergeToHolder(cluster, newer, request.instanceId, request.requestId));
       return { facts: { routes: converged.routes, ssmCommands: [added.report, converged.fenced], holderAfter: newer.holderInstanceId }, verdict: converged.verdict };
@@ -256,19 +318,18 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     }
   }
 
-  /** The cluster's VPC, checked once per container: one VPC, and the VIP outside its CIDR. */
-  async function clusterVpc(cluster: ClusterConfig, routes: VipRoute[]): Promise<string> {
-    let checked = vpcOfCluster.get(cluster.name);
-    if (checked === undefined) {
-      checked = (async () => {
-        const vpcId = checkClusterNetwork(cluster, routes, []);
-        checkClusterNetwork(cluster, routes, await ports.members.vpcCidrs(vpcId));
-        return vpcId;
-      })();
-      vpcOfCluster.set(cluster.name, checked);
-      checked.catch(() => vpcOfCluster.delete(cluster.name));
+  /**
+   * The CIDR blocks of the region's VPCs, read once per container per cluster: a VPC's CIDRs do
+   * not move under a running cluster. A failed read is not kept.
+   */
+  async function vpcCidrs(cluster: ClusterConfig): Promise<Map<string, string[]>> {
+    let read = vpcOfCluster.get(cluster.name);
+    if (read === undefined) {
+      read = ports.members.vpcCidrs();
+      vpcOfCluster.set(cluster.name, read);
+      read.catch(() => vpcOfCluster.delete(cluster.name));
     }
-    return await checked;
+    return await read;
   }
 
   return middy(async (event: unknown, context: Context) => await switchover(event, remainingTimeOf(context)))
@@ -276,10 +337,27 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     .use(logMetrics(metrics));
 }
 
-/** Where the VIP stands once the ledger is written: the sender after an `up`, nobody after a release. */
-function holderAfterDecision(decided: Decided): string | null {
-  if (decided.written === null) return decided.holderBefore;
-  return decided.written.released ? null : decided.written.holderInstanceId;
+/** What a claim adds to the facts: the attempt, and where the VIP stands once the ledger is written. */
+function claimFacts(decided: Exclude<Committed, { kind: 'duplicate' }>): Partial<SwitchoverOutcome> {
+  if (decided.kind === 'refused') return { claimed: true, attempts: decided.attempts, holderBefore: decided.holderBefore, holderAfter: decided.holderBefore };
+  const holderAfter = decided.written === null ? decided.holderBefore : decided.written.released ? null : decided.written.holderInstanceId;
+  return { claimed: true, attempts: decided.attempts, holderBefore: decided.holderBefore, holderAfter, sourceDestCheckDisabled: decided.sourceDestCheckDisabled };
+}
+
+/** A claim without a VIP write cannot meet a changed VIP record. */
+function unreachable(result: { kind: 'vip-changed' }): never {
+  throw new StepFailedError('claim', `the ledger answered ${result.kind} to a claim without a VIP record`);
+}
+
+/**
+ * Both answers, or the first failure, where the proof's comes first: a forged request is refused
+ * as forged even when a read failed beside it.
+ */
+async function proofFirst<A, B>(proof: Promise<A>, read: Promise<B>): Promise<[A, B]> {
+  const [proved, seen] = await Promise.allSettled([proof, read]);
+  if (proved.status === 'rejected') throw proved.reason;
+  if (seen.status === 'rejected') throw seen.reason;
+  return [proved.value, seen.value];
 }
 
 /** Lambda's remaining time; outside Lambda (no such function) a generous default. */
