@@ -72,7 +72,7 @@ describe('Function: runAudit (against a moto ledger filled by real switchovers)'
     expect(io.out[0]).toMatch(/^RECORDED AT\s+OUTCOME/);
     const takeover = io.out.find((line) => line.includes(results[1]?.requestId ?? 'none'));
     expect(takeover).toContain(`${node1?.instanceId} -> ${node2?.instanceId}`);
-    expect(io.out.some((line) => /^ {4}.*older than the up that made/.test(line))).toBe(true);
+    expect(io.out.some((line) => /^ {4}.*older than this instance's own later down/.test(line))).toBe(true);
   });
 
   it('honours --limit and a --since in the future of every record', async () => {
