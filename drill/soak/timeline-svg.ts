@@ -77,15 +77,18 @@ export function timelineSvg(options: {
     }
   });
   const bottom = top + lanes.length * (laneHeight + gap);
-  // Seconds axis, every 10 s.
-  for (let s = 0; s <= span / 1000; s += 10) {
+  // Seconds axis: about 15 ticks, on a round step.
+  const step = [5, 10, 20, 30, 60, 120, 300].find((candidate) => span / 1000 / candidate <= 15) ?? 600;
+  for (let s = 0; s <= span / 1000; s += step) {
     const tx = x(record.from + s * 1000);
     parts.push(`<line x1="${tx.toFixed(1)}" y1="${bottom}" x2="${tx.toFixed(1)}" y2="${bottom + 5}" stroke="black"/><text x="${tx.toFixed(1)}" y="${bottom + 17}" text-anchor="middle">${s}s</text>`);
   }
   marks.forEach((mark, index) => {
     const mx = x(mark.at);
     parts.push(`<line x1="${mx.toFixed(1)}" y1="${top - 5}" x2="${mx.toFixed(1)}" y2="${bottom}" stroke="black" stroke-dasharray="4,3"/>`);
-    parts.push(`<text x="${mx.toFixed(1)}" y="${bottom + 34 + index * 14}">${escape(`${((mark.at - record.from) / 1000).toFixed(1)}s ${mark.text}`)}</text>`);
+    // Labels in the right half end at their line, so none runs off the picture.
+    const anchor = mx > (left + width) / 2 ? 'end' : 'start';
+    parts.push(`<text x="${mx.toFixed(1)}" y="${bottom + 34 + index * 14}" text-anchor="${anchor}">${escape(`${((mark.at - record.from) / 1000).toFixed(1)}s ${mark.text}`)}</text>`);
   });
   for (const check of broken) {
     const bx = x(check.at);
