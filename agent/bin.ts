@@ -1,3 +1,5 @@
+// First: it must run before any SDK client is built.
+import './sdk-warnings.ts';
 import { processIo } from './io.ts';
 import { main } from './main.ts';
 

@@ -42,7 +42,7 @@ export async function main(argv: readonly string[], io: AgentIo): Promise<number
         io.stdout((await import('./help.ts')).HELP_TEXT);
         return EXIT.done;
       case 'version':
-        io.stdout(AGENT_VERSION);
+        io.stdout(`pgpool-vip ${AGENT_VERSION}`);
         return EXIT.done;
       case 'switchover': {
         const [{ configPathFrom }, { runSwitchover }] = await Promise.all([import('./config.ts'), import('./switchover.ts')]);

@@ -15,7 +15,7 @@ const BUILTINS = new Set(builtinModules);
 const shared: BuildOptions = {
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   // The SDK's ESM builds first: smaller, and about half the start-up time of the CJS ones.
   mainFields: ['module', 'main'],
   // Less to read and compile on every start: pgpool runs `up` on the critical path of a failover.
@@ -26,7 +26,8 @@ const shared: BuildOptions = {
 };
 
 /**
- * Bundles the agent into one executable ESM file that runs with plain `node` 20+.
+ * Bundles the agent into one executable ESM file that runs with plain `node` 22+ (the
+ * version the pgpool nodes need; `doctor` checks it).
  *
  * Node compiles every byte of a module's code when it loads it, whether it runs or not, and
  * the EC2 client alone is larger than the rest of the agent. So the file holds two parts:

@@ -81,8 +81,8 @@ export async function startAgentNode(world: World, index: number, options: NodeO
 }
 
 /**
- * The environment of a pgpool child on a node: no AWS keys, no profiles, so the SDK's chain
- * can only find the instance role through IMDS.
+ * The environment of a pgpool child on a node: no AWS keys, no profiles (a test that wants
+ * them adds them), and nothing that quiets the SDK: the agent itself must keep stderr clean.
  */
 export function agentBaseEnv(awsEndpoint: string, imdsEndpoint: string): Record<string, string> {
   return {
@@ -91,7 +91,6 @@ export function agentBaseEnv(awsEndpoint: string, imdsEndpoint: string): Record<
     AWS_EC2_METADATA_SERVICE_ENDPOINT: imdsEndpoint,
     AWS_CONFIG_FILE: '/nonexistent/pgpool-vip-test/config',
     AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/pgpool-vip-test/credentials',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
 }
 
@@ -100,12 +99,11 @@ export async function runAgent(
   bundle: string,
   args: readonly string[],
   env: Record<string, string>,
-  options: { netns?: string; killAfterMs?: number } = {},
+  options: { netns?: string; killAfterMs?: number; node?: string } = {},
 ): Promise<AgentRun> {
+  const node = options.node ?? process.execPath;
   const [command, argv] =
-    options.netns === undefined
-      ? [process.execPath, [bundle, ...args]]
-      : ['ip', ['netns', 'exec', options.netns, process.execPath, bundle, ...args]];
+    options.netns === undefined ? [node, [bundle, ...args]] : ['ip', ['netns', 'exec', options.netns, node, bundle, ...args]];
   const child = spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

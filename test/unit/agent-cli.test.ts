@@ -82,7 +82,7 @@ describe('Function: main (pgpool-vip command line)', () => {
   it('prints the version on stdout and exits 0', async () => {
     const result = await run(['--version']);
 
-    expect(result).toEqual({ code: 0, stdout: [AGENT_VERSION], stderr: [] });
+    expect(result).toEqual({ code: 0, stdout: [`pgpool-vip ${AGENT_VERSION}`], stderr: [] });
     expect(AGENT_VERSION).toMatch(/^\d+\.\d+\.\d+/);
   });
 
@@ -114,7 +114,7 @@ describe('Function: main (pgpool-vip command line)', () => {
     expect(result).toEqual({
       code: 2,
       stdout: [],
-      stderr: [`pgpool-vip: VIP 198.19.0.51 is not the VIP of cluster main (198.19.0.50 in ${goodConfig}); check delegate_IP in pgpool.conf`],
+      stderr: [`pgpool-vip: VIP 198.19.0.51 is not the VIP of cluster main (198.19.0.50 in ${goodConfig}); check delegate_ip in pgpool.conf (delegate_IP up to pgpool 4.3)`],
     });
     expect(hits).toEqual([]);
   });
@@ -158,7 +158,7 @@ describe('Function: main (pgpool-vip command line)', () => {
   it.each([
     ['unreadable.json', null, 'is not a regular file (it is a directory)'],
     ['broken.json', '{"cluster": "main",', 'is not valid JSON: '],
-    ['no-ledger.json', '{"cluster":"main","vip":"198.19.0.50"}', ': ledgerTable is required'],
+    ['no-cluster.json', '{"vip":"198.19.0.50"}', ': cluster is required'],
     ['bad-vip.json', '{"cluster":"main","vip":"198.19.0.500","ledgerTable":"t-1"}', ': vip must be a dotted IPv4 address'],
     [
       'bad-deadline.json',
