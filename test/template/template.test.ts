@@ -71,10 +71,29 @@ describe('Template: cfn-lint', () => {
     expect(lint.status).not.toBe(0);
     expect(lint.findings.get(deprecatedFile)?.join('\n')).toMatch(/E253[13]/);
   });
+
+  it("runs the functions on the newest Node.js runtime in cfn-lint's Lambda lifecycle data, more than 180 days before its deprecation", () => {
+    const lifecycle = cfnLintRuntimeLifecycle();
+    const runtimes = new Set(resourcesOfType(template, 'AWS::Lambda::Function').map(([, fn]) => fn.Properties?.Runtime));
+    const nodeRuntimes = Object.keys(lifecycle).filter((name) => /^nodejs\d+\.x$/.test(name));
+    const newest = nodeRuntimes.sort((a, b) => Number(/\d+/.exec(b)?.[0]) - Number(/\d+/.exec(a)?.[0]))[0];
+
+    expect([...runtimes]).toEqual([newest]);
+    const deprecated = Date.parse(lifecycle[newest ?? '']?.deprecated ?? '');
+    expect(deprecated - Date.now()).toBeGreaterThan(180 * 86_400_000);
+  });
 });
 
+/** cfn-lint's own table of Lambda runtimes and their deprecation dates (the data its E2531/W2531 rules use). */
+function cfnLintRuntimeLifecycle(): Record<string, { deprecated?: string; successor?: string | null }> {
+  const found = spawnSync('python3', ['-c', 'import cfnlint, os; print(os.path.dirname(cfnlint.__file__))'], { encoding: 'utf8' });
+  if (found.status !== 0) throw new Error(`cannot locate cfn-lint's package: ${found.stderr}`);
+  const file = join(found.stdout.trim(), 'data', 'AdditionalSpecs', 'LmbdRuntimeLifecycle.json');
+  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, { deprecated?: string; successor?: string | null }>;
+}
+
 describe('Template: functions', () => {
-  it('runs both functions on nodejs22.x arm64 with their handlers; only the switchover has reserved concurrency', () => {
+  it('runs both functions on nodejs24.x arm64 with their handlers; only the switchover has reserved concurrency', () => {
     const functions = resourcesOfType(template, 'AWS::Lambda::Function').map(([logicalId, fn]) => [
       logicalId,
       fn.Properties?.Runtime,
@@ -84,8 +103,8 @@ describe('Template: functions', () => {
     ]);
 
     expect(functions.sort()).toEqual([
-      ['ReconcileLambdaFunction', 'nodejs22.x', ['arm64'], 'functions/reconcile/handler.handler', undefined],
-      ['SwitchoverLambdaFunction', 'nodejs22.x', ['arm64'], 'functions/switchover/handler.handler', 20],
+      ['ReconcileLambdaFunction', 'nodejs24.x', ['arm64'], 'functions/reconcile/handler.handler', undefined],
+      ['SwitchoverLambdaFunction', 'nodejs24.x', ['arm64'], 'functions/switchover/handler.handler', 20],
     ]);
   });
 
