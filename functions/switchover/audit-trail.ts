@@ -21,14 +21,22 @@ export interface AuditTrailDeps {
  */
 export async function recordOutcome(deps: AuditTrailDeps, outcome: SwitchoverOutcome): Promise<AuditEntry> {
   const recordedAt = deps.now();
-  const entry = auditEntryOf(outcome, recordedAt);
-  const record = requestRecordOf(outcome, entry, recordedAt, deps.ttlDays);
+  // What the ledger record and the outcome event carry: they cannot include their own write.
+  const written = auditEntryOf(outcome, recordedAt);
+  const record = requestRecordOf(outcome, written, recordedAt, deps.ttlDays);
   const { identity } = outcome;
 
   const [ledgerResult, eventResult] = await Promise.allSettled([
     record === null ? Promise.resolve() : outcome.claimed ? deps.ledger.recordOutcome(record) : deps.ledger.recordUnclaimedOutcome(record),
-    deps.outcomeBus.publish(outcomeDetailOf(entry)),
+    deps.outcomeBus.publish(outcomeDetailOf(written)),
   ]);
+  // The audit line and the duration metric come after the writes, so they include the record step.
+  const doneAt = deps.now();
+  const entry: AuditEntry = {
+    ...written,
+    durationsMs: { ...written.durationsMs, record: doneAt.getTime() - recordedAt.getTime() },
+    totalMs: doneAt.getTime() - outcome.receivedAt.getTime(),
+  };
 
   const log = outcome.outcome === 'failed' ? 'error' : outcome.outcome === 'rejected' ? 'warn' : 'info';
   deps.logger[log](AUDIT_MESSAGE, { ...entry });

@@ -165,6 +165,38 @@ describe('Function: recordOutcome (log line, EMF metrics, outcome event)', () =>
     expect(printed).not.toMatch(/Signature=|SECRET-TOKEN/);
   });
 
+  it('counts the record step (ledger write and outcome event) in the audit line and the duration metric', async () => {
+    const logger = createLogger({ logLevel: 'INFO' });
+    const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: 'pgpool-vip' });
+    const outcome = outcomeOf('applied');
+    // The clock reads 300 ms more once the ledger write and the event are done.
+    const clock = [RECORDED_AT, new Date(RECORDED_AT.getTime() + 300)];
+    const entry = await recordOutcome(
+      {
+        ledger: new Ledger(new DynamoDBClient({ region: 'us-east-1' }), 'pgpool-vip-ledger'),
+        eventbridge: new EventBridgeClient({ region: 'us-east-1' }),
+        busName: 'pgpool-vip',
+        logger,
+        metrics,
+        ttlDays: 90,
+        now: () => clock.shift() ?? RECORDED_AT,
+      },
+      outcome,
+    );
+    metrics.publishStoredMetrics();
+    const json = output.lines();
+    const audit = json.find((line) => line.message === AUDIT_MESSAGE) ?? {};
+    const emf = json.find((line) => '_aws' in line) ?? {};
+    const beforeRecord = RECORDED_AT.getTime() - outcome.receivedAt.getTime();
+
+    expect(entry.totalMs).toBe(beforeRecord + 300);
+    expect(entry.durationsMs.record).toBe(300);
+    expect(audit).toMatchObject({ totalMs: beforeRecord + 300, durationsMs: { record: 300 } });
+    expect(emf[METRICS.switchoverDuration]).toBe(beforeRecord + 300);
+    const ledgerItem = dynamodb.commandCalls(PutItemCommand)[0]?.args[0].input.Item;
+    expect(ledgerItem?.durationMs).toEqual({ N: String(beforeRecord) });
+  });
+
   it.each([
     ['applied', [METRICS.switchovers, METRICS.switchoverDuration]],
     ['noop', [METRICS.switchovers, METRICS.switchoverDuration]],
