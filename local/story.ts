@@ -63,7 +63,8 @@ async function main(): Promise<number> {
     const audits: AuditEntry[] = [];
     controller = createLocalController({ endpoint: moto.endpoint, world, onResult: (entry) => audits.push(entry) });
     controller.start();
-    out('controller: the switchover Lambda handler, fed from the bus through an SQS queue');
+    out('controller: the switchover Lambda handler, fed from the bus through an SQS queue here because moto');
+    out('            cannot invoke a Lambda target; in AWS the bus\'s rule invokes the function directly');
     out('note: moto\'s SSM runs no command, so no VIP lands on a real interface here; the agent runs with');
     out('      --no-interface-check and says so. `sudo npm run drill` does it for real with pgpool2 in namespaces.');
     const stage: Stage = { moto, clients, world, imds, agent, workdir, audits };
@@ -71,6 +72,8 @@ async function main(): Promise<number> {
 
     await step(stage, '1. pgpool-1 is elected leader: its if_up_cmd runs the agent', () => runAgent(stage, 0, 'up'));
     await step(stage, '2. planned switchover, part 1: pgpool-1 stops cleanly and runs if_down_cmd', () => runAgent(stage, 0, 'down'));
+    out('   the route stays on pgpool-1 on purpose: the controller never deletes it (a late down must not take');
+    out('   the VIP from a new leader); the VIP left pgpool-1\'s interface and the next up moves the route');
     const beforeStep3 = new Date();
     await step(stage, '3. planned switchover, part 2: pgpool-2 is elected and runs if_up_cmd', () => runAgent(stage, 1, 'up'));
     await step(stage, "4. a late if_down_cmd from pgpool-1 arrives after pgpool-2's up (isolation)", () => runAgent(stage, 0, 'down'));
@@ -124,7 +127,6 @@ async function runAgent(stage: Stage, index: number, action: 'up' | 'down'): Pro
     AWS_EC2_METADATA_SERVICE_ENDPOINT: stage.imds[index]?.endpoint,
     PGPOOL_VIP_AGENT_CONFIG: config,
     PGPOOL_VIP_INTERFACE_MAC: instance.mac,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
   const started = Date.now();
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -157,11 +159,18 @@ async function putCrafted(
 }
 
 function printAudit(stage: Stage, entry: AuditEntry): void {
-  const name = (id: string | null): string => stage.world.instances.find((instance) => instance.instanceId === id)?.name ?? id ?? '-';
+  const name = (id: string | null): string => stage.world.instances.find((instance) => instance.instanceId === id)?.name ?? id ?? 'none';
   out(`   controller: ${entry.outcome.toUpperCase()}${entry.reason ? ` (${entry.reason})` : ''}`);
-  out(`   holder: ${name(entry.holderBefore)} -> ${name(entry.holderAfter)}; ${entry.totalMs} ms; ssm: ${entry.ssmCommands.map((command) => `${command.purpose} ${command.instanceIds.map(name).join('+')}`).join(', ') || 'none'}`);
+  // A request refused before the ledger was read has no holder to show.
+  const holder =
+    entry.holderBefore === null && entry.holderAfter === null && entry.outcome === 'rejected'
+      ? `not read (refused at ${entry.failedStep ?? 'an early step'}, before the ledger)`
+      : `${name(entry.holderBefore)} -> ${name(entry.holderAfter)}`;
+  out(`   holder: ${holder}; ${entry.totalMs} ms; ssm: ${entry.ssmCommands.map((command) => `${command.purpose} ${command.instanceIds.map(name).join('+')}`).join(', ') || 'none'}`);
   const { routes, ssmCommands: _ssm, ...rest } = entry;
-  out(`   audit: ${JSON.stringify({ ...rest, routes: routes.map((route) => `${route.routeTableId}: ${route.before ?? 'none'} -> ${route.after ?? 'none'} (${route.change})`) })}`);
+  out(
+    `   audit (shortened: routes as text, ssmCommands left out; the function logs the whole JSON line, docs/audit.md): ${JSON.stringify({ ...rest, routes: routes.map((route) => `${route.routeTableId}: ${route.before ?? 'none'} -> ${route.after ?? 'none'} (${route.change})`) })}`,
+  );
 }
 
 async function routeTargets(stage: Stage): Promise<Array<string | null>> {
