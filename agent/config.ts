@@ -1,7 +1,7 @@
 import { constants, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
-import { ClusterNameSchema, DEFAULT_BUS_NAME, InterfaceNameSchema, Ipv4Schema, RouteTableIdSchema } from '../lib/contract.ts';
+import { ClusterNameSchema, DEFAULT_BUS_NAME, DEFAULT_LEDGER_TABLE_NAME, InterfaceNameSchema, Ipv4Schema, RouteTableIdSchema } from '../lib/contract.ts';
 import { fieldName } from '../lib/errors.ts';
 import { Deadline } from './deadline.ts';
 import { UsageError } from './errors.ts';
@@ -35,7 +35,11 @@ export const AgentConfigSchema = z
       .string()
       .regex(/^[A-Za-z0-9._\-/:]{1,1600}$/, 'must be an event bus name or ARN')
       .default(DEFAULT_BUS_NAME),
-    ledgerTable: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'),
+    /** Ledger table name; the default is the `prod` stage's. */
+    ledgerTable: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')
+      .default(DEFAULT_LEDGER_TABLE_NAME),
     /** Overrides the region IMDS reports. */
     region: z
       .string()

@@ -1,6 +1,6 @@
 import { PgpoolVipError } from '../lib/errors.ts';
 
-/** Exit codes pgpool sees (DESIGN.md): it only logs them, so stderr carries the reason. */
+/** Exit codes pgpool sees: it only logs them, so stderr carries the reason. */
 export const EXIT = {
   done: 0,
   failed: 1,

@@ -37,7 +37,7 @@ export interface SwitchoverCommand {
 export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, deadline: Deadline): Promise<ExitCode> {
   const { action, vip, iface, config } = command;
   if (vip !== config.vip) {
-    throw new UsageError(`VIP ${vip} is not the VIP of cluster ${config.cluster} (${config.vip} in ${command.configPath}); check delegate_IP in pgpool.conf`);
+    throw new UsageError(`VIP ${vip} is not the VIP of cluster ${config.cluster} (${config.vip} in ${command.configPath}); check delegate_ip in pgpool.conf (delegate_IP up to pgpool 4.3)`);
   }
   await checkedInterface(iface);
   const mac = await interfaceMacFor(iface, config, io.env);

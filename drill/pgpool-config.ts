@@ -19,7 +19,7 @@ export const PGPOOL_DEFAULT_TIMINGS = { interval: 10, keepalive: 2, deadtime: 30
 /**
  * The node isolated in scenario 4. Its lifecheck is slower (deadtime 20 s against 3 s), so
  * its if_down_cmd comes after the new leader's if_up_cmd (the others need about 10-17 s to
- * notice, elect and escalate), as it did with pgpool's default timings in DESIGN.md. Only the
+ * notice, elect and escalate), as it does with pgpool's default timings. Only the
  * isolated node may be slow: the survivors elect only once both have declared it lost.
  */
 export const SLOW_LIFECHECK_NODE = NODES[0]?.name ?? 'pgpool-1';

@@ -7,6 +7,8 @@ export const REQUEST_SOURCE = 'pgpool.vip.agent';
 export const REQUEST_DETAIL_TYPE = 'VIP Switchover Requested';
 export const OUTCOME_SOURCE = 'pgpool.vip.controller';
 export const DEFAULT_BUS_NAME = 'pgpool-vip';
+/** The ledger table of the `prod` stage (other stages append `-<stage>`). */
+export const DEFAULT_LEDGER_TABLE_NAME = 'pgpool-vip-ledger';
 
 export const OUTCOME_KINDS = ['applied', 'noop', 'stale', 'rejected', 'failed'] as const;
 export type OutcomeKind = (typeof OUTCOME_KINDS)[number];

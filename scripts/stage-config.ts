@@ -67,7 +67,7 @@ const ANY_NETWORK_INTERFACE: CfnValue = {
 const unique = <T>(values: T[]): T[] => [...new Set(values)];
 
 /**
- * The route is never deleted (DESIGN.md): an explicit deny keeps it so even if a broader policy
+ * The route is never deleted (a late down must not take the VIP from the new holder): an explicit deny keeps it so even if a broader policy
  * is ever attached to a controller role. It also keeps each cluster-scope policy non-empty.
  */
 export const NEVER_DELETE_ROUTES: PolicyStatement = {

@@ -205,7 +205,7 @@ describe('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local c
 
     expect([wrongVip.code, wrongVip.stderr]).toEqual([
       2,
-      `pgpool-vip: VIP 198.19.0.51 is not the VIP of cluster ${world.config.clusters[0]?.name} (198.19.0.50 in ${node.configPath}); check delegate_IP in pgpool.conf\n`,
+      `pgpool-vip: VIP 198.19.0.51 is not the VIP of cluster ${world.config.clusters[0]?.name} (198.19.0.50 in ${node.configPath}); check delegate_ip in pgpool.conf (delegate_IP up to pgpool 4.3)\n`,
     ]);
     expect([noInterface.code, noInterface.stderr]).toEqual([
       2,

@@ -3,9 +3,9 @@ import { DEFAULT_CONFIG_PATH, configPathFrom, parseAgentConfig } from '../../age
 import { UsageError } from '../../agent/errors.ts';
 
 describe('Function: parseAgentConfig', () => {
-  it('fills the defaults of a minimal config', () => {
+  it("fills the defaults of a minimal config: the prod stage's bus and ledger table", () => {
     // Act
-    const config = parseAgentConfig({ cluster: 'main', vip: '198.19.0.50', ledgerTable: 'pgpool-vip-ledger' }, 'agent.json');
+    const config = parseAgentConfig({ cluster: 'main', vip: '198.19.0.50' }, 'agent.json');
     // Assess
     expect(config).toEqual({
       cluster: 'main',
@@ -47,6 +47,7 @@ describe('Function: parseAgentConfig', () => {
 
   it.each([
     [{ vip: '198.19.0.50', ledgerTable: 't-1' }, 'config a.json: cluster is required'],
+    [{ cluster: 'main', vip: '198.19.0.50', ledgerTable: 'a b' }, 'config a.json: ledgerTable must be a DynamoDB table name'],
     [{ cluster: 'main', vip: '198.19.0.50', ledgerTable: 't-1', region: 'Europe' }, 'config a.json: region must be an AWS region like eu-west-1'],
     [{ cluster: 'main', vip: '198.19.0.50', ledgerTable: 't-1', deadlineSeconds: 0 }, 'config a.json: deadlineSeconds Number must be greater than or equal to 1'],
     [{ cluster: 'main', vip: '198.19.0.50', ledgerTable: 't-1', interfaceMac: 'aa:bb' }, 'config a.json: interfaceMac must be a MAC address like 0a:1b:2c:3d:4e:5f'],
