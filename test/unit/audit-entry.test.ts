@@ -173,9 +173,8 @@ describe('Function: recordOutcome (log line, EMF metrics, outcome event)', () =>
     const clock = [RECORDED_AT, new Date(RECORDED_AT.getTime() + 300)];
     const entry = await recordOutcome(
       {
-        ledger: new Ledger(new DynamoDBClient({ region: 'us-east-1' }), 'pgpool-vip-ledger'),
-        eventbridge: new EventBridgeClient({ region: 'us-east-1' }),
-        busName: 'pgpool-vip',
+        ledger: new DynamoLedger(new DynamoDBClient({ region: 'us-east-1' }), 'pgpool-vip-ledger'),
+        outcomeBus: new EventBridgeOutcomeBus(new EventBridgeClient({ region: 'us-east-1' }), 'pgpool-vip'),
         logger,
         metrics,
         ttlDays: 90,
