@@ -1,7 +1,7 @@
 import { constants, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
-import { ClusterNameSchema, DEFAULT_BUS_NAME, DEFAULT_LEDGER_TABLE_NAME, InterfaceNameSchema, Ipv4Schema, RouteTableIdSchema } from '../lib/contract.ts';
+import { ClusterNameSchema, DEFAULT_BUS_NAME, DEFAULT_LEDGER_TABLE_NAME, InterfaceNameSchema, Ipv4Schema, REGION_PATTERN, RouteTableIdSchema } from '../lib/contract.ts';
 import { fieldName } from '../lib/errors.ts';
 import { Deadline } from './deadline.ts';
 import { UsageError } from './errors.ts';
@@ -43,7 +43,7 @@ export const AgentConfigSchema = z
     /** Overrides the region IMDS reports. */
     region: z
       .string()
-      .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region like eu-west-1')
+      .regex(REGION_PATTERN, 'must be an AWS region like eu-west-1')
       .optional(),
     /** The whole command, IMDS to interface check, ends by then (pgpool itself never times it out). */
     deadlineSeconds: z.number().int().min(1).max(600).default(30),

@@ -1,4 +1,5 @@
-import { EniIdSchema, InstanceIdSchema } from '../lib/contract.ts';
+import { EniIdSchema, InstanceIdSchema, RegionSchema } from '../lib/contract.ts';
+import { reflect } from '../lib/reflect.ts';
 import { UsageError } from './errors.ts';
 import { InstanceMetadata, InstanceMetadataError } from './imds.ts';
 
@@ -21,9 +22,14 @@ export interface IdentityQuery {
 /** Reads instance id, region and the ENI behind the interface's MAC from IMDSv2. */
 export async function readNodeIdentity(imds: InstanceMetadata, query: IdentityQuery): Promise<NodeIdentity> {
   const instanceId = checked(await imds.get('meta-data/instance-id'), InstanceIdSchema.safeParse.bind(InstanceIdSchema), 'instance-id');
-  const region = query.region ?? (await imds.get('meta-data/placement/region'));
+  const region = query.region ?? (await readRegion(imds));
   const eni = await eniOf(imds, query);
   return { instanceId, region, mac: query.mac, eni };
+}
+
+/** The region IMDS reports; it names STS and every endpoint, so it must be a region name. */
+export async function readRegion(imds: InstanceMetadata): Promise<string> {
+  return checked(await imds.get('meta-data/placement/region'), RegionSchema.safeParse.bind(RegionSchema), 'placement/region');
 }
 
 async function eniOf(imds: InstanceMetadata, query: IdentityQuery): Promise<string> {
@@ -43,6 +49,6 @@ async function eniOf(imds: InstanceMetadata, query: IdentityQuery): Promise<stri
 }
 
 function checked(value: string, parse: (value: string) => { success: boolean }, what: string): string {
-  if (!parse(value).success) throw new InstanceMetadataError(`IMDS answered an unexpected ${what}: '${value.slice(0, 40)}'`);
+  if (!parse(value).success) throw new InstanceMetadataError(`IMDS answered an unexpected ${what}: ${reflect(value, 40)}`);
   return value;
 }

@@ -74,6 +74,13 @@ export class InstanceMetadata {
           async (signal) => {
             const response = await this.origin.exchange(url, { ...init, signal, maxBytes: MAX_ANSWER_BYTES });
             const body = response.text;
+            // IMDS never redirects, and node:http follows none: a redirect would carry the token elsewhere.
+            if (response.status >= 300 && response.status < 400) {
+              throw new InstanceMetadataError(
+                `IMDS answered a redirect (HTTP ${response.status}) to ${what} at ${this.endpoint}; redirects are not followed`,
+                { status: response.status },
+              );
+            }
             if (response.status < 200 || response.status > 299) {
               throw new InstanceMetadataError(`IMDS answered HTTP ${response.status} to ${what} at ${this.endpoint}`, {
                 status: response.status,

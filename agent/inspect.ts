@@ -2,7 +2,7 @@ import type { AgentConfig } from './config.ts';
 import type { Deadline } from './deadline.ts';
 import { AgentError, describeAwsError, oneLine } from './errors.ts';
 import { interfaceExists } from './host-interface.ts';
-import { readNodeIdentity, type NodeIdentity } from './identity.ts';
+import { readNodeIdentity, readRegion, type NodeIdentity } from './identity.ts';
 import { InstanceMetadata, imdsEndpointFor } from './imds.ts';
 import { interfaceMacFor } from './preflight.ts';
 
@@ -24,7 +24,7 @@ export async function lookUpIdentity(command: InspectCommand, env: NodeJS.Proces
   const { config, iface } = command;
   try {
     if (!(await interfaceExists(iface))) {
-      const region = config.region ?? (await imds.get('meta-data/placement/region'));
+      const region = config.region ?? (await readRegion(imds));
       return { ok: false, region, problem: `no interface '${iface}' on this host`, endpoint: imds.endpoint };
     }
     const mac = await interfaceMacFor(iface, config, env);

@@ -46,6 +46,20 @@ export const ClusterSchema = z
   })
   .strict();
 
+/** Addresses a VPC route cannot send to one node: never a VIP. */
+const SPECIAL_USE_RANGES: ReadonlyArray<readonly [string, string]> = [
+  ['0.0.0.0/8', '"this network"'],
+  ['127.0.0.0/8', 'loopback'],
+  ['169.254.0.0/16', 'link-local (the instance metadata service and the Amazon DNS and time services live there)'],
+  ['224.0.0.0/4', 'multicast'],
+  ['255.255.255.255/32', 'the broadcast address'],
+  ['240.0.0.0/4', 'reserved'],
+];
+
+function memberTagOf(cluster: { name: string; memberTag?: { key: string; value: string } | undefined }): { key: string; value: string } {
+  return cluster.memberTag ?? { key: MEMBER_TAG_KEY, value: cluster.name };
+}
+
 export const ControllerConfigSchema = z
   .object({
     clusters: z.array(ClusterSchema).min(1, 'needs at least one cluster'),
@@ -75,6 +89,26 @@ export const ControllerConfigSchema = z
           code: z.ZodIssueCode.custom,
           path: ['clusters', index, 'vip'],
           message: `${cluster.vip} is already the VIP of clusters[${vipOwner}]`,
+        });
+      }
+      const specialUse = SPECIAL_USE_RANGES.find(([cidr]) => ipv4InCidr(cluster.vip, cidr));
+      if (specialUse !== undefined) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['clusters', index, 'vip'],
+          message: `${cluster.vip} is ${specialUse[1]} (${specialUse[0]}), which a VPC route cannot carry to a node; choose an address outside the VPC CIDR, e.g. from 198.18.0.0/15 or your own private range`,
+        });
+      }
+      const tag = memberTagOf(cluster);
+      const tagOwner = config.clusters.findIndex((other) => {
+        const otherTag = memberTagOf(other);
+        return otherTag.key === tag.key && otherTag.value === tag.value;
+      });
+      if (tagOwner !== index) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['clusters', index, 'memberTag'],
+          message: `${tag.key}=${tag.value} is already the member tag of clusters[${tagOwner}]: a member of one cluster could move the other's VIP`,
         });
       }
       if (new Set(cluster.routeTables).size !== cluster.routeTables.length) {

@@ -24,6 +24,9 @@ export const OUTCOME_DETAIL_TYPES = {
 
 export { CLUSTER_NAME_PATTERN, INTERFACE_PATTERN, IPV4_PATTERN };
 
+/** AWS region names: `eu-west-1`, `us-gov-west-1`, `ap-southeast-4`. */
+export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+export const RegionSchema = z.string().regex(REGION_PATTERN, 'must be an AWS region like eu-west-1');
 export const Ipv4Schema = z.string().regex(IPV4_PATTERN, 'must be a dotted IPv4 address');
 export const InterfaceNameSchema = z
   .string()

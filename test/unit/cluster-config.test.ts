@@ -43,6 +43,20 @@ describe('Function: parseControllerConfig', () => {
     [{ clusters: [] }, 'clusters: needs at least one cluster'],
     [{ clusters: [cluster], proofFreshnessSeconds: 3600 }, 'proofFreshnessSeconds: Number must be less than or equal to 900'],
     [{ clusters: [{ ...cluster, displacedHoldSeconds: 20 }] }, 'clusters[0].displacedHoldSeconds: was removed: a displaced node is no longer held for a time'],
+    [{ clusters: [{ ...cluster, vip: '0.0.0.0' }] }, 'clusters[0].vip: 0.0.0.0 is "this network" (0.0.0.0/8)'],
+    [{ clusters: [{ ...cluster, vip: '127.0.0.1' }] }, 'clusters[0].vip: 127.0.0.1 is loopback (127.0.0.0/8)'],
+    [{ clusters: [{ ...cluster, vip: '169.254.169.254' }] }, 'clusters[0].vip: 169.254.169.254 is link-local'],
+    [{ clusters: [{ ...cluster, vip: '224.0.0.18' }] }, 'clusters[0].vip: 224.0.0.18 is multicast (224.0.0.0/4)'],
+    [{ clusters: [{ ...cluster, vip: '255.255.255.255' }] }, 'clusters[0].vip: 255.255.255.255 is the broadcast address (255.255.255.255/32)'],
+    [{ clusters: [{ ...cluster, vip: '240.0.0.1' }] }, 'clusters[0].vip: 240.0.0.1 is reserved (240.0.0.0/4)'],
+    [
+      { clusters: [{ ...cluster, memberTag: { key: 'team', value: 'db' } }, { ...cluster, name: 'other', vip: '198.19.0.51', memberTag: { key: 'team', value: 'db' } }] },
+      'clusters[1].memberTag: team=db is already the member tag of clusters[0]',
+    ],
+    [
+      { clusters: [cluster, { ...cluster, name: 'other', vip: '198.19.0.51', memberTag: { key: 'pgpool-vip:cluster', value: 'main' } }] },
+      'clusters[1].memberTag: pgpool-vip:cluster=main is already the member tag of clusters[0]',
+    ],
   ])('names the bad field of %j', (document, message) => {
     expect(() => parseControllerConfig(document)).toThrow(ConfigurationError);
     expect(() => parseControllerConfig(document)).toThrow(message);
