@@ -22,9 +22,11 @@ export class Observer {
       while (this.running) {
         try {
           this.cluster.poll();
+          // Leader and escalation time in one look: the runner reads the logs during the await below.
           const leader = this.cluster.namedLeader();
+          const leaderSince = leader === null ? null : this.cluster.escalatedAt(leader);
           const [routes, vipOn] = await Promise.all([this.drill.routeNodes(), Promise.resolve(this.drill.vipHolders())]);
-          this.samples.push({ t: Date.now(), leader, leaderSince: leader === null ? null : this.cluster.escalatedAt(leader), routes, vipOn });
+          this.samples.push({ t: Date.now(), leader, leaderSince, routes, vipOn });
         } catch (error) {
           this.drill.timeline.add('soak', `observation failed: ${(error as Error).message}`);
         }
