@@ -21,7 +21,7 @@ import {
   startAgentNode,
   startEventBridgeProxy,
   type AgentNode,
-} from '../test/integration/agent-harness.ts';
+} from '../local/agent-node.ts';
 
 const { values: options, positionals } = parseArgs({ allowPositionals: true, options: { node: { type: 'string', multiple: true } } });
 const RUNS = Number(positionals[0] ?? 20);

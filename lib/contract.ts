@@ -10,6 +10,11 @@ export const DEFAULT_BUS_NAME = 'pgpool-vip';
 /** The ledger table of the `prod` stage (other stages append `-<stage>`). */
 export const DEFAULT_LEDGER_TABLE_NAME = 'pgpool-vip-ledger';
 
+/** Signed header that binds a proof to one request's content. */
+export const DIGEST_HEADER = 'x-pgpool-vip-digest';
+/** The only body a proof may have: STS GetCallerIdentity. */
+export const GET_CALLER_IDENTITY_BODY = 'Action=GetCallerIdentity&Version=2011-06-15';
+
 export const OUTCOME_KINDS = ['applied', 'noop', 'stale', 'rejected', 'failed'] as const;
 export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 
@@ -123,7 +128,6 @@ export const RequestEventSchema = z.object({
   resources: z.array(z.string().max(2048)).max(16).optional(),
   detail: z.unknown(),
 });
-export type RequestEvent = z.infer<typeof RequestEventSchema>;
 
 /** Per-table route change the controller made or found in place. */
 export interface RouteReport {

@@ -15,7 +15,6 @@ export const requestKey = (requestId: string): string => `request#${requestId}`;
 export const vipKey = (cluster: string): string => `vip#${cluster}`;
 
 export const REQUEST_STATUSES = ['claimed', ...OUTCOME_KINDS] as const;
-export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 
 const RouteReportSchema = z.object({
   routeTableId: z.string(),

@@ -2,12 +2,10 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import type { Proof, UnsignedRequestDetail } from './contract.ts';
+import { DIGEST_HEADER, GET_CALLER_IDENTITY_BODY, type Proof, type UnsignedRequestDetail } from './contract.ts';
 import { requestDigest } from './digest.ts';
 
-/** Signed header that binds the proof to one request's content. */
-export const DIGEST_HEADER = 'x-pgpool-vip-digest';
-export const GET_CALLER_IDENTITY_BODY = 'Action=GetCallerIdentity&Version=2011-06-15';
+export { DIGEST_HEADER, GET_CALLER_IDENTITY_BODY } from './contract.ts';
 
 /** The regional STS endpoint, unless the SDK's standard override variables say otherwise. */
 export function stsEndpointFor(region: string, env: NodeJS.ProcessEnv = process.env): URL {

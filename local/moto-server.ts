@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
 /** A moto_server process standing in for AWS on a loopback port. */
@@ -20,12 +20,6 @@ export class MotoUnavailableError extends Error {
 
 export const MOTO_INSTALL_HINT =
   "moto_server was not found on PATH: install it with `pip install 'moto[server]'` (python 3), then run this again";
-
-/** True when a `moto_server` executable can be started from PATH. */
-export function motoServerInstalled(): boolean {
-  const probe = spawnSync('moto_server', ['--help'], { stdio: 'ignore', timeout: 20_000 });
-  return probe.error === undefined && probe.status === 0;
-}
 
 /** Asks the kernel for a free loopback TCP port. */
 export async function freeLoopbackPort(): Promise<number> {

@@ -1,6 +1,5 @@
-import type { RequestDetail } from '../../lib/contract.ts';
 import { requestDigest } from '../../lib/digest.ts';
-import { DIGEST_HEADER, GET_CALLER_IDENTITY_BODY } from '../../lib/proof.ts';
+import { DIGEST_HEADER, GET_CALLER_IDENTITY_BODY, type RequestDetail } from '../../lib/contract.ts';
 import { reflect } from '../../lib/reflect.ts';
 import { parseSigV4Authorization } from './authorization.ts';
 import { ProofRefusedError, StsUnavailableError, type CallerIdentity } from './ports.ts';

@@ -7,7 +7,7 @@ import { destroyClients, motoClients, type AwsClients } from '../../local/aws-cl
 import { startLocalController } from '../../local/controller.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createWorld, type World } from '../../local/world.ts';
-import { buildAgentBundle, runAgent, startAgentNode, type AgentNode } from './agent-harness.ts';
+import { buildAgentBundle, runAgent, startAgentNode, type AgentNode } from '../../local/agent-node.ts';
 
 // A namespace is the pgpool node: its `eth0` carries the instance's MAC (so the agent finds the
 // ENI in IMDS the way it does on EC2) and reaches moto and IMDS over a veth to the host.

@@ -7,7 +7,7 @@ import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createWorld, type World } from '../../local/world.ts';
 import { DynamoLedger } from '../../functions/adapters/ledger.ts';
 import { startPgpoolTree, type PgpoolTree } from '../support/pgpool-tree.ts';
-import { buildAgentBundle, runAgent, startAgentNode, type AgentNode } from './agent-harness.ts';
+import { buildAgentBundle, runAgent, startAgentNode, type AgentNode } from '../../local/agent-node.ts';
 
 // The host's loopback stands in for eth0 (see agent-switchover.test.ts); moto's SSM runs no
 // command, so the agent runs with --no-interface-check.

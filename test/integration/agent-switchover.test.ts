@@ -15,7 +15,7 @@ import {
   startEventBridgeProxy,
   type AgentNode,
   type NodeOptions,
-} from './agent-harness.ts';
+} from '../../local/agent-node.ts';
 
 // The host's loopback stands in for eth0 (tests never add addresses outside namespaces they
 // create), so the controller is told the cluster interface is `lo` and the agent looks up the

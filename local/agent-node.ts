@@ -5,10 +5,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { AgentConfigInput } from '../../agent/config.ts';
-import { startImdsServer, type ImdsServer } from '../../local/imds-server.ts';
-import type { World, WorldInstance } from '../../local/world.ts';
-import { buildAgent } from '../../scripts/build-agent.ts';
+import type { AgentConfigInput } from '../agent/config.ts';
+import { startImdsServer, type ImdsServer } from './imds-server.ts';
+import type { World, WorldInstance } from './world.ts';
+import { buildAgent } from '../scripts/build-agent.ts';
 
 /** A simulated pgpool node: its own IMDS, its agent config file, the environment pgpool would give the agent. */
 export interface AgentNode {
