@@ -83,4 +83,32 @@ describe('Class: Ledger (against moto)', () => {
     expect(await harness.ledger.writeVip({ ...record, version: 3 }, 1)).toBe(false);
     expect(await harness.ledger.readVip('ledger-test')).toMatchObject({ version: 2 });
   });
+
+  it('claims a request and writes the VIP record together, or neither', async () => {
+    const vip = (cluster: string, version: number) => ({
+      pk: `vip#${cluster}`,
+      cluster,
+      vip: '198.19.0.51',
+      holderInstanceId: 'i-0000000000000000a',
+      holderEni: 'eni-0000000000000000a',
+      upIssuedAt: new Date().toISOString(),
+      upRequestId: randomUUID(),
+      released: false,
+      version,
+      updatedAt: new Date().toISOString(),
+    });
+    const cluster = `together-${randomUUID().slice(0, 8)}`;
+    const first = randomUUID();
+    const raced = randomUUID();
+
+    const claimed = await harness.ledger.claim(claimInput(first, 'token-1'), { next: vip(cluster, 1), expectedVersion: null });
+    const changed = await harness.ledger.claim(claimInput(raced, 'token-2'), { next: vip(cluster, 2), expectedVersion: 7 });
+    const duplicate = await harness.ledger.claim(claimInput(first, 'token-3'), { next: vip(cluster, 2), expectedVersion: 1 });
+
+    expect(claimed).toEqual({ kind: 'claimed', attempts: 1 });
+    expect(changed).toEqual({ kind: 'vip-changed' });
+    expect(await harness.ledger.readRequest(raced)).toBeNull();
+    expect(duplicate).toMatchObject({ kind: 'duplicate', record: { requestId: first, status: 'claimed' } });
+    expect(await harness.ledger.readVip(cluster)).toMatchObject({ version: 1 });
+  });
 });
