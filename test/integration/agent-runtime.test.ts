@@ -9,7 +9,7 @@ import { startLocalController } from '../../local/controller.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createWorld, type World } from '../../local/world.ts';
 import { node22Binary } from '../support/node22.ts';
-import { buildAgentBundle, runAgent, startAgentNode, type AgentNode, type NodeOptions } from './agent-harness.ts';
+import { buildAgentBundle, runAgent, startAgentNode, type AgentNode, type NodeOptions } from '../../local/agent-node.ts';
 
 // What a pgpool node runs the agent with: its Node.js, its home directory, its environment.
 const IFACE = 'lo';
