@@ -26,7 +26,7 @@ function every(text: string, test: (code: number) => boolean): boolean {
 }
 
 /**
- * Parses `AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/<service>/aws4_request,
+ * Parses `AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request,
  * SignedHeaders=<a;b;c>, Signature=<hex>` in one pass over the text, with no regular
  * expression: the header is attacker-chosen, so its cost must stay linear in its length.
  * Each component must appear exactly once. Returns the reason for refusal as a string.
@@ -49,7 +49,7 @@ export function parseSigV4Authorization(header: string): SigV4Authorization | st
   const scope = (found.get('Credential') ?? '').split('/');
   const [accessKeyId = '', scopeDate = '', region = '', service = '', terminator = ''] = scope;
   if (scope.length !== 5 || terminator !== 'aws4_request') {
-    return 'authorization Credential= is not <key>/<date>/<region>/<service>/aws4_request';
+    return 'authorization Credential= is not KEY/DATE/REGION/SERVICE/aws4_request';
   }
   if (accessKeyId.length < 16 || accessKeyId.length > 128 || !every(accessKeyId, isUpperAlnum)) {
     return 'authorization Credential= has no valid access key id';

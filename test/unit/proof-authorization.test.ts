@@ -23,7 +23,7 @@ describe('Unit: the SigV4 authorization header parser', () => {
     ['no SignedHeaders=', VALID.replace(/, SignedHeaders=[^,]*/, ''), 'authorization has no SignedHeaders= component'],
     ['an unknown component', `${VALID}, Extra=1`, 'authorization has an unknown component "Extra"'],
     ['another algorithm', VALID.replace('AWS4-HMAC-SHA256', 'AWS4-ECDSA-P256-SHA256'), 'authorization is not AWS4-HMAC-SHA256 (starts "AWS4-ECDSA-P256-SHA256 C"... (217 characters))'],
-    ['a scope with six parts', VALID.replace('/sts/', '/x/sts/'), 'authorization Credential= is not <key>/<date>/<region>/<service>/aws4_request'],
+    ['a scope with six parts', VALID.replace('/sts/', '/x/sts/'), 'authorization Credential= is not KEY/DATE/REGION/SERVICE/aws4_request'],
     ['a short signature', VALID.replace(SIGNATURE, 'abc'), 'authorization Signature= is not 64 hex digits'],
     ['upper-case signed header names', VALID.replace('host;', 'Host;'), 'authorization SignedHeaders= is not a list of lower-case header names'],
     ['a region with markup', VALID.replace('us-east-1', '<b>'), 'authorization Credential= has no valid region ("\\u003cb\\u003e")'],
