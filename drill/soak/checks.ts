@@ -249,12 +249,19 @@ export function analyzeSequence(record: SequenceRecord, origin = record.from): S
       checks.push({ check: 'converge', subject, verdict: 'broken', detail: `${late}; at +15s: ${stateAt(record, leader, t0 + CONVERGE_WITHIN_MS)}`, at: t0 + CONVERGE_WITHIN_MS });
     }
     if (converged !== null && converged - t0 > CONVERGE_WITHIN_MS) convergenceMs.push(converged - t0);
-    // leader-up-exit
-    if (up.endedAt === null) {
-      checks.push({ check: 'leader-up-exit', subject, verdict: cutShort ? 'n/a' : 'broken', detail: `if_up_cmd on ${leader} still running ${((to - t0) / 1000).toFixed(1)}s after it started`, at: to });
+    // leader-up-exit: every if_up_cmd pgpool ran on the leader during its leadership (the
+    // escalation's, and the watchdog's own re-acquires) exits 0.
+    const ups = record.ifRuns.filter((run) => run.node === leader && run.action === 'up' && run.startedAt >= since - 2000 && run.startedAt <= to);
+    const failed = ups.filter((run) => run.endedAt !== null && run.code !== 0);
+    const unfinished = ups.filter((run) => run.endedAt === null);
+    if (failed.length > 0) {
+      const first = failed[0] ?? up;
+      const detail = failed.map((run) => `if_up_cmd on ${leader} started ${rel(run.startedAt, origin)} exited ${run.code ?? '?'} after ${(((run.endedAt ?? run.startedAt) - run.startedAt) / 1000).toFixed(2)}s: ${run.lastLine}`).join('; ');
+      checks.push({ check: 'leader-up-exit', subject, verdict: 'broken', detail: `${failed.length} of ${ups.length}: ${detail}`, at: first.endedAt ?? first.startedAt });
+    } else if (unfinished.length > 0) {
+      checks.push({ check: 'leader-up-exit', subject, verdict: cutShort ? 'n/a' : 'broken', detail: `if_up_cmd on ${leader} still running ${((to - (unfinished[0]?.startedAt ?? t0)) / 1000).toFixed(1)}s after it started`, at: to });
     } else {
-      const ok = up.code === 0;
-      checks.push({ check: 'leader-up-exit', subject, verdict: ok ? 'pass' : 'broken', detail: `if_up_cmd on ${leader} exited ${up.code ?? '?'} after ${((up.endedAt - t0) / 1000).toFixed(2)}s${ok ? '' : `: ${up.lastLine}`}`, at: up.endedAt });
+      checks.push({ check: 'leader-up-exit', subject, verdict: 'pass', detail: `${ups.length} if_up_cmd run(s) on ${leader} exited 0; the first after ${(((up.endedAt ?? t0) - t0) / 1000).toFixed(2)}s`, at: up.endedAt ?? t0 });
     }
     checks.push(...afterConvergence(record, stretch, stretches[index - 1], tables, origin, up.endedAt));
   }

@@ -82,6 +82,13 @@ describe('the soak checks of one sequence', () => {
     expect(broken).toContain('leader-up-exit');
   });
 
+  it('break leader-up-exit when a second if_up_cmd of the leader (a re-acquire) exits 1, even though the VIP is in place', () => {
+    const record = failover();
+    record.ifRuns = [up('pgpool-2', 40.5, 42), up('pgpool-2', 40.6, 55, 1)];
+    const check = analyzeSequence(record).broken.find((entry) => entry.check === 'leader-up-exit');
+    expect(check?.detail).toMatch(/^1 of 2: .*exited 1/);
+  });
+
   it('break no-ping-pong when the route goes back and forth under one leader', () => {
     const record = failover({
       routeChanges: [
