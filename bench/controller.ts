@@ -58,6 +58,9 @@ async function coldImports(): Promise<void> {
       format: 'esm',
       target: 'node20',
       mainFields: ['module', 'main'],
+      // As serverless.yml packages it.
+      minifyWhitespace: true,
+      minifySyntax: true,
       banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
       logLevel: 'error',
     });

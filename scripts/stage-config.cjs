@@ -7,7 +7,7 @@
 
 const cache = new Map();
 
-async function resolveStageSettings({ options, resolveConfigurationProperty }) {
+async function resolveStageSettings({ options, resolveConfigurationProperty, resolveVariable }) {
   const path = await import('node:path');
   const stage = options.stage || (await resolveConfigurationProperty(['provider', 'stage'])) || 'dev';
   const ssmDocumentName = await resolveConfigurationProperty(['custom', 'ssmDocumentName']);
@@ -17,7 +17,11 @@ async function resolveStageSettings({ options, resolveConfigurationProperty }) {
   const configFile = process.env.PGPOOL_VIP_CONFIG_FILE
     ? path.resolve(process.env.PGPOOL_VIP_CONFIG_FILE)
     : path.join(__dirname, '..', 'config', `${stage}.json`);
-  return { stage, configFile, ssmDocumentName };
+  const concurrency = {
+    provisioned: await resolveVariable('param:switchoverProvisionedConcurrency'),
+    reserved: await resolveVariable('param:switchoverReservedConcurrency'),
+  };
+  return { stage, configFile, ssmDocumentName, concurrency };
 }
 
 module.exports = async (context) => {

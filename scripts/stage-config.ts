@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 import { ConfigurationError } from '../lib/errors.ts';
 import { parseControllerConfig, type ClusterConfig, type ControllerConfig } from '../lib/cluster-config.ts';
 
@@ -16,6 +17,8 @@ export interface StageSettings {
   configFile: string;
   /** Name of the SSM document this stage deploys; clusters without `ssmDocument` use it. */
   ssmDocumentName: string;
+  /** The stage's `switchoverProvisionedConcurrency` and `switchoverReservedConcurrency` params, as resolved. */
+  concurrency?: { provisioned: unknown; reserved: unknown };
 }
 
 /** A CloudFormation value: a literal or an intrinsic function object. */
@@ -38,6 +41,8 @@ export interface StageConfig {
   switchoverTimeoutSeconds: number;
   /** Delivery retries stop once a request's proof would be too old to be accepted anyway. */
   requestMaximumEventAgeSeconds: number;
+  /** Switchover environments kept initialised (0: none, every failover after a quiet spell meets a cold start). */
+  switchoverProvisionedConcurrency: number;
   iam: {
     switchoverStatements: PolicyStatement[];
     reconcileStatements: PolicyStatement[];
@@ -139,7 +144,28 @@ function sourceDestCheckStatements(clusters: ClusterConfig[]): PolicyStatement[]
 }
 
 /** Builds the package-time view from an already validated configuration. */
-export function buildStageConfig(config: ControllerConfig, stage: string): StageConfig {
+/**
+ * The stage's provisioned concurrency for the switchover function: a whole number, at most the
+ * reserved concurrency (AWS refuses more, and the reserve caps every invocation anyway). Params
+ * given on the command line arrive as text.
+ */
+export function provisionedConcurrencyOf(provisioned: unknown, reserved: unknown): number {
+  const reserve = z.coerce.number().int().min(1).safeParse(reserved);
+  if (!reserve.success) throw new ConfigurationError(`param switchoverReservedConcurrency must be a whole number of at least 1, not ${JSON.stringify(reserved)}`);
+  const count = z.coerce.number().int().min(0).max(reserve.data).safeParse(provisioned === '' ? undefined : provisioned);
+  if (!count.success || typeof provisioned === 'boolean') {
+    throw new ConfigurationError(
+      `param switchoverProvisionedConcurrency must be a whole number from 0 to ${reserve.data} (switchoverReservedConcurrency), not ${JSON.stringify(provisioned)}`,
+    );
+  }
+  return count.data;
+}
+
+export function buildStageConfig(
+  config: ControllerConfig,
+  stage: string,
+  concurrency: { provisioned: unknown; reserved: unknown } = { provisioned: 0, reserved: 1 },
+): StageConfig {
   const controllerConfigJson = JSON.stringify(config);
   const size = Buffer.byteLength(controllerConfigJson, 'utf8');
   if (size > CONFIG_ENV_LIMIT_BYTES) {
@@ -156,6 +182,7 @@ export function buildStageConfig(config: ControllerConfig, stage: string): Stage
     clusterNames: config.clusters.map((cluster) => cluster.name),
     switchoverTimeoutSeconds: config.ssmWaitSeconds + SWITCHOVER_TIMEOUT_MARGIN_SECONDS,
     requestMaximumEventAgeSeconds: Math.max(EVENTBRIDGE_MIN_EVENT_AGE_SECONDS, config.proofFreshnessSeconds),
+    switchoverProvisionedConcurrency: provisionedConcurrencyOf(concurrency.provisioned, concurrency.reserved),
     iam: {
       switchoverStatements: [
         routeWriteStatement('PointVipRoutes', config.clusters),
@@ -186,7 +213,7 @@ export function loadStageConfig(settings: StageSettings): StageConfig {
   }
   try {
     const config = parseControllerConfig(text, { ssmDocument: settings.ssmDocumentName });
-    return buildStageConfig(config, settings.stage);
+    return buildStageConfig(config, settings.stage, settings.concurrency);
   } catch (error) {
     if (error instanceof ConfigurationError) {
       throw new ConfigurationError(`${settings.configFile}: ${error.message}`, { cause: error });

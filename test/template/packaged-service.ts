@@ -38,7 +38,7 @@ export interface PackageRun {
  * Runs `serverless package` offline into a fresh temp folder, with its own esbuild work folder
  * so several test files can package at the same time. No AWS credentials are passed on.
  */
-export async function runPackage(options: { stage?: string; configFile?: string } = {}): Promise<PackageRun> {
+export async function runPackage(options: { stage?: string; configFile?: string; params?: Record<string, string> } = {}): Promise<PackageRun> {
   const dir = mkdtempSync(join(tmpdir(), 'pgpool-vip-package-'));
   const workFolder = `.esbuild-test-${randomUUID().slice(0, 8)}`;
   const env: NodeJS.ProcessEnv = {
@@ -52,7 +52,15 @@ export async function runPackage(options: { stage?: string; configFile?: string 
   };
   const child = spawn(
     process.execPath,
-    [join(REPO_ROOT, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', options.stage ?? 'dev', '--package', dir],
+    [
+      join(REPO_ROOT, 'node_modules/osls/bin/serverless.js'),
+      'package',
+      '--stage',
+      options.stage ?? 'dev',
+      '--package',
+      dir,
+      ...Object.entries(options.params ?? {}).map(([key, value]) => `--param=${key}=${value}`),
+    ],
     { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';

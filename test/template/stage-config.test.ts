@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseControllerConfig, type ControllerConfigInput } from '../../lib/cluster-config.ts';
 import { ConfigurationError } from '../../lib/errors.ts';
-import { buildStageConfig, loadStageConfig, NEVER_DELETE_ROUTES } from '../../scripts/stage-config.ts';
-import { REPO_ROOT, runPackage, TEMPLATE_FILE } from './packaged-service.ts';
+import { buildStageConfig, loadStageConfig, NEVER_DELETE_ROUTES, provisionedConcurrencyOf } from '../../scripts/stage-config.ts';
+import { REPO_ROOT, resourcesOfType, runPackage, TEMPLATE_FILE, type CfnTemplate } from './packaged-service.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'pgpool-vip-stage-config-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -40,6 +40,35 @@ describe('Function: serverless package with a stage configuration', () => {
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain(`pgpool-vip: ${file}: cluster configuration invalid: clusters[0].vip: must be a dotted IPv4 address`);
     expect(existsSync(join(run.dir, TEMPLATE_FILE))).toBe(false);
+  });
+
+  it('keeps switchover environments initialised with the provisioned concurrency param, the rule invoking its alias', async () => {
+    const run = await runPackage({ params: { switchoverProvisionedConcurrency: '2' } });
+    try {
+      expect(run.status, run.stdout + run.stderr).toBe(0);
+      const template = JSON.parse(readFileSync(join(run.dir, TEMPLATE_FILE), 'utf8')) as CfnTemplate;
+      const aliases = resourcesOfType(template, 'AWS::Lambda::Alias');
+      expect(aliases.map(([, alias]) => alias.Properties?.ProvisionedConcurrencyConfig)).toEqual([{ ProvisionedConcurrentExecutions: 2 }]);
+      expect(aliases[0]?.[1].Properties?.Name).toBe('provisioned');
+      // The rule invokes (and may invoke) the alias, not the unqualified function that would start cold.
+      const aliasArn = { 'Fn::Join': [':', [{ 'Fn::GetAtt': ['SwitchoverLambdaFunction', 'Arn'] }, 'provisioned']] };
+      const targets = resourcesOfType(template, 'AWS::Events::Rule').flatMap(([, rule]) => (rule.Properties?.Targets as Array<{ Arn: unknown }> | undefined) ?? []);
+      expect(targets.map((target) => target.Arn)).toContainEqual(aliasArn);
+      expect(resourcesOfType(template, 'AWS::Lambda::Permission').map(([, permission]) => permission.Properties?.FunctionName)).toContainEqual(aliasArn);
+    } finally {
+      run.cleanup();
+    }
+  });
+
+  it('refuses more provisioned concurrency than the reserve, naming both params, and writes no template', async () => {
+    const run = await runPackage({ params: { switchoverProvisionedConcurrency: '21' } });
+    try {
+      expect(run.status).not.toBe(0);
+      expect(run.stderr).toContain('param switchoverProvisionedConcurrency must be a whole number from 0 to 20 (switchoverReservedConcurrency), not "21"');
+      expect(existsSync(join(run.dir, TEMPLATE_FILE))).toBe(false);
+    } finally {
+      run.cleanup();
+    }
   });
 
   it('fails naming the missing file of an unknown stage', async () => {
@@ -157,6 +186,21 @@ describe('Function: buildStageConfig', () => {
     );
 
     expect(() => stageOf({ clusters })).toThrow(/Lambda environment variables hold at most 3072 bytes/);
+  });
+
+  it('provisions no switchover environment unless the stage asks, and takes the param as text or number', () => {
+    expect(stageOf({ clusters: [cluster('a')] }).switchoverProvisionedConcurrency).toBe(0);
+    expect(provisionedConcurrencyOf('1', 20)).toBe(1);
+    expect(provisionedConcurrencyOf(20, '20')).toBe(20);
+  });
+
+  it('refuses a provisioned concurrency that is not a whole number within the reserve', () => {
+    for (const bad of ['-1', '1.5', 'one', true, '', 21]) {
+      expect(() => provisionedConcurrencyOf(bad, 20)).toThrow(
+        new ConfigurationError(`param switchoverProvisionedConcurrency must be a whole number from 0 to 20 (switchoverReservedConcurrency), not ${JSON.stringify(bad)}`),
+      );
+    }
+    expect(() => provisionedConcurrencyOf(1, 0)).toThrow(/param switchoverReservedConcurrency must be a whole number of at least 1, not 0/);
   });
 
   it('hands the controller the validated configuration with defaults filled', () => {
