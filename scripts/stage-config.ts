@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigurationError } from '../lib/errors.ts';
+import { vipKey } from '../lib/ledger-records.ts';
 import { parseControllerConfig, type ClusterConfig, type ControllerConfig } from '../lib/cluster-config.ts';
 
 /**
@@ -46,6 +47,12 @@ export interface StageConfig {
   iam: {
     switchoverStatements: PolicyStatement[];
     reconcileStatements: PolicyStatement[];
+    /**
+     * Ledger keys a node may GetItem (`dynamodb:LeadingKeys`): request records, and the holder
+     * records of this stage's clusters only. Request records are keyed by a random request id
+     * alone, so no key prefix can narrow them to one cluster.
+     */
+    nodeLedgerKeys: string[];
   };
 }
 
@@ -195,6 +202,7 @@ export function buildStageConfig(
         ...(healed.length > 0 ? [routeWriteStatement('HealVipRoutes', healed)] : []),
         NEVER_DELETE_ROUTES,
       ],
+      nodeLedgerKeys: ['request#*', ...config.clusters.map((cluster) => vipKey(cluster.name))],
     },
   };
 }

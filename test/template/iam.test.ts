@@ -281,13 +281,13 @@ describe('Template: IAM of the pgpool nodes', () => {
     });
   });
 
-  it('lets nodes read only request and VIP holder records of the ledger, one item at a time', () => {
+  it("lets nodes read only request records and the stage's VIP holder records of the ledger, one item at a time", () => {
     const [get, ...others] = statementsWithAction(identityStatements(template, 'NodePolicy'), 'dynamodb:GetItem');
 
     expect(others).toEqual([]);
     expect(get?.actions).toEqual(['dynamodb:GetItem']);
     expect(get?.resources).toEqual([LEDGER_ARN]);
-    expect(get?.condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['request#*', 'vip#*'] } });
+    expect(get?.condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['request#*', 'vip#main'] } });
   });
 
   it('keeps the audit read policy separate and read-only', () => {
@@ -297,6 +297,21 @@ describe('Template: IAM of the pgpool nodes', () => {
     expect(statementsWithAction(audit, 'logs:StartQuery').map((statement) => statement.resources)).toEqual([
       [{ 'Fn::GetAtt': ['SwitchoverLogGroup', 'Arn'] }],
     ]);
+  });
+
+  it('defines each allowed role of the stage config it creates with a trust for ec2.amazonaws.com only', () => {
+    const allowed = parseControllerConfig(readFileSync(join(REPO_ROOT, 'config', 'dev.json'), 'utf8')).clusters.flatMap((cluster) => cluster.allowedRoles);
+    const defined = Object.entries(template.Resources ?? {}).filter(
+      ([, candidate]) => candidate.Type === 'AWS::IAM::Role' && allowed.includes(String(candidate.Properties?.RoleName)),
+    );
+
+    expect(defined.map(([logicalId]) => logicalId)).toEqual(['NodeRole']);
+    for (const [logicalId] of defined) {
+      const trust = statements.filter((statement) => statement.origin === `${logicalId}/trust`);
+      expect(trust.map((statement) => [statement.effect, statement.actions, statement.principal])).toEqual([
+        ['Allow', ['sts:AssumeRole'], { Service: 'ec2.amazonaws.com' }],
+      ]);
+    }
   });
 
   it('lets only ec2.amazonaws.com assume the example node role', () => {
