@@ -29,8 +29,11 @@ export type SwitchoverPlan =
 /**
  * Decides from the ledger's VIP record and the live routes (docs/design.md, Leadership). Rules:
  * - requests of one member are ordered by that member's own issuedAt: an `up` issued before the
- *   member's latest applied `up` or latest `down` is stale; node clocks are never compared with
- *   each other;
+ *   member's latest applied `up` or latest `down` is stale, unless the member still holds the VIP
+ *   on the same ENI by that later `up` (pgpool can run two if_up_cmds a few ms apart, an escalation
+ *   and a re-acquire, and the bus may deliver them in either order: the earlier one wants what
+ *   stands, and failing it would fail the real leader's if_up_cmd); node clocks are never compared
+ *   with each other;
  * - across members the ledger's order rules: an `up` decided later takes the VIP from the holder;
  * - except a re-acquire that continues a displaced claim: an `up` from the instance the holder
  *   displaced, run by pgpool's watchdog itself (no escalation process: the VIP vanished from its
@@ -57,7 +60,7 @@ export function decide(
       { what: 'up', at: own.upIssuedAt },
       { what: 'down', at: own.downIssuedAt },
     ].find((earlier) => earlier.at !== null && issued < Date.parse(earlier.at));
-    if (later !== undefined) {
+    if (later !== undefined && !heldSinceOwnLaterUp(request, vip)) {
       return {
         kind: 'stale',
         reason: `request issued at ${request.issuedAt} is older than this instance's own later ${later.what} (issued at ${later.at})`,
@@ -85,6 +88,21 @@ export function decide(
   const release = senderHolds && !vip.released;
   const endsDisplacement = !senderHolds && vip?.displacedInstanceId === request.instanceId;
   return { kind: 'down', outcome: release ? 'applied' : 'noop', release, endsDisplacement };
+}
+
+/**
+ * True when the sender holds the VIP on the request's ENI, not released, by an `up` of its own
+ * issued after this request: the request asks for what already stands, so it converges (routes
+ * kept or put back on the holder) instead of being refused.
+ */
+function heldSinceOwnLaterUp(request: SwitchoverRequest, vip: VipRecord | null): boolean {
+  return (
+    vip !== null &&
+    !vip.released &&
+    vip.holderInstanceId === request.instanceId &&
+    vip.holderEni === request.eni &&
+    Date.parse(request.issuedAt) < Date.parse(vip.upIssuedAt)
+  );
 }
 
 const NO_CLAIM: MemberClaim = { upIssuedAt: null, upIncarnation: null, downIssuedAt: null };
@@ -130,6 +148,9 @@ export function nextVipRecord(
 ): VipRecord | null {
   const version = (current?.version ?? 0) + 1;
   if (plan.kind === 'up') {
+    // An earlier up of the holder's own, converging on the hold its later up made: the record
+    // already says all there is (writing it would move the holder's up back in time).
+    if (heldSinceOwnLaterUp(request, current)) return null;
     const sameHolder = current !== null && current.holderInstanceId === request.instanceId;
     const displaces = current !== null && !sameHolder && !current.released;
     const members = withClaim(current, request.instanceId, {

@@ -83,6 +83,25 @@ describe('Function: switchover handler, leadership through a sequence of failure
     expect(await harness.routeTargets()).toEqual({ [harness.world.routeTableIds[0] as string]: pgpool1?.eni });
   });
 
+  it("answers the leader's earlier if_up_cmd with success when its later one, delivered first, already made it holder", async () => {
+    // pgpool ran two if_up_cmds 56 ms apart (an escalation, and its watchdog re-acquiring after its
+    // own down took the VIP off); the bus delivered the later one first.
+    const harness = await createHarness(moto.endpoint);
+    const [pgpool1] = harness.world.instances;
+    const table = harness.world.routeTableIds[0] as string;
+    const first = new Date(Date.now() - 56);
+    const laterUp = await send(harness, 0, 'up', reacquire(0, '300@2000'));
+    const versionAfterLater = (await harness.vip())?.version;
+
+    const earlierUp = await send(harness, 0, 'up', escalation(0, '300@2000', '330@6000'), { issuedAt: first });
+
+    expect(laterUp.outcome).toBe('applied');
+    expect(earlierUp).toMatchObject({ outcome: 'noop', holderBefore: pgpool1?.instanceId, holderAfter: pgpool1?.instanceId });
+    expect(earlierUp.routes).toEqual([{ routeTableId: table, before: pgpool1?.eni, after: pgpool1?.eni, change: 'keep' }]);
+    expect((await harness.vip())?.version).toBe(versionAfterLater);
+    expect(await harness.routeTargets()).toEqual({ [table]: pgpool1?.eni });
+  });
+
   it("moves the VIP on a later up even when the holder's clock ran 9 s ahead of the sender's", async () => {
     const harness = await createHarness(moto.endpoint);
     const [, pgpool2] = harness.world.instances;

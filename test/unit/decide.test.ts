@@ -58,7 +58,8 @@ function ledger(state: LedgerState): VipRecord | null {
 // action x route in the table x ledger state -> plan kind, outcome, route change.
 // `-` means no route change is planned (down never plans one; stale plans nothing).
 // Another member's issuedAt never makes a request stale (its clock may run ahead): `other-newer`
-// plans like `other-older`. The sender's own later up does (`sender-newer`).
+// plans like `other-older`. The sender's own later up that still holds the VIP (`sender-newer`)
+// makes an earlier up converge on that hold; a later down makes it stale (`sender-released`).
 const TABLE: Array<[action: 'up' | 'down', route: RouteState, ledger: LedgerState, kind: string, outcome: string, change: string]> = [
   ['up', 'absent', 'none', 'up', 'applied', 'create'],
   ['up', 'sender', 'none', 'up', 'applied', 'keep'],
@@ -68,10 +69,10 @@ const TABLE: Array<[action: 'up' | 'down', route: RouteState, ledger: LedgerStat
   ['up', 'sender', 'sender-older', 'up', 'noop', 'keep'],
   ['up', 'other', 'sender-older', 'up', 'applied', 'replace'],
   ['up', 'sender-blackhole', 'sender-older', 'up', 'applied', 'replace'],
-  ['up', 'absent', 'sender-newer', 'stale', 'stale', '-'],
-  ['up', 'sender', 'sender-newer', 'stale', 'stale', '-'],
-  ['up', 'other', 'sender-newer', 'stale', 'stale', '-'],
-  ['up', 'sender-blackhole', 'sender-newer', 'stale', 'stale', '-'],
+  ['up', 'absent', 'sender-newer', 'up', 'applied', 'create'],
+  ['up', 'sender', 'sender-newer', 'up', 'noop', 'keep'],
+  ['up', 'other', 'sender-newer', 'up', 'applied', 'replace'],
+  ['up', 'sender-blackhole', 'sender-newer', 'up', 'applied', 'replace'],
   ['up', 'absent', 'other-older', 'up', 'applied', 'create'],
   ['up', 'sender', 'other-older', 'up', 'applied', 'keep'],
   ['up', 'other', 'other-older', 'up', 'applied', 'replace'],
@@ -150,6 +151,29 @@ describe('Function: decide', () => {
 
     expect(plan.kind).toBe('stale');
     expect(plan.kind === 'stale' && plan.reason).toBe(`request issued at ${T(30)} is older than this instance's own later down (issued at ${T(40)})`);
+  });
+
+  it('lets an earlier up converge on the hold of the same instance\'s later up (two if_up_cmds delivered out of order)', () => {
+    const holding = ledger('sender-newer');
+
+    const plan = decide(request('up'), holding, [route('sender')], CONTEXT);
+
+    expect(plan).toEqual({ kind: 'up', outcome: 'noop', routes: [{ routeTableId: 'rtb-0000000000000000a', before: SENDER.eni, change: 'keep' }] });
+  });
+
+  it('still refuses an earlier up once another node took the VIP after the sender\'s later up', () => {
+    const members: Record<string, MemberClaim> = { [SENDER.instanceId]: { upIssuedAt: T(40), upIncarnation: null, downIssuedAt: null } };
+    const taken = { ...(ledger('other-older') as VipRecord), upIssuedAt: T(45), members };
+
+    const plan = decide(request('up'), taken, [route('other')], CONTEXT);
+
+    expect(plan.kind === 'stale' && plan.reason).toBe(`request issued at ${T(30)} is older than this instance's own later up (issued at ${T(40)})`);
+  });
+
+  it('still refuses an earlier up when the sender holds the VIP on another ENI now', () => {
+    const moved = { ...(ledger('sender-newer') as VipRecord), holderEni: 'eni-0000000000000000d' };
+
+    expect(decide(request('up'), moved, [route('sender')], CONTEXT).kind).toBe('stale');
   });
 
   it('treats an up issued at the same instant as the holder as current, not stale', () => {
@@ -386,8 +410,16 @@ describe('Function: nextVipRecord', () => {
   it('writes nothing for a stale request', () => {
     const current = ledger('sender-newer');
 
-    expect(nextVipRecord(decide(request('up'), current, [route('other')], CONTEXT), target, current, now)).toBeNull();
     expect(nextVipRecord(decide(request('down'), current, [route('other')], CONTEXT), target, current, now)).toBeNull();
+  });
+
+  it('writes nothing for an earlier up of the holder\'s own: its later up already made the record', () => {
+    const current = ledger('sender-newer');
+
+    const plan = decide(request('up'), current, [route('other')], CONTEXT);
+
+    expect(plan.kind).toBe('up');
+    expect(nextVipRecord(plan, target, current, now)).toBeNull();
   });
 });
 
