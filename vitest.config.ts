@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Integration files start their own moto_server; AWS calls on loopback still take ~10 ms each.
+    globalSetup: ['test/kit/moto-global.ts'],
+    // Integration files share one moto_server (test/kit/moto-global.ts); AWS calls on loopback still take ~10 ms each.
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

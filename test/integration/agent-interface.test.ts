@@ -45,7 +45,7 @@ describe.skipIf(!isRoot)('Function: pgpool-vip on a node interface (network name
     ip('-n', NETNS, 'link', 'set', 'lo', 'up');
     [moto, bundle] = await Promise.all([startMotoServer({ host: HOST_ADDRESS }), buildAgentBundle()]);
     clients = motoClients(moto.endpoint);
-    world = await createWorld(clients, { instanceCount: 2 });
+    world = await createWorld(clients, { prefix: `ai${process.pid}-`, instanceCount: 2 });
     const instance = world.instances[0];
     if (instance === undefined) throw new Error('no instance');
     ip('-n', NETNS, 'link', 'set', 'eth0', 'address', instance.mac);

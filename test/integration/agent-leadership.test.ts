@@ -3,7 +3,7 @@ import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { startLocalController } from '../../local/controller.ts';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { sharedMoto } from '../kit/moto.ts';
 import { createWorld, type World } from '../../local/world.ts';
 import { DynamoLedger } from '../../functions/adapters/ledger.ts';
 import { startPgpoolTree, type PgpoolTree } from '../support/pgpool-tree.ts';
@@ -16,7 +16,7 @@ const UP = ['up', '198.19.0.50', IFACE, '--no-interface-check'] as const;
 const DOWN = ['down', '198.19.0.50', IFACE, '--no-interface-check'] as const;
 const FAKETIME = spawnSync('faketime', ['-f', '+0s', 'true']).status === 0;
 
-let moto: MotoServer;
+let moto: ReturnType<typeof sharedMoto>;
 let clients: AwsClients;
 let bundle: Awaited<ReturnType<typeof buildAgentBundle>>;
 const started: { stop(): Promise<void> }[] = [];
@@ -24,7 +24,8 @@ const trees: PgpoolTree[] = [];
 let worldCount = 0;
 
 beforeAll(async () => {
-  [moto, bundle] = await Promise.all([startMotoServer(), buildAgentBundle()]);
+  moto = sharedMoto();
+  bundle = await buildAgentBundle();
   clients = motoClients(moto.endpoint);
 });
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { startLocalController } from '../../local/controller.ts';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { sharedMoto } from '../kit/moto.ts';
 import { createWorld, type World } from '../../local/world.ts';
 import { node22Binary } from '../support/node22.ts';
 import { buildAgentBundle, runAgent, startAgentNode, type AgentNode, type NodeOptions } from '../../local/agent-node.ts';
@@ -18,14 +18,15 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const node22 = node22Binary();
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 
-let moto: MotoServer;
+let moto: ReturnType<typeof sharedMoto>;
 let clients: AwsClients;
 let bundle: Awaited<ReturnType<typeof buildAgentBundle>>;
 const started: { stop(): Promise<void> }[] = [];
 let worldCount = 0;
 
 beforeAll(async () => {
-  [moto, bundle] = await Promise.all([startMotoServer(), buildAgentBundle()]);
+  moto = sharedMoto();
+  bundle = await buildAgentBundle();
   clients = motoClients(moto.endpoint);
 });
 afterAll(async () => {

@@ -5,7 +5,7 @@ import { requestDigest } from '../../lib/digest.ts';
 import { DIGEST_HEADER } from '../../lib/proof.ts';
 import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { startLocalController, type LocalController } from '../../local/controller.ts';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { sharedMoto } from '../kit/moto.ts';
 import { createWorld, type World } from '../../local/world.ts';
 import {
   buildAgentBundle,
@@ -23,14 +23,15 @@ import {
 const IFACE = 'lo';
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
-let moto: MotoServer;
+let moto: ReturnType<typeof sharedMoto>;
 let clients: AwsClients;
 let bundle: Awaited<ReturnType<typeof buildAgentBundle>>;
 const started: { stop(): Promise<void> }[] = [];
 let worldCount = 0;
 
 beforeAll(async () => {
-  [moto, bundle] = await Promise.all([startMotoServer(), buildAgentBundle()]);
+  moto = sharedMoto();
+  bundle = await buildAgentBundle();
   clients = motoClients(moto.endpoint);
 });
 afterAll(async () => {

@@ -3,11 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAudit } from '../../agent/audit-command.ts';
 import type { AgentIo } from '../../agent/io.ts';
 import { AUDIT_MESSAGE } from '../../lib/telemetry.ts';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { sharedMoto } from '../kit/moto.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
 
-let moto: MotoServer;
+let moto: ReturnType<typeof sharedMoto>;
 let harness: Harness;
 const results: Array<{ requestId: string; outcome: string }> = [];
 
@@ -26,7 +26,7 @@ async function send(index: number, action: 'up' | 'down', issuedAt: Date): Promi
 }
 
 beforeAll(async () => {
-  moto = await startMotoServer();
+  moto = sharedMoto();
   harness = await createHarness(moto.endpoint);
   // Real switchovers: node1 up, node2 up (takes over), node1's late down, and an up older than node2's (stale).
   const start = Date.now();

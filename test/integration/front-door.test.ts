@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { motoClientConfig } from '../../local/aws-clients.ts';
 import { startAwsFrontDoor, type AwsFrontDoor } from '../../local/front-door/front-door.ts';
 import type { LatencyModel } from '../../local/front-door/latency-profile.ts';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { sharedMoto } from '../kit/moto.ts';
 import { createWorld } from '../../local/world.ts';
 import { motoClients } from '../../local/aws-clients.ts';
 import { sendAddressCommand } from '../../functions/adapters/ssm-address.ts';
@@ -19,12 +19,12 @@ const fixedModel: LatencyModel = {
   hookDelayMs: (kind) => (kind === 'ssm-delivery' ? 60_000 : 0),
 };
 
-let moto: MotoServer;
+let moto: ReturnType<typeof sharedMoto>;
 let door: AwsFrontDoor;
 const table = `front-door-${process.pid}`;
 
 beforeAll(async () => {
-  moto = await startMotoServer();
+  moto = sharedMoto();
   door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: moto.endpoint, latency: fixedModel });
   await new DynamoDBClient(motoClientConfig(moto.endpoint)).send(
     new CreateTableCommand({

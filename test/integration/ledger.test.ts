@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { sharedMoto } from '../kit/moto.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
 
-let moto: MotoServer;
+let moto: ReturnType<typeof sharedMoto>;
 let harness: Harness;
 beforeAll(async () => {
-  moto = await startMotoServer();
+  moto = sharedMoto();
   harness = await createHarness(moto.endpoint);
 });
 afterAll(async () => {

@@ -1,17 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signProof } from '../../lib/proof.ts';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { sharedMoto } from '../kit/moto.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 import type { WorldInstance } from '../../local/world.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
 import { countingSts } from '../support/counting-sts.ts';
 
 // Proofs whose cost or scope is wrong are refused before STS is asked, and nothing moves.
-let moto: MotoServer;
+let moto: ReturnType<typeof sharedMoto>;
 let harness: Harness;
 let sts: ReturnType<typeof countingSts>;
 beforeAll(async () => {
-  moto = await startMotoServer();
+  moto = sharedMoto();
   sts = countingSts();
   harness = await createHarness(moto.endpoint, { deps: { stsHttp: sts } });
 });

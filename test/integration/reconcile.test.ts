@@ -13,13 +13,13 @@ import { parseControllerConfig } from '../../lib/cluster-config.ts';
 import { createReconcileHandler, type ReconcileDeps, type ReconcileResult } from '../../functions/reconcile/reconcile-flow.ts';
 import { awsReconcilePorts } from '../../functions/adapters/aws-ports.ts';
 import { localContext } from '../../local/controller.ts';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { sharedMoto } from '../kit/moto.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 
-let moto: MotoServer;
-beforeAll(async () => {
-  moto = await startMotoServer();
+let moto: ReturnType<typeof sharedMoto>;
+beforeAll(() => {
+  moto = sharedMoto();
 });
 afterAll(async () => {
   await moto?.stop();

@@ -7,17 +7,17 @@ import { Deadline } from '../../agent/deadline.ts';
 import { waitForOutcome } from '../../agent/outcome.ts';
 import { requestKey } from '../../lib/ledger-records.ts';
 import { MOTO_REGION, MOTO_ROOT_CREDENTIALS } from '../../local/aws-clients.ts';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { sharedMoto } from '../kit/moto.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 import type { WorldInstance } from '../../local/world.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
 
 // What a refused event leaves behind: never a claim on someone else's request id, never the
 // sender's text unbounded or unescaped.
-let moto: MotoServer;
+let moto: ReturnType<typeof sharedMoto>;
 let harness: Harness;
 beforeAll(async () => {
-  moto = await startMotoServer();
+  moto = sharedMoto();
   harness = await createHarness(moto.endpoint);
 });
 afterAll(async () => {

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Incarnation } from '../../lib/contract.ts';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { sharedMoto } from '../kit/moto.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
 
-let moto: MotoServer;
-beforeAll(async () => {
-  moto = await startMotoServer();
+let moto: ReturnType<typeof sharedMoto>;
+beforeAll(() => {
+  moto = sharedMoto();
 });
 afterAll(async () => {
   await moto?.stop();

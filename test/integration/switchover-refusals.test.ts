@@ -10,15 +10,15 @@ import {
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MEMBER_TAG_KEY } from '../../lib/cluster-config.ts';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { sharedMoto } from '../kit/moto.ts';
 import { instanceRoleCredentials, describeInstance, type WorldInstance } from '../../local/world.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
 import { countingSts } from '../support/counting-sts.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 
-let moto: MotoServer;
-beforeAll(async () => {
-  moto = await startMotoServer();
+let moto: ReturnType<typeof sharedMoto>;
+beforeAll(() => {
+  moto = sharedMoto();
 });
 afterAll(async () => {
   await moto?.stop();

@@ -1,16 +1,16 @@
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient, type CommandInvocationStatus } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { sharedMoto } from '../kit/moto.ts';
 import type { WorldInstance } from '../../local/world.ts';
 import { createHarness } from '../support/controller-harness.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 
 // moto's SSM reports Success at once and runs nothing; a command that fails on the node or never
 // finishes can only be produced with a mocked SSM client. Everything else is moto.
-let moto: MotoServer;
-beforeAll(async () => {
-  moto = await startMotoServer();
+let moto: ReturnType<typeof sharedMoto>;
+beforeAll(() => {
+  moto = sharedMoto();
 });
 afterAll(async () => {
   await moto?.stop();

@@ -1,14 +1,14 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureJsonOutput } from '../support/json-output.ts';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { sharedMoto } from '../kit/moto.ts';
 import { createHarness, type Harness } from '../support/controller-harness.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 import type { Incarnation } from '../../lib/contract.ts';
 
-let moto: MotoServer;
-beforeAll(async () => {
-  moto = await startMotoServer();
+let moto: ReturnType<typeof sharedMoto>;
+beforeAll(() => {
+  moto = sharedMoto();
 });
 afterAll(async () => {
   await moto?.stop();
