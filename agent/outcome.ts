@@ -37,6 +37,8 @@ export interface OutcomeQuery {
   digest?: string | undefined;
   /** After a resend: only an outcome of a later attempt than this one counts. */
   afterAttempt?: number | undefined;
+  /** Told what the ledger showed after each read, for the progress line. */
+  onSeen?: (seen: string) => void;
 }
 
 /**
@@ -56,12 +58,25 @@ export async function waitForOutcome(query: OutcomeQuery): Promise<SettledRecord
       if (error instanceof DeadlineReachedError) throw deadline.reached(waitingFor(query, lastSeen), error);
       lastSeen = `last ledger read failed: ${describeAwsError(error)}`;
     }
+    query.onSeen?.(lastSeen);
     if (!(await deadline.sleep(query.pollIntervalMs))) throw deadline.reached(waitingFor(query, lastSeen));
   }
 }
 
 function waitingFor(query: OutcomeQuery, lastSeen: string): string {
-  return `waiting for the controller's outcome of request ${query.requestId} in ledger ${query.table} (${lastSeen})`;
+  return `waiting for the controller's outcome of request ${query.requestId} in ledger ${query.table}; the controller's answer: ${lastSeen}; likely cause: ${likelyCause(lastSeen)}`;
+}
+
+/** What on-call should look at first, from the last thing the ledger showed. */
+export function likelyCause(lastSeen: string): string {
+  if (lastSeen === 'no record yet') {
+    return "the controller never took the request up: its Lambda or the bus's rule is not running (see the dead-letter and controller-errors alarms), or bus/ledgerTable in the agent config name another stage";
+  }
+  if (lastSeen.startsWith('claimed')) {
+    return 'the controller took the request up but did not finish: it waits for an SSM command on a node whose SSM agent is not running or not registered (pgpool-vip doctor on each node checks it), or its route writes are throttled';
+  }
+  if (lastSeen.startsWith('last ledger read failed')) return 'this node cannot read the ledger (pgpool-vip doctor checks it)';
+  return 'the resent request was not answered in time';
 }
 
 type RecordRead = { kind: 'settled'; outcome: SettledRecord } | { kind: 'pending'; seen: string };

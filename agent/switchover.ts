@@ -11,6 +11,7 @@ import { InstanceMetadata, imdsEndpointFor } from './imds.ts';
 import type { AgentIo } from './io.ts';
 import { requestDigest } from '../lib/digest.ts';
 import { waitForOutcome, type SettledRecord } from './outcome.ts';
+import { Progress } from './progress.ts';
 import { publishRequest } from './publish.ts';
 import { buildSignedRequest } from './request.ts';
 import { checkedInterface, interfaceMacFor } from './preflight.ts';
@@ -43,8 +44,12 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
   const mac = await interfaceMacFor(iface, config, io.env);
 
   const imds = new InstanceMetadata(imdsEndpointFor(io.env), deadline);
-  const identity = await readNodeIdentity(imds, { iface, mac, ...(config.region === undefined ? {} : { region: config.region }) });
-  const credentials = await resolveCredentials(deadline, imds);
+  const progress = new Progress(io, () => deadline.remainingMs());
+  const identity = await progress.during(
+    () => `instance metadata (IMDSv2 at ${imds.endpoint})`,
+    () => readNodeIdentity(imds, { iface, mac, ...(config.region === undefined ? {} : { region: config.region }) }),
+  );
+  const credentials = await progress.during(() => 'the instance-profile credentials from IMDS', () => resolveCredentials(deadline, imds));
   const incarnation = readIncarnation();
   const detail = await buildSignedRequest({ action, cluster: config.cluster, vip, iface, identity, credentials, incarnation, env: io.env });
 
@@ -54,16 +59,23 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
   try {
     let outcome: SettledRecord | undefined;
     for (let attempt = 1; ; attempt += 1) {
-      await publishRequest({ client: eventbridge, bus: config.bus, detail, deadline });
-      outcome = await waitForOutcome({
-        client: dynamodb,
-        table: config.ledgerTable,
-        requestId: detail.requestId,
-        digest: requestDigest(detail),
-        deadline,
-        pollIntervalMs: config.pollIntervalMs,
-        afterAttempt: outcome?.attempts,
-      });
+      await progress.during(() => `PutEvents to bus ${config.bus}`, () => publishRequest({ client: eventbridge, bus: config.bus, detail, deadline }));
+      let seen = 'no record yet';
+      const afterAttempt = outcome?.attempts;
+      outcome = await progress.during(
+        () => `the controller's outcome of request ${detail.requestId} (ledger: ${seen})`,
+        () =>
+          waitForOutcome({
+            client: dynamodb,
+            table: config.ledgerTable,
+            requestId: detail.requestId,
+            digest: requestDigest(detail),
+            deadline,
+            pollIntervalMs: config.pollIntervalMs,
+            afterAttempt,
+            onSeen: (last) => (seen = last),
+          }),
+      );
       // pgpool never re-runs a failed if_up_cmd: a failure that may be passing (throttling, an SSM
       // timeout) gets the same request again, which the controller takes up where it failed.
       if (outcome.status !== 'failed' || attempt >= MAX_SENDS || deadline.remainingMs() < RESEND_MIN_REMAINING_MS) break;
@@ -77,7 +89,11 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
       io.stdout(`pgpool-vip: ${action} ${where}: ${outcome.status}, request ${detail.requestId}; interface check skipped (${why})`);
       return EXIT.done;
     }
-    await waitForInterface(action, vip, iface, deadline, config.pollIntervalMs, detail.requestId);
+    const answered = outcome.status;
+    await progress.during(
+      () => `${vip} to ${action === 'up' ? 'appear on' : 'leave'} ${iface} (the controller answered ${answered}; SSM Run Command changes the interface)`,
+      () => waitForInterface(action, vip, iface, deadline, config.pollIntervalMs, detail.requestId),
+    );
     io.stdout(`pgpool-vip: ${action} ${where}: ${outcome.status}, request ${detail.requestId}`);
     return EXIT.done;
   } finally {
@@ -106,7 +122,7 @@ async function waitForInterface(
     if (interfaceHasAddress(iface, vip) === wanted) return;
     if (!(await deadline.sleep(pollIntervalMs))) {
       throw deadline.reached(
-        `waiting for ${vip} to ${wanted ? 'appear on' : 'leave'} ${iface} (the controller answered request ${requestId})`,
+        `waiting for ${vip} to ${wanted ? 'appear on' : 'leave'} ${iface}; the controller answered request ${requestId} (routes done); likely cause: the SSM agent on this node is not running or not registered (pgpool-vip doctor checks it), or the controller's clusters[].interface is not ${iface}`,
       );
     }
   }

@@ -21,8 +21,13 @@ export interface AgentNode {
 export interface AgentRun {
   code: number | null;
   stdout: string;
+  /** stderr without the progress lines (a wait can pass 2 s on a loaded machine): what pgpool logs as a problem. */
   stderr: string;
+  /** The `still waiting after` lines the agent writes while a wait lasts longer than 2 s. */
+  progress: string[];
 }
+
+const PROGRESS_LINE = /^pgpool-vip: still waiting after \d+\.\d s for .+; giving up in \d+\.\d s$/;
 
 /** Builds the shipped single-file agent into a temporary directory; returns its path and a cleanup. */
 export async function buildAgentBundle(): Promise<{ bundle: string; bytes: number; dir: string; remove(): Promise<void> }> {
@@ -116,7 +121,13 @@ export async function runAgent(
     child.once('close', (exitCode) => resolve(exitCode));
   });
   clearTimeout(guard);
-  return { code, stdout, stderr };
+  const lines = stderr.split('\n');
+  return {
+    code,
+    stdout,
+    stderr: lines.filter((line) => !PROGRESS_LINE.test(line)).join('\n'),
+    progress: lines.filter((line) => PROGRESS_LINE.test(line)),
+  };
 }
 
 /** Every request event waiting in the world's request queue (read without deleting for long). */

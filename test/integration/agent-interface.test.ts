@@ -128,7 +128,7 @@ describe.skipIf(!isRoot)('Function: pgpool-vip on a node interface (network name
 
     expect(run.code).toBe(3);
     expect(run.stderr).toMatch(
-      /^pgpool-vip: timed out after 5 s waiting for 198\.19\.0\.50 to appear on eth0 \(the controller answered request \S+\)\n$/,
+      /^pgpool-vip: timed out after 5 s waiting for 198\.19\.0\.50 to appear on eth0; the controller answered request \S+ \(routes done\); likely cause: the SSM agent on this node is not running or not registered \(pgpool-vip doctor checks it\), or the controller's clusters\[\]\.interface is not eth0\n$/,
     );
     expect(vipOnNode()).toBe(false);
   });
