@@ -4,8 +4,10 @@ import { INTERFACE_PATTERN, IPV4_PATTERN } from '../lib/patterns.ts';
 import { UsageError } from './errors.ts';
 
 /** What one command line asks for. */
+export type HelpTopic = 'up' | 'down' | 'status' | 'doctor';
+
 export type Invocation =
-  | { command: 'help' }
+  | { command: 'help'; topic?: HelpTopic }
   | { command: 'version' }
   | {
       command: 'switchover';
@@ -15,7 +17,8 @@ export type Invocation =
       configPath?: string;
       skipInterfaceCheck: boolean;
     }
-  | { command: 'status' | 'doctor'; iface?: string; configPath?: string };
+  | { command: 'status'; iface?: string; configPath?: string; json: boolean }
+  | { command: 'doctor'; iface?: string; configPath?: string; json: boolean; pgpoolConf?: string; pgpoolVersion?: string };
 
 // `audit` is dispatched before this parser (main.ts), with its own options.
 const COMMANDS = 'up, down, status, doctor, audit';
@@ -31,6 +34,9 @@ export function parseInvocation(argv: readonly string[]): Invocation {
       options: {
         config: { type: 'string' },
         'no-interface-check': { type: 'boolean' },
+        json: { type: 'boolean' },
+        'pgpool-conf': { type: 'string' },
+        'pgpool-version': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -39,7 +45,10 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     throw new UsageError(argumentMistake(error));
   }
   const { values, positionals } = parsed;
-  if (values.help === true) return { command: 'help' };
+  if (values.help === true) {
+    const [topic] = positionals;
+    return topic === 'up' || topic === 'down' || topic === 'status' || topic === 'doctor' ? { command: 'help', topic } : { command: 'help' };
+  }
   if (values.version === true) return { command: 'version' };
   if (values.config === '') throw new UsageError('--config needs a file path');
   const configPath = values.config === undefined ? {} : { configPath: values.config };
@@ -53,6 +62,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
         throw new UsageError(`${command} needs VIP and IFACE: pgpool-vip ${command} VIP IFACE`);
       }
       rejectExtra(command, extra);
+      rejectOptions(command, values, ['json', 'pgpool-conf', 'pgpool-version']);
       if (!IPV4_PATTERN.test(vip)) throw new UsageError(`VIP '${vip}' is not a dotted IPv4 address`);
       checkInterfaceName(iface);
       return {
@@ -72,13 +82,36 @@ export function parseInvocation(argv: readonly string[]): Invocation {
       const [iface, ...extra] = rest;
       rejectExtra(command, extra);
       if (iface !== undefined) checkInterfaceName(iface);
-      return { command, ...(iface === undefined ? {} : { iface }), ...configPath };
+      const common = { ...(iface === undefined ? {} : { iface }), ...configPath, json: values.json === true };
+      if (command === 'status') {
+        rejectOptions(command, values, ['pgpool-conf', 'pgpool-version']);
+        return { command, ...common };
+      }
+      if (values['pgpool-conf'] === '') throw new UsageError('--pgpool-conf needs a file path');
+      if (values['pgpool-version'] !== undefined && !/^\d+\.\d+(\.\d+)?$/.test(values['pgpool-version'])) {
+        throw new UsageError(`--pgpool-version '${values['pgpool-version']}' is not a version like 4.7 or 4.3.5`);
+      }
+      if (values['pgpool-version'] !== undefined && values['pgpool-conf'] === undefined) {
+        throw new UsageError('--pgpool-version goes with --pgpool-conf FILE');
+      }
+      return {
+        command,
+        ...common,
+        ...(values['pgpool-conf'] === undefined ? {} : { pgpoolConf: values['pgpool-conf'] }),
+        ...(values['pgpool-version'] === undefined ? {} : { pgpoolVersion: values['pgpool-version'] }),
+      };
     }
     case undefined:
       throw new UsageError(`missing command (${COMMANDS}); see pgpool-vip --help`);
     default:
       throw new UsageError(`unknown command '${command}' (${COMMANDS}); see pgpool-vip --help`);
   }
+}
+
+/** An option another command takes is a mistake here, not something to ignore. */
+function rejectOptions(command: string, values: Record<string, unknown>, options: readonly string[]): void {
+  const given = options.find((option) => values[option] !== undefined);
+  if (given !== undefined) throw new UsageError(`--${given} does not apply to ${command}; see pgpool-vip ${command} --help`);
 }
 
 function rejectExtra(command: string, extra: readonly string[]): void {

@@ -56,6 +56,11 @@ export const AgentConfigSchema = z
     checkInterface: z.boolean().default(true),
     /** Test-only: MAC to look up in IMDS instead of the interface's own. */
     interfaceMac: MacSchema.optional(),
+    /** The controller's `memberTag` when it is not the default `pgpool-vip:cluster=<cluster>`; `doctor` checks it. */
+    memberTag: z
+      .object({ key: z.string().min(1).max(128), value: z.string().max(256) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type AgentConfig = z.output<typeof AgentConfigSchema>;

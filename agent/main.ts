@@ -39,7 +39,10 @@ export async function main(argv: readonly string[], io: AgentIo): Promise<number
     const invocation = parseInvocation(argv);
     switch (invocation.command) {
       case 'help':
-        io.stdout((await import('./help.ts')).HELP_TEXT);
+        {
+          const { COMMAND_HELP, HELP_TEXT } = await import('./help.ts');
+          io.stdout(invocation.topic === undefined ? HELP_TEXT : COMMAND_HELP[invocation.topic]);
+        }
         return EXIT.done;
       case 'version':
         io.stdout(`pgpool-vip ${AGENT_VERSION}`);
@@ -59,8 +62,13 @@ export async function main(argv: readonly string[], io: AgentIo): Promise<number
         deadline = new Deadline(config.deadlineSeconds * 1000, startedAt);
         const iface = invocation.iface ?? config.interface;
         const { runStatus, runDoctor } = await import('./inspection.ts');
-        const run = invocation.command === 'status' ? runStatus : runDoctor;
-        return await run({ config, configPath, iface }, io, deadline);
+        if (invocation.command === 'status') return await runStatus({ config, configPath, iface, json: invocation.json }, io, deadline);
+        const { json, pgpoolConf, pgpoolVersion } = invocation;
+        return await runDoctor(
+          { config, configPath, iface, json, ...(pgpoolConf === undefined ? {} : { pgpoolConf }), ...(pgpoolVersion === undefined ? {} : { pgpoolVersion }) },
+          io,
+          deadline,
+        );
       }
       default: {
         const unhandled: never = invocation;

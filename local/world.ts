@@ -151,13 +151,14 @@ export async function createWorld(clients: AwsClients, options: WorldOptions = {
       }),
     );
     const instanceId = required(run.Instances?.[0]?.InstanceId, 'InstanceId');
-    if (options.tagMembers ?? true) {
-      await clients.ec2.send(
-        new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: MEMBER_TAG_KEY, Value: cluster }] }),
-      );
-    }
     const described = await describeInstance(clients, instanceId);
     const eni = required(described.NetworkInterfaces?.[0]?.NetworkInterfaceId, 'NetworkInterfaceId');
+    // Members carry the tag on the instance and on its ENI, as the deploy guide asks (ENIs do not inherit it).
+    if (options.tagMembers ?? true) {
+      await clients.ec2.send(
+        new CreateTagsCommand({ Resources: [instanceId, eni], Tags: [{ Key: MEMBER_TAG_KEY, Value: cluster }] }),
+      );
+    }
     const mac = described.NetworkInterfaces?.[0]?.MacAddress ?? syntheticMac(index);
     instances.push({
       name: `pgpool-${index + 1}`,

@@ -30,6 +30,7 @@ const RESOURCE_STAR_ACTIONS = new Set([
   'ec2:DescribeNetworkInterfaces',
   'ec2:DescribeVpcs',
   'ssm:GetCommandInvocation',
+  'ssm:DescribeInstanceInformation',
   'logs:GetQueryResults',
   'logs:DescribeQueryDefinitions',
 ]);
@@ -258,15 +259,17 @@ describe('Template: IAM of the controller', () => {
 });
 
 describe('Template: IAM of the pgpool nodes', () => {
-  it('grants the node policy exactly the agent\'s calls: PutEvents, GetItem and three Describe calls', () => {
+  it('grants the node policy exactly the agent\'s calls: PutEvents, GetItem and the Describe calls of status and doctor', () => {
     const node = identityStatements(template, 'NodePolicy');
 
     expect(actionsOf(node)).toEqual([
       'dynamodb:GetItem',
+      'ec2:DescribeInstances',
       'ec2:DescribeNetworkInterfaces',
       'ec2:DescribeRouteTables',
       'events:DescribeEventBus',
       'events:PutEvents',
+      'ssm:DescribeInstanceInformation',
     ]);
     expect(statementsWithAction(node, 'events:DescribeEventBus').map((statement) => statement.resources)).toEqual([[BUS_ARN]]);
   });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AUDIT_HELP } from '../../agent/audit-command.ts';
-import { HELP_TEXT } from '../../agent/help.ts';
+import { COMMAND_HELP, HELP_TEXT } from '../../agent/help.ts';
 import { main } from '../../agent/main.ts';
 import type { AgentIo } from '../../agent/io.ts';
 import { AGENT_VERSION } from '../../agent/version.ts';
@@ -62,12 +62,19 @@ async function configFile(name: string, content: string): Promise<string> {
 }
 
 describe('Function: main (pgpool-vip command line)', () => {
+  it.each(['up', 'down', 'status', 'doctor'] as const)('prints the help of %s alone with COMMAND --help', async (command) => {
+    const result = await run([command, '--help']);
+
+    expect(result).toEqual({ code: 0, stdout: [COMMAND_HELP[command]], stderr: [] });
+    expect(COMMAND_HELP[command]).toMatch(new RegExp(`^Usage: pgpool-vip ${command} `));
+  });
+
   it('prints the help on stdout and exits 0', async () => {
     // Act
     const result = await run(['--help']);
     // Assess
     expect(result).toEqual({ code: 0, stdout: [HELP_TEXT], stderr: [] });
-    expect(HELP_TEXT).toContain("if_up_cmd = '/usr/local/bin/pgpool-vip up $_IP_$ eth0'");
+    expect(HELP_TEXT).toContain("if_up_cmd = '/usr/local/bin/pgpool-vip up $_IP_$ ens5'");
     expect(hits).toEqual([]);
   });
 
@@ -100,6 +107,10 @@ describe('Function: main (pgpool-vip command line)', () => {
     [['up', '198.19.0.50', 'eth0', '--config'], "pgpool-vip: option '--config' needs a value"],
     [['up', '198.19.0.50', 'eth0', '--config='], 'pgpool-vip: --config needs a file path'],
     [['status', '--no-interface-check'], 'pgpool-vip: --no-interface-check applies to up and down, not status'],
+    [['up', '198.19.0.50', 'eth0', '--json'], 'pgpool-vip: --json does not apply to up; see pgpool-vip up --help'],
+    [['status', '--pgpool-conf', '/etc/pgpool-II/pgpool.conf'], 'pgpool-vip: --pgpool-conf does not apply to status; see pgpool-vip status --help'],
+    [['doctor', '--pgpool-version', '4.7'], 'pgpool-vip: --pgpool-version goes with --pgpool-conf FILE'],
+    [['doctor', '--pgpool-conf', 'p.conf', '--pgpool-version', 'four'], "pgpool-vip: --pgpool-version 'four' is not a version like 4.7 or 4.3.5"],
     [['doctor', 'eth0', 'eth1'], "pgpool-vip: doctor: unexpected argument 'eth1'"],
   ])('exits 2 and sends nothing for %j', async (argv, message) => {
     const result = await run(argv);

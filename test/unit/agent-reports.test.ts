@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { callerResult, clockResult } from '../../agent/doctor.ts';
+import { callerResult, clockResult, nodeResult, sourceDestResult } from '../../agent/doctor.ts';
 import { buildSignedRequest } from '../../agent/request.ts';
-import { routeLines } from '../../agent/status.ts';
+import { disagreements, routeLines, routeViews, type StatusFacts } from '../../agent/status.ts';
+import type { VipRecord } from '../../lib/ledger-records.ts';
 import { RequestDetailSchema } from '../../lib/contract.ts';
 import { requestDigest } from '../../lib/digest.ts';
 import { DIGEST_HEADER } from '../../lib/proof.ts';
@@ -18,7 +19,7 @@ describe('Function: routeLines', () => {
       { RouteTableId: 'rtb-0000000000000000b', Routes: [{ DestinationCidrBlock: destination, NetworkInterfaceId: 'eni-00000000000000001', InstanceId: 'i-00000000000000001', State: 'blackhole' as const }] },
     ];
     // Act
-    const lines = routeLines(tables, destination, undefined, IDENTITY.eni);
+    const lines = routeLines(routeViews(tables, destination, undefined), destination, IDENTITY.eni);
     // Assess
     expect(lines).toEqual([
       `route rtb-0000000000000000a: ${destination} -> ${IDENTITY.eni} (this node), active`,
@@ -27,8 +28,75 @@ describe('Function: routeLines', () => {
   });
 
   it('names configured tables that lack the route, and says so when none has it', () => {
-    expect(routeLines([], destination, ['rtb-0000000000000000c'], undefined)).toEqual([`route rtb-0000000000000000c: no route for ${destination}`]);
-    expect(routeLines([], destination, undefined, undefined)).toEqual([`route: no route table has ${destination}`]);
+    expect(routeLines(routeViews([], destination, ['rtb-0000000000000000c']), destination, undefined)).toEqual([`route rtb-0000000000000000c: no route for ${destination}`]);
+    expect(routeLines(routeViews([], destination, undefined), destination, undefined)).toEqual([`route: no route table has ${destination}`]);
+  });
+});
+
+describe('Function: disagreements (status exit code)', () => {
+  const OTHER = { instanceId: 'i-0b1c2d3e4f5a69788', eni: 'eni-0aaaaaaaaaaaaaaaa' };
+  const holder = (instanceId: string, eni: string, released = false): VipRecord =>
+    ({ holderInstanceId: instanceId, holderEni: eni, released, upIssuedAt: '2026-11-25T10:00:00.000Z', upRequestId: 'r', version: 3 }) as VipRecord;
+  const route = (eni: string | undefined, state = 'active') => ({ routeTableId: 'rtb-0000000000000000a', target: eni, eni, state: eni === undefined ? undefined : state });
+  const facts = (overrides: Partial<StatusFacts>): StatusFacts => ({
+    self: { instanceId: IDENTITY.instanceId, eni: IDENTITY.eni },
+    routes: [route(IDENTITY.eni)],
+    ledger: holder(IDENTITY.instanceId, IDENTITY.eni),
+    iface: 'ens5',
+    onInterface: 'present',
+    ...overrides,
+  });
+
+  it('finds none when the routes point at the holder and the VIP is on the holder only', () => {
+    expect(disagreements(facts({}))).toEqual([]);
+    // A standby: the routes point at the other node, which holds the VIP; nothing here.
+    expect(disagreements(facts({ routes: [route(OTHER.eni)], ledger: holder(OTHER.instanceId, OTHER.eni), onInterface: 'absent' }))).toEqual([]);
+    // After a release the route stays where it was, on purpose.
+    expect(disagreements(facts({ ledger: holder(IDENTITY.instanceId, IDENTITY.eni, true), onInterface: 'absent' }))).toEqual([]);
+    expect(disagreements(facts({ routes: [], ledger: null, onInterface: 'absent' }))).toEqual([]);
+    expect(disagreements(facts({ onInterface: 'not checked' }))).toEqual([]);
+  });
+
+  it('names each disagreement between the ledger, the routes and the interface', () => {
+    expect(disagreements(facts({ routes: [route(OTHER.eni)] }))).toEqual([
+      `route rtb-0000000000000000a points at ${OTHER.eni}, the ledger's holder ${IDENTITY.instanceId} is ${IDENTITY.eni}`,
+    ]);
+    expect(disagreements(facts({ routes: [route(undefined)] }))).toEqual([
+      `route table rtb-0000000000000000a has no route for the VIP; the ledger's holder is ${IDENTITY.instanceId} (${IDENTITY.eni})`,
+    ]);
+    expect(disagreements(facts({ routes: [route(IDENTITY.eni, 'blackhole')] }))).toEqual([`route rtb-0000000000000000a to ${IDENTITY.eni} is blackhole`]);
+    expect(disagreements(facts({ onInterface: 'absent' }))).toEqual(['this node holds the VIP in the ledger but it is not on ens5']);
+    expect(disagreements(facts({ routes: [route(OTHER.eni)], ledger: holder(OTHER.instanceId, OTHER.eni) }))).toEqual([
+      `the VIP is on ens5 but the ledger's holder is ${OTHER.instanceId}`,
+    ]);
+    expect(disagreements(facts({ ledger: null, onInterface: 'absent' }))).toEqual([
+      `route rtb-0000000000000000a points at ${IDENTITY.eni} but the ledger records no holder`,
+    ]);
+  });
+});
+
+describe('Function: sourceDestResult (doctor)', () => {
+  it('passes a standby whose ENI still checks, and fails the holder whose ENI still checks', () => {
+    const enabled = { SourceDestCheck: true };
+
+    expect(sourceDestResult({ SourceDestCheck: false }, IDENTITY, IDENTITY.instanceId)).toEqual({ check: 'source/dest check', ok: true, text: `off on ${IDENTITY.eni}` });
+    const standby = sourceDestResult(enabled, IDENTITY, 'i-0b1c2d3e4f5a69788');
+    expect(standby.ok).toBe(true);
+    expect(standby.text).toMatch(/^on for eni-\S+: fine on a standby, the controller turns it off at this node's first up/);
+    expect(sourceDestResult(enabled, IDENTITY, undefined).ok).toBe(true);
+    const holder = sourceDestResult(enabled, IDENTITY, IDENTITY.instanceId);
+    expect(holder.ok).toBe(false);
+    expect(holder.text).toContain('this node holds the VIP: VIP traffic is dropped until it is off');
+  });
+});
+
+describe('Function: nodeResult (doctor)', () => {
+  it('passes Node 22 and later and fails Node 20', () => {
+    expect(nodeResult('22.23.5', '/usr/bin/node')).toEqual({ check: 'node', ok: true, text: 'Node.js v22.23.5 (/usr/bin/node)' });
+    expect(nodeResult('24.1.0', '/usr/bin/node').ok).toBe(true);
+    const old = nodeResult('20.20.2', '/usr/bin/node');
+    expect(old.ok).toBe(false);
+    expect(old.text).toContain('install Node.js 22 or later (Node 20 reached end of life on 2026-04-30');
   });
 });
 
