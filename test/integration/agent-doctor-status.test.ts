@@ -10,7 +10,7 @@ import { startLocalController } from '../../local/controller.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createWorld, type World } from '../../local/world.ts';
 import { node22Binary } from '../support/node22.ts';
-import { buildAgentBundle, runAgent, startAgentNode, type AgentNode, type NodeOptions } from './agent-harness.ts';
+import { buildAgentBundle, runAgent, startAgentNode, type AgentNode, type NodeOptions } from '../../local/agent-node.ts';
 
 // doctor and status as on-call uses them: pass/fail gates with an exit code, against moto and
 // each node's own IMDS. The host's loopback stands in for the node's interface.
