@@ -242,6 +242,11 @@ export class DrillWorld {
     return { routeNode, vipOn };
   }
 
+  /** Every run of the SSM document so far (the SSM agent's work on each instance). */
+  public get ssmExecutions(): SsmExecutor['executions'] {
+    return this.executor.executions;
+  }
+
   /** The module `node --import` loads in front of the agent to record its runs. */
   public get ifCommandRecorder(): string {
     return this.helpers.ifCommandRecorder;

@@ -48,9 +48,20 @@ export interface LedgerEntry {
   actedOn: number;
 }
 
+/** A fence the controller sent for a node's `up` (pgpool-vip), and when the SSM agents had run it. */
+export interface FenceRun {
+  /** The node whose `up` fenced the others. */
+  node: string;
+  /** When the last of the fenced instances had run the command (null: not all of them ran it). */
+  doneAt: number | null;
+  sentAt: number;
+}
+
 export interface SequenceRecord {
   from: number;
   to: number;
+  /** Fences sent by the controller; empty for a script that does not fence (the article's). */
+  fences: FenceRun[];
   samples: WorldSample[];
   routeChanges: RouteChange[];
   ifRuns: IfRun[];
@@ -167,10 +178,10 @@ function stateAt(record: SequenceRecord, leader: string, t: number): string {
 }
 
 /**
- * fence and no-ping-pong for one leadership: once the leader's if_up_cmd exited (the controller
- * fences before it answers), the VIP is on no other node; and at most one route change per table.
- * `fencedBy` null: the if_up_cmd never exited within the leadership; undefined: it exited before
- * the sequence began.
+ * fence and no-ping-pong for one leadership: once fencing is done (the leader's if_up_cmd exited
+ * and the SSM agents ran the fence it caused), the VIP is on no other node; and at most one route
+ * change per table. `fencedBy` null: fencing was not done within the leadership; undefined: it
+ * was done before the sequence began.
  */
 function afterConvergence(
   record: SequenceRecord,
@@ -189,14 +200,14 @@ function afterConvergence(
     const others = record.samples.filter((sample) => sample.t >= fencedAt && sample.t <= to && sample.vipOn.some((node) => node !== leader));
     const first = others[0];
     if (first === undefined) {
-      checks.push({ check: 'fence', subject, verdict: 'pass', detail: `after ${rel(exited, origin)} the VIP was on no other node`, at: fencedAt });
+      checks.push({ check: 'fence', subject, verdict: 'pass', detail: `fenced by ${rel(exited, origin)}; from then on the VIP was on no other node`, at: fencedAt });
     } else {
       const last = others[others.length - 1] ?? first;
       const nodes = [...new Set(others.flatMap((sample) => sample.vipOn.filter((node) => node !== leader)))];
       checks.push({ check: 'fence', subject, verdict: 'broken', detail: `VIP on ${nodes.join(', ')} from ${rel(first.t, origin)} to ${rel(last.t, origin)} while ${leader} led`, at: first.t });
     }
   } else {
-    checks.push({ check: 'fence', subject, verdict: 'n/a', detail: 'if_up_cmd had not exited before leadership ended', at: to });
+    checks.push({ check: 'fence', subject, verdict: 'n/a', detail: 'fencing was not done before the leadership ended', at: to });
   }
   const worst = Array.from({ length: tables }, (_, table) => changesIn(record, table, from, to)).reduce((a, b) => (b.length > a.length ? b : a), [] as RouteChange[]);
   const path = worst.map((change) => `${change.node ?? 'none'} at ${rel(change.at, origin)}`).join(', ');
@@ -263,7 +274,10 @@ export function analyzeSequence(record: SequenceRecord, origin = record.from): S
     } else {
       checks.push({ check: 'leader-up-exit', subject, verdict: 'pass', detail: `${ups.length} if_up_cmd run(s) on ${leader} exited 0; the first after ${(((up.endedAt ?? t0) - t0) / 1000).toFixed(2)}s`, at: up.endedAt ?? t0 });
     }
-    checks.push(...afterConvergence(record, stretch, stretches[index - 1], tables, origin, up.endedAt));
+    // Fencing is sent, not awaited, by the controller: it is done once the SSM agents ran it.
+    const fences = record.fences.filter((run) => run.node === leader && run.sentAt >= t0 && run.sentAt <= to);
+    const fenceDone = fences.length === 0 ? up.endedAt : Math.max(up.endedAt ?? 0, ...fences.map((run) => run.doneAt ?? Number.POSITIVE_INFINITY));
+    checks.push(...afterConvergence(record, stretch, stretches[index - 1], tables, origin, fenceDone === Number.POSITIVE_INFINITY ? null : fenceDone));
   }
 
   for (const window of leaderless) {

@@ -21,11 +21,13 @@ export class Observer {
     this.loop = (async () => {
       while (this.running) {
         try {
+          // The route tables first (a moto call, over a second on a loaded machine), then the
+          // logs, the leader and the interfaces in one synchronous look stamped with its time.
+          const routes = await this.drill.routeNodes();
           this.cluster.poll();
-          // Leader and escalation time in one look: the runner reads the logs during the await below.
           const leader = this.cluster.namedLeader();
           const leaderSince = leader === null ? null : this.cluster.escalatedAt(leader);
-          const [routes, vipOn] = await Promise.all([this.drill.routeNodes(), Promise.resolve(this.drill.vipHolders())]);
+          const vipOn = this.drill.vipHolders();
           this.samples.push({ t: Date.now(), leader, leaderSince, routes, vipOn });
         } catch (error) {
           this.drill.timeline.add('soak', `observation failed: ${(error as Error).message}`);

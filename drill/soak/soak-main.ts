@@ -18,7 +18,7 @@ import { findPgpool, PGPOOL_VERSIONS, type PgpoolInstall } from '../pgpool-insta
 import { machine } from '../report.ts';
 import { formatTimeline, Timeline } from '../timeline.ts';
 import { NODES } from '../topology.ts';
-import { analyzeSequence, CHECK_NAMES, percentiles, type CheckResult, type LedgerEntry, type SequenceAnalysis, type SequenceRecord } from './checks.ts';
+import { analyzeSequence, CHECK_NAMES, percentiles, type CheckResult, type FenceRun, type LedgerEntry, type SequenceAnalysis, type SequenceRecord } from './checks.ts';
 import { Observer } from './observer.ts';
 import { describeStep, planSequence, type SequencePlan } from './plan.ts';
 import { SoakRunner, type StepRecord } from './runner.ts';
@@ -152,6 +152,26 @@ async function ledgerOf(from: number, to: number): Promise<LedgerEntry[]> {
   }
 }
 
+/** The fences the controller sent for applied `up`s, and when the SSM agents had run each one everywhere. */
+function fencesOf(from: number, to: number): FenceRun[] {
+  return drill.results
+    .filter((result) => result.action === 'up' && result.outcome === 'applied' && !result.duplicate)
+    .filter((result) => Date.parse(result.receivedAt) >= from - 60_000 && Date.parse(result.receivedAt) <= to)
+    .flatMap((result) =>
+      result.ssmCommands
+        .filter((command) => command.purpose === 'remove' && command.commandId !== 'none')
+        .map((command): FenceRun => {
+          const runs = drill.ssmExecutions.filter((execution) => execution.commandId === command.commandId);
+          const everywhere = command.instanceIds.every((instanceId) => runs.some((execution) => execution.instanceId === instanceId));
+          return {
+            node: drill.nodeOf(result.instanceId) ?? result.instanceId ?? '?',
+            sentAt: Date.parse(result.receivedAt),
+            doneAt: everywhere && runs.length > 0 ? Math.max(...runs.map((execution) => execution.endedAt)) : null,
+          };
+        }),
+    );
+}
+
 async function runSequence(plan: SequencePlan): Promise<void> {
   log(`sequence ${plan.index + 1}/${sequences} (seed ${plan.seed}): ${plan.steps.map(describeStep).join(' | ')}`);
   const notes = await runner.healthy();
@@ -170,6 +190,7 @@ async function runSequence(plan: SequencePlan): Promise<void> {
   const record: SequenceRecord = {
     from,
     to,
+    fences: product ? fencesOf(from, to) : [],
     samples: observer.samples.filter((sample) => sample.t >= from && sample.t <= to),
     routeChanges: observer.routeChanges(from, to),
     ifRuns: cluster.ifCommandRuns().filter((run) => run.startedAt >= from - 5000 && run.startedAt <= to),

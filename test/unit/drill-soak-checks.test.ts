@@ -52,6 +52,7 @@ function failover(overrides: Partial<SequenceRecord> = {}): SequenceRecord {
     ifRuns: [up('pgpool-2', 40.5, 42)],
     app: connects(0, 80, (t) => t < 10 || t >= 41.6),
     ledger: [{ requestId: 'r1', node: 'pgpool-2', action: 'up', status: 'applied', actedOn: 1 }],
+    fences: [],
     ...overrides,
   };
 }
@@ -99,6 +100,15 @@ describe('the soak checks of one sequence', () => {
     });
     const check = analyzeSequence(record).broken.find((entry) => entry.check === 'no-ping-pong');
     expect(check?.detail).toMatch(/3 route change/);
+  });
+
+  it('wait for the fence the SSM agents run after the controller answered, then break fence if the VIP stays', () => {
+    const record = failover({ fences: [{ node: 'pgpool-2', sentAt: s(41), doneAt: s(44) }] });
+    // The old node still has the VIP until 44.5 s: fenced at 44 s, so within the grace second.
+    record.samples = record.samples.map((sample) => (sample.t >= s(41.5) && sample.t <= s(44.5) ? { ...sample, vipOn: ['pgpool-1', 'pgpool-2'] } : sample));
+    expect(analyzeSequence(record).broken).toEqual([]);
+    record.samples = record.samples.map((sample) => (sample.t >= s(41.5) && sample.t <= s(47) ? { ...sample, vipOn: ['pgpool-1', 'pgpool-2'] } : sample));
+    expect(analyzeSequence(record).broken.map((check) => check.check)).toEqual(['fence']);
   });
 
   it('break fence when the VIP stays on the crashed node after the new leader was given it', () => {
