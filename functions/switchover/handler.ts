@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { controllerClientSettings, stsProofTransport } from '../adapters/client-settings.ts';
 import { awsSwitchoverPorts } from '../adapters/aws-ports.ts';
 import { switchoverEnvironment } from '../environment.ts';
 import { createSwitchoverHandler } from './switchover-flow.ts';
@@ -18,11 +18,11 @@ export const handler = createSwitchoverHandler({
   stsEndpoint: environment.stsEndpoint,
   ports: awsSwitchoverPorts(
     {
-      ec2: new EC2Client({}),
-      ssm: new SSMClient({}),
-      dynamodb: new DynamoDBClient({}),
-      eventbridge: new EventBridgeClient({}),
-      stsHttp: new NodeHttpHandler({ connectionTimeout: 2000, requestTimeout: 5000 }),
+      ec2: new EC2Client(controllerClientSettings()),
+      ssm: new SSMClient(controllerClientSettings()),
+      dynamodb: new DynamoDBClient(controllerClientSettings()),
+      eventbridge: new EventBridgeClient(controllerClientSettings()),
+      stsHttp: stsProofTransport(),
     },
     environment,
   ),

@@ -12,6 +12,7 @@ import { describeError, PgpoolVipError } from '../../lib/errors.ts';
 import type { RequestRecord, VipRecord } from '../../lib/ledger-records.ts';
 import { METRIC_NAMESPACE, METRICS, SERVICE_NAME } from '../../lib/telemetry.ts';
 import { changeAddress, fence, othersToFence, rewriteRoutes } from '../core/act.ts';
+import { routesForTakeover } from '../core/route-takeover.ts';
 import { decide, nextVipRecord, routePlansFor, type SwitchoverPlan } from '../core/decide.ts';
 import { checkClusterNetwork, checkMember } from '../core/member-check.ts';
 import type { Member, VipRoute } from '../core/model.ts';
@@ -172,7 +173,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
       }
       const { vip, members } = sight;
       const holderRunning = members.some((member) => member.instanceId === vip?.holderInstanceId && member.state === 'running');
-      const plan = await step('decide', () => decide(request, vip, sight.routes, { holderRunning }));
+      const plan = routesForTakeover(await step('decide', () => decide(request, vip, sight.routes, { holderRunning })), vip, request.instanceId);
       const next = nextVipRecord(plan, { ...request, cluster: cluster.name }, vip, now());
       // Only a node about to receive VIP traffic needs its source/dest check off; beside the claim.
       const disableCheck: boolean = plan.kind === 'up' && check.sourceDestCheckToDisable && !sourceDestCheckDisabled;

@@ -58,7 +58,7 @@ export interface AwsFrontDoor {
   endpoint: string;
   /** SendCommand requests seen so far, by command id. */
   readonly sentCommands: ReadonlyMap<string, SentCommand>;
-  /** Every call so far, in the order they ended. */
+  /** Every call so far, in the order they started (endedAt 0 while under way). */
   readonly calls: readonly CallRecord[];
   readonly latency: LatencyModel;
   /** Adds a fault rule; rules are matched in the order they were added. */
@@ -123,10 +123,10 @@ export async function startAwsFrontDoor(options: FrontDoorOptions): Promise<AwsF
     const modelledMs = kind === null ? 0 : latency.callDelayMs(kind);
     const fault = faultFor(call);
     const record: CallRecord = { ...call, fault: fault?.fault ?? null, status: null, startedAt: Date.now(), endedAt: 0, modelledMs };
+    calls.push(record);
     const finish = (status: number | null): void => {
       record.status = status;
       record.endedAt = Date.now();
-      calls.push(record);
     };
     await sleep(modelledMs / 2 + (fault?.fault === 'delay' ? (fault.delayMs ?? 1000) : 0));
 

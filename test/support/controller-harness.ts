@@ -42,6 +42,8 @@ export async function createHarness(
     world?: World;
     /** Credentials of the controller's clients (moto IAM keys when auth is on). */
     credentials?: AwsCredentialIdentity;
+    /** Where the controller replays proofs (the AWS front door, say); moto by default. */
+    stsEndpoint?: string;
   } = {},
 ): Promise<Harness> {
   const clients = motoClients(endpoint, options.credentials);
@@ -52,10 +54,10 @@ export async function createHarness(
     config: parseControllerConfig({ ...world.config, ...options.configure?.(world) }),
     accountId: world.accountId,
     region: world.region,
-    stsEndpoint: new URL(endpoint),
+    stsEndpoint: new URL(options.stsEndpoint ?? endpoint),
     ports: awsSwitchoverPorts(
       { ec2: clients.ec2, ssm: clients.ssm, dynamodb: clients.dynamodb, eventbridge: clients.eventbridge, stsHttp: new NodeHttpHandler(), ...options.deps },
-      { ledgerTable: world.ledgerTable, busName: world.busName, stsEndpoint: new URL(endpoint) },
+      { ledgerTable: world.ledgerTable, busName: world.busName, stsEndpoint: new URL(options.stsEndpoint ?? endpoint) },
     ),
     logger: new Logger({ serviceName: 'pgpool-vip', logLevel: 'SILENT' }),
     metrics: options.metrics ?? new Metrics({ namespace: 'PgpoolVip', serviceName: 'pgpool-vip' }),
