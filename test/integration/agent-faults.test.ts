@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
+import { startLocalController } from '../../local/controller.ts';
+import { startAwsFrontDoor, type AwsFrontDoor } from '../../local/front-door/front-door.ts';
+import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { createWorld, type World } from '../../local/world.ts';
+import { buildAgentBundle, runAgent, startAgentNode, type AgentNode } from './agent-harness.ts';
+
+// The bundled agent and the local controller both talk to AWS through the front door, which
+// injects the faults; the agent's exit code and its deadline are what is checked.
+const IFACE = 'lo';
+const DEADLINE_SECONDS = 6;
+
+let moto: MotoServer;
+let door: AwsFrontDoor;
+let clients: AwsClients;
+let bundle: Awaited<ReturnType<typeof buildAgentBundle>>;
+const started: { stop(): Promise<void> }[] = [];
+let worldCount = 0;
+
+beforeAll(async () => {
+  [moto, bundle] = await Promise.all([startMotoServer(), buildAgentBundle()]);
+  door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: moto.endpoint });
+  clients = motoClients(moto.endpoint);
+});
+afterAll(async () => {
+  for (const thing of started.reverse()) await thing.stop();
+  if (clients !== undefined) destroyClients(clients);
+  await door?.stop();
+  await moto?.stop();
+  await bundle?.remove();
+});
+
+async function nodeIn(options: { controller: boolean }): Promise<{ world: World; node: AgentNode }> {
+  worldCount += 1;
+  const world = await createWorld(clients, { prefix: `af${worldCount}-${process.pid}-`, instanceCount: 2 });
+  if (options.controller) {
+    const cluster = world.config.clusters[0];
+    started.push(startLocalController({ endpoint: door.endpoint, world, configOverrides: { clusters: [{ ...cluster, interface: IFACE }] } }));
+  }
+  const node = await startAgentNode(world, 0, { awsEndpoint: door.endpoint, dir: bundle.dir, config: { deadlineSeconds: DEADLINE_SECONDS } });
+  started.push(node.imds);
+  return { world, node };
+}
+
+describe('Agent under AWS faults (bundled agent, front door before moto)', () => {
+  it.each([
+    ['PutEvents throttled once', { service: 'events', operation: 'PutEvents', fault: 'throttle' }],
+    ['PutEvents answered 500 once', { service: 'events', operation: 'PutEvents', fault: 'server-error' }],
+    ['PutEvents connection dropped before the call', { service: 'events', operation: 'PutEvents', fault: 'drop-before' }],
+    ['ledger reads dropped three times', { service: 'dynamodb', operation: 'GetItem', fault: 'drop-before', times: 3 }],
+    ['ledger reads throttled three times', { service: 'dynamodb', operation: 'GetItem', fault: 'throttle', times: 3 }],
+  ] as const)('exits 0 with the VIP routed when %s', async (_, rule) => {
+    const { node } = await nodeIn({ controller: true });
+    door.clearFaults();
+    door.inject(rule);
+
+    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    door.clearFaults();
+
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(door.calls.some((call) => call.fault === rule.fault)).toBe(true);
+  });
+
+  it('exits 3 by its deadline when no controller ever answers', async () => {
+    const { node } = await nodeIn({ controller: false });
+    const startedAt = Date.now();
+
+    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    const tookMs = Date.now() - startedAt;
+
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/waiting for the controller's outcome/);
+    // A bound, not a speed target (generous: node starts slowly on a loaded machine); the deadline is the agent's contract with pgpool.
+    expect(tookMs).toBeLessThan((DEADLINE_SECONDS + 15) * 1000);
+  });
+
+  it('exits 3 by its deadline when PutEvents keeps failing', async () => {
+    const { node } = await nodeIn({ controller: true });
+    door.clearFaults();
+    door.inject({ service: 'events', operation: 'PutEvents', fault: 'server-error', times: Number.POSITIVE_INFINITY });
+    const startedAt = Date.now();
+
+    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    const tookMs = Date.now() - startedAt;
+    door.clearFaults();
+
+    expect([1, 3]).toContain(run.code);
+    expect(tookMs).toBeLessThan((DEADLINE_SECONDS + 15) * 1000);
+  });
+});
