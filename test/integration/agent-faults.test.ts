@@ -4,7 +4,7 @@ import { startLocalController } from '../../local/controller.ts';
 import { startAwsFrontDoor, type AwsFrontDoor } from '../../local/front-door/front-door.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createWorld, type World } from '../../local/world.ts';
-import { buildAgentBundle, runAgent, startAgentNode, type AgentNode } from './agent-harness.ts';
+import { buildAgentBundle, runAgent, startAgentNode, type AgentNode } from '../../local/agent-node.ts';
 
 // The bundled agent and the local controller both talk to AWS through the front door, which
 // injects the faults; the agent's exit code and its deadline are what is checked.

@@ -63,34 +63,6 @@ describe('Class: Ledger (against moto)', () => {
     expect((await harness.ledger.readRequest(requestId))?.reason).toBeUndefined();
   });
 
-  it('keeps a late outcome of an earlier attempt from overwriting the outcome of the attempt that followed', async () => {
-    const requestId = randomUUID();
-    await harness.ledger.claim(claimInput(requestId, 'token-1'));
-    const first = await harness.ledger.readRequest(requestId);
-    const firstOutcome = { ...(first as NonNullable<typeof first>), status: 'failed' as const, reason: 'route table rtb-1: throttled' };
-    await harness.ledger.recordOutcome(firstOutcome, 'token-1');
-    await harness.ledger.claim(claimInput(requestId, 'token-2'));
-    const second = await harness.ledger.readRequest(requestId);
-    await harness.ledger.recordOutcome({ ...(second as NonNullable<typeof second>), status: 'applied', reason: null }, 'token-2');
-
-    const late = await harness.ledger.recordOutcome(firstOutcome, 'token-1');
-
-    expect(late).toBe(false);
-    expect(await harness.ledger.readRequest(requestId)).toMatchObject({ status: 'applied', attempts: 2 });
-  });
-
-  it('records the outcome of an attempt whose claim never landed, and not over another attempt\'s claim', async () => {
-    const requestId = randomUUID();
-    const unclaimed = { pk: `request#${requestId}`, requestId, cluster: 'demo', vip: '198.19.0.50', action: 'up' as const, instanceId: 'i-0000000000000000a', issuedAt: new Date().toISOString(), status: 'failed' as const, reason: 'claim: socket hang up', failedStep: 'claim', recordedAt: new Date().toISOString(), ttl: Math.floor(Date.now() / 1000) + 3600 };
-
-    const landed = await harness.ledger.recordOutcome(unclaimed, 'token-lost');
-    await harness.ledger.claim(claimInput(requestId, 'token-9'));
-    const overOther = await harness.ledger.recordOutcome(unclaimed, 'token-lost');
-
-    expect([landed, overOther]).toEqual([true, false]);
-    expect(await harness.ledger.readRequest(requestId)).toMatchObject({ status: 'claimed', claimToken: 'token-9' });
-  });
-
   it('writes the VIP record only over the version it read', async () => {
     const record = {
       pk: 'vip#ledger-test',
