@@ -29,8 +29,12 @@ describe('Takeover while the displaced request still writes routes', () => {
         aWritesRoutes.open();
         await bReadEverything.opened;
       }
-      const item = input.Item as { pk?: { S?: string }; holderInstanceId?: { S?: string } } | undefined;
-      if (service === 'dynamodb' && operation === 'PutItem' && item?.pk?.S?.startsWith('vip#') === true && item.holderInstanceId?.S === instances[2]?.instanceId) {
+      // The VIP record write of node 2's new up: a PutItem, or a Put inside the claim's transaction.
+      type Item = { pk?: { S?: string }; holderInstanceId?: { S?: string } };
+      const transactItems = (input.TransactItems as Array<{ Put?: { Item?: Item } }> | undefined) ?? [];
+      const items: Array<Item | undefined> = [input.Item as Item | undefined, ...transactItems.map((action) => action.Put?.Item)];
+      const writesNode2Vip = items.some((item) => item?.pk?.S?.startsWith('vip#') === true && item.holderInstanceId?.S === instances[2]?.instanceId);
+      if (service === 'dynamodb' && writesNode2Vip) {
         bReadEverything.open();
         await aFinished.opened;
       }
