@@ -48,8 +48,6 @@ describe('Agent under AWS faults (bundled agent, front door before moto)', () =>
     ['PutEvents throttled once', { service: 'events', operation: 'PutEvents', fault: 'throttle' }],
     ['PutEvents answered 500 once', { service: 'events', operation: 'PutEvents', fault: 'server-error' }],
     ['PutEvents connection dropped before the call', { service: 'events', operation: 'PutEvents', fault: 'drop-before' }],
-    ['ledger reads dropped three times', { service: 'dynamodb', operation: 'GetItem', fault: 'drop-before', times: 3 }],
-    ['ledger reads throttled three times', { service: 'dynamodb', operation: 'GetItem', fault: 'throttle', times: 3 }],
   ] as const)('exits 0 with the VIP routed when %s', async (_, rule) => {
     const { node } = await nodeIn({ controller: true });
     door.clearFaults();
