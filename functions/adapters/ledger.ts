@@ -152,11 +152,30 @@ export class DynamoLedger implements Ledger {
     return answer.Item === undefined ? null : RequestRecordSchema.parse(unmarshall(answer.Item));
   }
 
-  /** Stores the request's outcome over its claim. */
-  public async recordOutcome(record: RequestRecord): Promise<void> {
-    await this.dynamodb.send(
-      new PutItemCommand({ TableName: this.tableName, Item: marshall(record, { removeUndefinedValues: true }) }),
-    );
+  /**
+   * Stores the request's outcome over this attempt's own claim. A late write from an attempt that
+   * was superseded (its lease ran out and a retry claimed the request) must not overwrite the newer
+   * attempt's record: the write is conditional on the claim token, and false says it was skipped.
+   */
+  public async recordOutcome(record: RequestRecord): Promise<boolean> {
+    if (record.claimToken === undefined) {
+      throw new Error(`the outcome of request ${record.requestId} carries no claim token`);
+    }
+    try {
+      await this.dynamodb.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall(record, { removeUndefinedValues: true }),
+          ConditionExpression: '#claimToken = :claimToken',
+          ExpressionAttributeNames: { '#claimToken': 'claimToken' },
+          ExpressionAttributeValues: marshall({ ':claimToken': record.claimToken }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
   /**

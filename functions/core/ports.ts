@@ -65,8 +65,11 @@ export interface Ledger extends VipRecordSource {
   readRequest(requestId: string): Promise<RequestRecord | null>;
   /** Writes the VIP record if nobody changed it since `expectedVersion` (null: must not exist); false when another won. */
   writeVip(next: VipRecord, expectedVersion: number | null): Promise<boolean>;
-  /** Stores a claimed request's outcome over its claim. */
-  recordOutcome(record: RequestRecord): Promise<void>;
+  /**
+   * Stores a claimed request's outcome over this attempt's own claim (`record.claimToken`); false
+   * when a newer attempt claimed the request since, whose record is left as it is.
+   */
+  recordOutcome(record: RequestRecord): Promise<boolean>;
   /** Stores the outcome of a request refused before its claim, unless its id is taken; false when it was. */
   recordUnclaimedOutcome(record: RequestRecord): Promise<boolean>;
 }

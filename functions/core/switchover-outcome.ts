@@ -19,6 +19,8 @@ export interface SwitchoverOutcome {
   callerArn: string | null;
   digest: string | null;
   claimed: boolean;
+  /** This attempt's claim token: its outcome is written only over its own claim. */
+  claimToken: string | null;
   attempts: number;
   holderBefore: string | null;
   holderAfter: string | null;
@@ -121,6 +123,7 @@ export function requestRecordOf(outcome: SwitchoverOutcome, entry: AuditEntry, r
     callerArn: outcome.callerArn,
     recordedAt: recordedAt.toISOString(),
     attempts: outcome.attempts,
+    claimToken: outcome.claimToken ?? undefined,
     holderBefore: outcome.holderBefore,
     holderAfter: outcome.holderAfter,
     routes: outcome.routes,

@@ -27,7 +27,7 @@ export async function recordOutcome(deps: AuditTrailDeps, outcome: SwitchoverOut
   const { identity } = outcome;
 
   const [ledgerResult, eventResult] = await Promise.allSettled([
-    record === null ? Promise.resolve() : outcome.claimed ? deps.ledger.recordOutcome(record) : deps.ledger.recordUnclaimedOutcome(record),
+    record === null ? Promise.resolve(true) : outcome.claimed ? deps.ledger.recordOutcome(record) : deps.ledger.recordUnclaimedOutcome(record),
     deps.outcomeBus.publish(outcomeDetailOf(written)),
   ]);
   // The audit line and the duration metric come after the writes, so they include the record step.
@@ -40,6 +40,10 @@ export async function recordOutcome(deps: AuditTrailDeps, outcome: SwitchoverOut
 
   const log = outcome.outcome === 'failed' ? 'error' : outcome.outcome === 'rejected' ? 'warn' : 'info';
   deps.logger[log](AUDIT_MESSAGE, { ...entry });
+  if (ledgerResult.status === 'fulfilled' && ledgerResult.value === false) {
+    // A newer attempt of the same request claimed it meanwhile; its outcome is the one that counts.
+    deps.logger.warn('outcome of a superseded attempt not recorded', { requestId: identity.requestId, outcome: outcome.outcome });
+  }
   if (eventResult.status === 'rejected') {
     deps.logger.error('outcome event not published', { requestId: identity.requestId, error: describeError(eventResult.reason) });
   }

@@ -69,10 +69,11 @@ interface Sight {
 type Committed =
   | { kind: 'duplicate'; record: RequestRecord }
   /** The sender may not have the VIP; the refusal is recorded over the claim. */
-  | { kind: 'refused'; attempts: number; holderBefore: string | null; rejection: RequestRejectedError }
+  | { kind: 'refused'; attempts: number; claimToken: string; holderBefore: string | null; rejection: RequestRejectedError }
   | {
       kind: 'claimed';
       attempts: number;
+      claimToken: string;
       plan: SwitchoverPlan;
       members: Member[];
       /** The VIP record this request wrote, or null when the plan leaves the ledger as it is. */
@@ -169,7 +170,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
       if (check instanceof RequestRejectedError) {
         const claimed = await step('claim', () => ports.ledger.claim(claim));
         if (claimed.kind !== 'claimed') return claimed.kind === 'duplicate' ? claimed : unreachable(claimed);
-        return { kind: 'refused', attempts: claimed.attempts, holderBefore: sight.vip?.holderInstanceId ?? null, rejection: check };
+        return { kind: 'refused', attempts: claimed.attempts, claimToken: claim.claimToken, holderBefore: sight.vip?.holderInstanceId ?? null, rejection: check };
       }
       const { vip, members } = sight;
       const holderRunning = members.some((member) => member.instanceId === vip?.holderInstanceId && member.state === 'running');
@@ -184,7 +185,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
       sourceDestCheckDisabled ||= disableCheck;
       if (claimed.kind === 'duplicate') return claimed;
       if (claimed.kind === 'claimed') {
-        return { kind: 'claimed', attempts: claimed.attempts, plan, members, written: next, holderBefore: vip?.holderInstanceId ?? null, sourceDestCheckDisabled };
+        return { kind: 'claimed', attempts: claimed.attempts, claimToken: claim.claimToken, plan, members, written: next, holderBefore: vip?.holderInstanceId ?? null, sourceDestCheckDisabled };
       }
       if (attempt >= VIP_WRITE_ATTEMPTS) {
         throw new StepFailedError('ledger', `the VIP record of cluster "${cluster.name}" kept changing under this request; gave up after ${attempt} attempts`);
@@ -340,9 +341,10 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
 
 /** What a claim adds to the facts: the attempt, and where the VIP stands once the ledger is written. */
 function claimFacts(decided: Exclude<Committed, { kind: 'duplicate' }>): Partial<SwitchoverOutcome> {
-  if (decided.kind === 'refused') return { claimed: true, attempts: decided.attempts, holderBefore: decided.holderBefore, holderAfter: decided.holderBefore };
+  const { claimToken } = decided;
+  if (decided.kind === 'refused') return { claimed: true, claimToken, attempts: decided.attempts, holderBefore: decided.holderBefore, holderAfter: decided.holderBefore };
   const holderAfter = decided.written === null ? decided.holderBefore : decided.written.released ? null : decided.written.holderInstanceId;
-  return { claimed: true, attempts: decided.attempts, holderBefore: decided.holderBefore, holderAfter, sourceDestCheckDisabled: decided.sourceDestCheckDisabled };
+  return { claimed: true, claimToken, attempts: decided.attempts, holderBefore: decided.holderBefore, holderAfter, sourceDestCheckDisabled: decided.sourceDestCheckDisabled };
 }
 
 /** A claim without a VIP write cannot meet a changed VIP record. */
@@ -374,6 +376,7 @@ function outcomeOf(facts: Facts, verdict: Verdict, durationsMs: SwitchoverOutcom
     callerArn: null,
     digest: null,
     claimed: false,
+    claimToken: null,
     attempts: 0,
     holderBefore: null,
     holderAfter: null,

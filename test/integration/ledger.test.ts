@@ -63,6 +63,23 @@ describe('Class: Ledger (against moto)', () => {
     expect((await harness.ledger.readRequest(requestId))?.reason).toBeUndefined();
   });
 
+  it('writes an outcome only over its own attempt\'s claim: a superseded attempt\'s late "failed" leaves the newer "applied"', async () => {
+    const requestId = randomUUID();
+    // The first attempt's lease ran out (it claimed two minutes ago), so a retry took the request over.
+    await harness.ledger.claim({ ...claimInput(requestId, 'token-old'), now: new Date(Date.now() - 120_000) });
+    const stale = await harness.ledger.readRequest(requestId);
+    expect(await harness.ledger.claim(claimInput(requestId, 'token-new'))).toEqual({ kind: 'claimed', attempts: 2 });
+    const current = await harness.ledger.readRequest(requestId);
+    const newer = await harness.ledger.recordOutcome({ ...(current as NonNullable<typeof current>), status: 'applied' });
+
+    const late = await harness.ledger.recordOutcome({ ...(stale as NonNullable<typeof stale>), status: 'failed', reason: 'route table rtb-1: timed out' });
+
+    expect(await harness.ledger.readRequest(requestId)).toMatchObject({ status: 'applied', claimToken: 'token-new', attempts: 2 });
+    expect((await harness.ledger.readRequest(requestId))?.reason).toBeUndefined();
+    expect(newer).toBe(true);
+    expect(late).toBe(false);
+  });
+
   it('writes the VIP record only over the version it read', async () => {
     const record = {
       pk: 'vip#ledger-test',

@@ -61,6 +61,7 @@ function outcomeOf(kind: OutcomeKind): SwitchoverOutcome {
     callerArn: 'arn:aws:sts::123456789012:assumed-role/pgpool-vip-node/i-0a632a8349b701357',
     digest: 'ab'.repeat(32),
     claimed: true,
+    claimToken: '5f0c1d2e-3b4a-4c5d-8e6f-708192a3b4c5',
     attempts: 1,
     holderBefore: 'i-0b1c2d3e4f5a69788',
     holderAfter: 'i-0a632a8349b701357',
