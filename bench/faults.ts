@@ -7,7 +7,7 @@
 import { startAwsFrontDoor } from '../local/front-door/front-door.ts';
 import { startMotoServer } from '../local/moto-server.ts';
 import type { World } from '../local/world.ts';
-import { allCells, MATRIX_FAULTS, runCell, SSM_COMMAND_FAULTS, type CellResult, type MatrixCell } from '../test/support/fault-matrix.ts';
+import { allCells, MATRIX_FAULTS, runCell, SSM_COMMAND_FAULTS, type CellResult, type MatrixCell } from '../local/harness/fault-matrix.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';

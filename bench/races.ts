@@ -1,10 +1,10 @@
 // Race property at scale: random interleavings of up, down, duplicate and delayed deliveries
-// from three nodes, with concurrent invocations and injected faults (test/support/races.ts),
+// from three nodes, with concurrent invocations and injected faults (local/harness/races.ts),
 // against the real switchover handler and SDK clients on in-memory AWS. Prints the number of
 // interleavings, the seed, and any counterexample. RACES_RUNS (default 1000), RACES_SEED.
 import fc from 'fast-check';
 import { seedFrom } from '../local/front-door/random.ts';
-import { runScenario, scenarioArbitrary } from '../test/support/races.ts';
+import { runScenario, scenarioArbitrary } from '../local/harness/races.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';

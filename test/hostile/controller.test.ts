@@ -13,7 +13,7 @@ import { motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 import { describeInstance, instanceRoleCredentials, type WorldInstance } from '../../local/world.ts';
-import { createHarness, type Harness } from '../support/controller-harness.ts';
+import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
 import { counted, printCounts, type Category } from './catalog.ts';
 
 // Hostile events against the real switchover handler, real SDK clients, one moto world for the

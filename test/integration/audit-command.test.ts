@@ -5,7 +5,7 @@ import type { AgentIo } from '../../agent/io.ts';
 import { AUDIT_MESSAGE } from '../../lib/telemetry.ts';
 import { sharedMoto } from '../kit/moto.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
-import { createHarness, type Harness } from '../support/controller-harness.ts';
+import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
 
 let moto: ReturnType<typeof sharedMoto>;
 let harness: Harness;

@@ -3,7 +3,7 @@ import { signProof } from '../../lib/proof.ts';
 import { sharedMoto } from '../kit/moto.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 import type { WorldInstance } from '../../local/world.ts';
-import { createHarness, type Harness } from '../support/controller-harness.ts';
+import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
 import { countingSts } from '../support/counting-sts.ts';
 
 // Proofs whose cost or scope is wrong are refused before STS is asked, and nothing moves.

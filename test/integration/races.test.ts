@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { seedFrom } from '../../local/front-door/random.ts';
-import { runScenario, scenarioArbitrary } from '../support/races.ts';
+import { runScenario, scenarioArbitrary } from '../../local/harness/races.ts';
 
-// In-memory AWS (test/support/in-memory-aws.ts) under the real handler and SDK clients; moto
+// In-memory AWS (local/harness/in-memory-aws.ts) under the real handler and SDK clients; moto
 // would take about a second per interleaving. bench/races.ts runs 1,000 and more.
 const RUNS = Number(process.env.RACES_RUNS ?? 40);
 const seed = seedFrom(process.env.RACES_SEED);

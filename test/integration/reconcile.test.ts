@@ -14,7 +14,7 @@ import { createReconcileHandler, type ReconcileDeps, type ReconcileResult } from
 import { awsReconcilePorts } from '../../functions/adapters/aws-ports.ts';
 import { localContext } from '../../local/controller.ts';
 import { sharedMoto } from '../kit/moto.ts';
-import { createHarness, type Harness } from '../support/controller-harness.ts';
+import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 
 let moto: ReturnType<typeof sharedMoto>;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Incarnation } from '../../lib/contract.ts';
 import { sharedMoto } from '../kit/moto.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
-import { createHarness, type Harness } from '../support/controller-harness.ts';
+import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
 
 let moto: ReturnType<typeof sharedMoto>;
 beforeAll(() => {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MEMBER_TAG_KEY } from '../../lib/cluster-config.ts';
 import { sharedMoto } from '../kit/moto.ts';
 import { instanceRoleCredentials, describeInstance, type WorldInstance } from '../../local/world.ts';
-import { createHarness, type Harness } from '../support/controller-harness.ts';
+import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
 import { countingSts } from '../support/counting-sts.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 

@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedMoto } from '../kit/moto.ts';
 import type { WorldInstance } from '../../local/world.ts';
-import { createHarness } from '../support/controller-harness.ts';
+import { createHarness } from '../../local/harness/controller-harness.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 
 // moto's SSM reports Success at once and runs nothing; a command that fails on the node or never

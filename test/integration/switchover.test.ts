@@ -2,7 +2,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureJsonOutput } from '../support/json-output.ts';
 import { sharedMoto } from '../kit/moto.ts';
-import { createHarness, type Harness } from '../support/controller-harness.ts';
+import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 import type { Incarnation } from '../../lib/contract.ts';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { localContext } from '../../local/controller.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 import type { WorldInstance } from '../../local/world.ts';
-import { createRaceWorld } from '../support/races.ts';
+import { createRaceWorld } from '../../local/harness/races.ts';
 
 /** A promise with its resolve handle. */
 function gate(): { opened: Promise<void>; open(): void } {

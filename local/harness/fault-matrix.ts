@@ -7,10 +7,10 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { controllerClientSettings, stsProofTransport } from '../../functions/adapters/client-settings.ts';
 import type { SwitchoverResult } from '../../functions/switchover/switchover-flow.ts';
-import { destroyClients, motoClients, MOTO_REGION, MOTO_ROOT_CREDENTIALS } from '../../local/aws-clients.ts';
-import type { AwsFrontDoor, FaultRule } from '../../local/front-door/front-door.ts';
-import { envelope, signedDetail } from '../../local/requests.ts';
-import type { World, WorldInstance } from '../../local/world.ts';
+import { destroyClients, motoClients, MOTO_REGION, MOTO_ROOT_CREDENTIALS } from '../aws-clients.ts';
+import type { AwsFrontDoor, FaultRule } from '../front-door/front-door.ts';
+import { envelope, signedDetail } from '../requests.ts';
+import type { World, WorldInstance } from '../world.ts';
 import { createHarness, type Harness } from './controller-harness.ts';
 
 /** One AWS call of the controller's `up` and `down` paths, as the front door names it. */

@@ -12,10 +12,10 @@ import { MEMBER_TAG_KEY, parseControllerConfig } from '../../lib/cluster-config.
 import type { RequestDetail } from '../../lib/contract.ts';
 import { RequestRecordSchema, requestKey, VipRecordSchema, vipKey } from '../../lib/ledger-records.ts';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { localContext } from '../../local/controller.ts';
-import { envelope, signedDetail } from '../../local/requests.ts';
-import type { World, WorldInstance } from '../../local/world.ts';
-import { seededRandom } from '../../local/front-door/random.ts';
+import { localContext } from '../controller.ts';
+import { envelope, signedDetail } from '../requests.ts';
+import type { World, WorldInstance } from '../world.ts';
+import { seededRandom } from '../front-door/random.ts';
 import { InMemoryAws, type FakeFault } from './in-memory-aws.ts';
 
 const CLUSTER = 'race';

@@ -8,9 +8,9 @@ import type { RequestRecord, VipRecord } from '../../lib/ledger-records.ts';
 import { awsSwitchoverPorts, type SwitchoverClients } from '../../functions/adapters/aws-ports.ts';
 import { DynamoLedger } from '../../functions/adapters/ledger.ts';
 import { createSwitchoverHandler, type SwitchoverResult } from '../../functions/switchover/switchover-flow.ts';
-import { motoClients, type AwsClients } from '../../local/aws-clients.ts';
-import { localContext } from '../../local/controller.ts';
-import { createWorld, type World, type WorldOptions } from '../../local/world.ts';
+import { motoClients, type AwsClients } from '../aws-clients.ts';
+import { localContext } from '../controller.ts';
+import { createWorld, type World, type WorldOptions } from '../world.ts';
 
 export interface Harness {
   clients: AwsClients;
