@@ -162,7 +162,7 @@ try {
         `${percentile(times, 50).toFixed(0)}  ${percentile(times, 95).toFixed(0)}  ${Math.max(...times).toFixed(0)} | ${wall.toFixed(0)}`,
     );
     const tables = size * ROUTE_TABLES;
-    console.log(broken.length === 0 ? `      all ${tables} route tables on the new holder's ENI; ${size} requests, one outcome record each` : `      BROKEN: ${broken.join('; ')}`);
+    console.log(broken.length === 0 ? `      all ${tables} route tables on the new holder's ENI; ${size} requests, one outcome record each` : `      BROKEN (${broken.length} findings, first 5): ${broken.slice(0, 5).join('; ')}`);
     if (broken.length > 0) process.exitCode = 1;
     const sample = runs[0]?.calls ?? [];
     if (size === largest) console.log(`  the calls of one switchover: ${[...new Set(sample)].map((name) => `${name}x${sample.filter((call) => call === name).length}`).join(' ')}`);
