@@ -11,11 +11,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { HttpHandler } from '@smithy/protocol-http';
 import { build } from 'esbuild';
-import { parseControllerConfig } from '../lib/cluster-config.ts';
-import { awsSwitchoverPorts } from '../functions/adapters/aws-ports.ts';
-import { createSwitchoverHandler } from '../functions/switchover/switchover-flow.ts';
 import { motoClients, type AwsClients } from '../local/aws-clients.ts';
-import { localContext } from '../local/controller.ts';
+import { localContext, worldSwitchoverHandler } from '../local/controller.ts';
 import { startMotoServer } from '../local/moto-server.ts';
 import { envelope, signedDetail } from '../local/requests.ts';
 import { createWorld, type WorldInstance } from '../local/world.ts';
@@ -154,14 +151,7 @@ async function callGraphs(endpoint: string, tables: number, print = true): Promi
   const world = await createWorld(clients, { prefix: `bench${worlds}-`, routeTableCount: tables });
   const spans: CallSpan[] = [];
   const stsHttp = recordCalls(clients, spans);
-  const handler = createSwitchoverHandler({
-    config: parseControllerConfig(world.config),
-    accountId: world.accountId,
-    region: world.region,
-    stsEndpoint: new URL(endpoint),
-    ports: awsSwitchoverPorts({ ...clients, stsHttp }, { ledgerTable: world.ledgerTable, busName: world.busName, stsEndpoint: new URL(endpoint) }),
-    logger: new Logger({ logLevel: 'SILENT' }),
-  });
+  const handler = worldSwitchoverHandler(world, clients, { endpoint, stsHttp, logger: new Logger({ logLevel: 'SILENT' }) });
   const [node1, node2] = world.instances as [WorldInstance, WorldInstance];
   const scenarios: Array<[string, WorldInstance, 'up' | 'down']> = [
     ['first up (create, cold container)', node1, 'up'],

@@ -10,12 +10,10 @@ import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { HttpHandler } from '@smithy/protocol-http';
-import { parseControllerConfig } from '../lib/cluster-config.ts';
-import { awsSwitchoverPorts } from '../functions/adapters/aws-ports.ts';
 import { DynamoLedger } from '../functions/adapters/ledger.ts';
 import { createSwitchoverHandler } from '../functions/switchover/switchover-flow.ts';
 import { motoClients, type AwsClients } from '../local/aws-clients.ts';
-import { localContext } from '../local/controller.ts';
+import { localContext, worldSwitchoverHandler } from '../local/controller.ts';
 import { startMotoServer } from '../local/moto-server.ts';
 import { envelope, signedDetail } from '../local/requests.ts';
 import { createWorld, type World, type WorldInstance } from '../local/world.ts';
@@ -64,14 +62,7 @@ function clusterOf(endpoint: string, world: World): Cluster {
     updateHttpClientConfig: () => undefined,
     httpHandlerConfigs: () => ({}),
   };
-  const handler = createSwitchoverHandler({
-    config: parseControllerConfig(world.config),
-    accountId: world.accountId,
-    region: world.region,
-    stsEndpoint: new URL(endpoint),
-    ports: awsSwitchoverPorts({ ...clients, stsHttp }, { ledgerTable: world.ledgerTable, busName: world.busName, stsEndpoint: new URL(endpoint) }),
-    logger: new Logger({ logLevel: 'SILENT' }),
-  });
+  const handler = worldSwitchoverHandler(world, clients, { endpoint, stsHttp, logger: new Logger({ logLevel: 'SILENT' }) });
   // Nobody holds the VIP yet: the first switchover goes to the first member.
   return { world, clients, handler, calls, holder: -1 };
 }

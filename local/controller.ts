@@ -3,6 +3,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { HttpHandler } from '@smithy/protocol-http';
 import type { Context } from 'aws-lambda';
 import { parseControllerConfig } from '../lib/cluster-config.ts';
 import { awsSwitchoverPorts } from '../functions/adapters/aws-ports.ts';
@@ -57,6 +58,33 @@ export function localContext(): Context {
 }
 
 /**
+ * The Lambda's handler wired to a world in the emulator: its config, its ledger and bus, and the
+ * emulator as STS (proofs are replayed to `endpoint`, through `stsHttp`).
+ */
+export function worldSwitchoverHandler(
+  world: World,
+  clients: AwsClients,
+  options: {
+    endpoint: string;
+    stsHttp: HttpHandler;
+    configOverrides?: Record<string, unknown> | undefined;
+    logger: Logger;
+    metrics?: Metrics;
+  },
+): ReturnType<typeof createSwitchoverHandler> {
+  const stsEndpoint = new URL(options.endpoint);
+  return createSwitchoverHandler({
+    config: parseControllerConfig({ ...world.config, ...options.configOverrides }),
+    accountId: world.accountId,
+    region: world.region,
+    stsEndpoint,
+    ports: awsSwitchoverPorts({ ...clients, stsHttp: options.stsHttp }, { ledgerTable: world.ledgerTable, busName: world.busName, stsEndpoint }),
+    logger: options.logger,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  });
+}
+
+/**
  * The controller as it runs on this machine: the same handler the Lambda runs, fed with the same
  * EventBridge envelope, taken from the SQS queue the bus's rule delivers to (moto cannot invoke
  * Lambda targets).
@@ -65,15 +93,10 @@ export function createLocalController(options: LocalControllerOptions): LocalCon
   const clients = motoClients(options.endpoint);
   const { world } = options;
   const latency = options.latency ?? NO_LATENCY;
-  const handler = createSwitchoverHandler({
-    config: parseControllerConfig({ ...world.config, ...options.configOverrides }),
-    accountId: world.accountId,
-    region: world.region,
-    stsEndpoint: new URL(options.endpoint),
-    ports: awsSwitchoverPorts(
-      { ...clients, stsHttp: new NodeHttpHandler({ connectionTimeout: 2000, requestTimeout: 5000 }) },
-      { ledgerTable: world.ledgerTable, busName: world.busName, stsEndpoint: new URL(options.endpoint) },
-    ),
+  const handler = worldSwitchoverHandler(world, clients, {
+    endpoint: options.endpoint,
+    stsHttp: new NodeHttpHandler({ connectionTimeout: 2000, requestTimeout: 5000 }),
+    configOverrides: options.configOverrides,
     logger: options.logger ?? createLogger({ logLevel: 'SILENT' }),
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
