@@ -7,6 +7,7 @@ import { namespacePids } from './netns.ts';
 import { runInNamespace, startInNamespace, SERVICE_USER, type ServiceProcess } from './processes.ts';
 import type { Timeline } from './timeline.ts';
 import { NODES, type NodeHost } from './topology.ts';
+import { releaseOrphanedSharedMemory } from './shared-memory.ts';
 
 /** One run of if_up_cmd or if_down_cmd, from the timing wrapper's log. */
 export interface IfCommandRun {
@@ -168,6 +169,7 @@ export class PgpoolCluster {
       }
     }
     await node.process?.exited;
+    await releaseOrphanedSharedMemory(pids);
     this.markDown(node);
   }
 
@@ -184,7 +186,8 @@ export class PgpoolCluster {
           argv: [this.options.install.bin, '-f', node.conf, '-m', 'immediate', 'stop'],
           timeoutMs: 15_000,
         });
-        for (const pid of pgpoolPids(node.host.ns)) {
+        const leftovers = pgpoolPids(node.host.ns);
+        for (const pid of leftovers) {
           try {
             process.kill(pid, 'SIGKILL');
           } catch {
@@ -192,6 +195,7 @@ export class PgpoolCluster {
           }
         }
         await node.process.exited;
+        await releaseOrphanedSharedMemory(leftovers);
         this.markDown(node);
       }),
     );
