@@ -3,6 +3,7 @@
  * world sampled every few hundred ms, every route change, every if command run, every connect
  * of the app host, and the ledger's answers. Nothing here touches the world.
  */
+import type { IfCommandRun } from '../pgpool-cluster.ts';
 
 /** One look at the world. */
 export interface WorldSample {
@@ -23,14 +24,8 @@ export interface RouteChange {
   node: string | null;
 }
 
-export interface IfRun {
-  node: string;
-  action: string;
-  startedAt: number;
-  endedAt: number | null;
-  code: number | null;
-  lastLine: string;
-}
+/** One if_up_cmd/if_down_cmd run as the checks see it (the cluster's record without its id). */
+export type IfRun = Omit<IfCommandRun, 'id'>;
 
 export interface AppSample {
   t: number;
