@@ -84,6 +84,13 @@ describe('Template: cfn-lint', () => {
   });
 });
 
+/** Seconds between runs of an EventBridge `rate(...)` schedule. */
+function rateSeconds(expression: string): number {
+  const match = /^rate\((\d+) (minute|minutes|hour|hours)\)$/.exec(expression);
+  if (match === null) throw new Error(`not a rate(...) schedule: ${expression}`);
+  return Number(match[1]) * (match[2]?.startsWith('hour') === true ? 3600 : 60);
+}
+
 /** cfn-lint's own table of Lambda runtimes and their deprecation dates (the data its E2531/W2531 rules use). */
 function cfnLintRuntimeLifecycle(): Record<string, { deprecated?: string; successor?: string | null }> {
   const found = spawnSync('python3', ['-c', 'import cfnlint, os; print(os.path.dirname(cfnlint.__file__))'], { encoding: 'utf8' });
@@ -251,8 +258,62 @@ describe('Template: alarms, dashboard and saved queries', () => {
     const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([logicalId]) => logicalId);
 
     expect(alarms.sort()).toEqual(
-      ['ControllerErrorsAlarm', 'DeadLetterAlarm', 'DriftAlarm', 'FlappingAlarm', 'RejectedRequestAlarm', 'SsmFailureAlarm', 'SwitchoverFailedAlarm'].sort(),
+      [
+        'ControllerErrorsAlarm',
+        'DeadLetterAlarm',
+        'DriftAlarm',
+        'FlappingAlarm',
+        'ReconcilerHeartbeatAlarm',
+        'RejectedRequestAlarm',
+        'SsmFailureAlarm',
+        'SwitchoverFailedAlarm',
+      ].sort(),
     );
+  });
+
+  it('alarms when the reconciler stops running: no invocation in a window of several schedule intervals, missing data breaching', () => {
+    const heartbeat = resource(template, 'ReconcilerHeartbeatAlarm').Properties ?? {};
+    const [[, schedule] = []] = resourcesOfType(template, 'AWS::Events::Rule').filter(
+      ([, rule]) => typeof rule.Properties?.ScheduleExpression === 'string' && JSON.stringify(rule.Properties.Targets).includes('ReconcileLambdaFunction'),
+    );
+    const scheduleSeconds = rateSeconds(String(schedule?.Properties?.ScheduleExpression));
+    const windowSeconds = Number(heartbeat.Period) * Number(heartbeat.EvaluationPeriods);
+
+    expect([heartbeat.Namespace, heartbeat.MetricName, heartbeat.Dimensions, heartbeat.Statistic]).toEqual([
+      'AWS/Lambda',
+      'Invocations',
+      [{ Name: 'FunctionName', Value: { Ref: 'ReconcileLambdaFunction' } }],
+      'Sum',
+    ]);
+    expect([heartbeat.ComparisonOperator, heartbeat.Threshold]).toEqual(['LessThanThreshold', 1]);
+    // Lambda sends no data point for a minute without a run: only missing data can say it stopped.
+    expect(heartbeat.TreatMissingData).toBe('breaching');
+    // Every period of the window must be empty, and the window spans several runs, so one late run is no alarm.
+    expect(heartbeat.DatapointsToAlarm).toBe(heartbeat.EvaluationPeriods);
+    expect(Number(heartbeat.Period)).toBeGreaterThanOrEqual(scheduleSeconds);
+    expect(windowSeconds).toBeGreaterThanOrEqual(3 * scheduleSeconds);
+    expect(windowSeconds).toBeLessThanOrEqual(10 * scheduleSeconds);
+    expect(heartbeat.AlarmActions).toEqual([{ Ref: 'OperatorTopic' }]);
+  });
+
+  it('treats missing data as breaching for the heartbeat alone: the other alarms watch for rare events', () => {
+    const missing = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([logicalId, alarm]) => [logicalId, alarm.Properties?.TreatMissingData]);
+
+    expect(missing.filter(([, treat]) => treat === 'breaching')).toEqual([['ReconcilerHeartbeatAlarm', 'breaching']]);
+    expect(missing.filter(([, treat]) => treat !== 'breaching').every(([, treat]) => treat === 'notBreaching')).toBe(true);
+  });
+
+  it('lists every alarm in docs/audit.md, with its missing-data treatment', () => {
+    const documented = new Map(
+      [...readFileSync(join(REPO_ROOT, 'docs/audit.md'), 'utf8').matchAll(/^\| `(pgpool-vip-<stage>-[a-z-]+)` \|[^|]*\| (\*\*breaching\*\*|not breaching) \|$/gm)].map(
+        ([, name, treat]) => [name, treat === 'not breaching' ? 'notBreaching' : 'breaching'],
+      ),
+    );
+    const deployed = new Map(
+      resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([, alarm]) => [String(alarm.Properties?.AlarmName).replace('-dev-', '-<stage>-'), alarm.Properties?.TreatMissingData]),
+    );
+
+    expect(documented).toEqual(deployed);
   });
 
   it('charts only metrics the code emits, and every one of them', () => {
