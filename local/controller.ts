@@ -39,8 +39,13 @@ export interface LocalController {
   readonly clients: AwsClients;
 }
 
-/** A Lambda context good enough for Powertools; the local controller is not in Lambda. */
-export function localContext(): Context {
+/**
+ * A Lambda context good enough for Powertools and middy; the local controller is not in Lambda.
+ * Its remaining time counts down from `timeoutMs` from the moment it is made, as Lambda's does
+ * from the invocation's start.
+ */
+export function localContext(timeoutMs = 30_000): Context {
+  const endsAt = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: 'pgpool-vip-switchover-local',
@@ -50,7 +55,7 @@ export function localContext(): Context {
     awsRequestId: crypto.randomUUID(),
     logGroupName: '/aws/lambda/pgpool-vip-switchover-local',
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => 30_000,
+    getRemainingTimeInMillis: () => Math.max(0, endsAt - Date.now()),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,

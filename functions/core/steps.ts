@@ -58,14 +58,17 @@ export type Step = <T>(name: SwitchoverStep, work: () => Promise<T> | T) => Prom
 
 /**
  * The step wrapper of one switchover. A refusal or failure that already names its step keeps
- * it; any other error (an SDK fault) becomes a failure of the step it happened in.
+ * it; any other error (an SDK fault) becomes a failure of the step it happened in. Once `cutoff`
+ * is aborted, the step running then fails at once, naming itself and the cutoff's reason, and
+ * every later step fails before it starts: whatever a hung call is still doing, the switchover
+ * moves on to record its outcome.
  */
-export function stepTimer(clock: () => number = () => performance.now()): { step: Step; durations: Durations } {
+export function stepTimer(clock: () => number = () => performance.now(), cutoff?: AbortSignal): { step: Step; durations: Durations } {
   const durations: Durations = {};
   const step: Step = async (name, work) => {
     const started = clock();
     try {
-      return await work();
+      return cutoff === undefined ? await work() : await beforeCutoff(name, work, cutoff);
     } catch (error) {
       if (error instanceof RequestRejectedError || error instanceof StepFailedError) throw error;
       throw new StepFaultError(name, error);
@@ -74,6 +77,22 @@ export function stepTimer(clock: () => number = () => performance.now()): { step
     }
   };
   return { step, durations };
+}
+
+/** The work's result, or a failure of the step as soon as the cutoff comes, whichever is first. */
+async function beforeCutoff<T>(name: SwitchoverStep, work: () => Promise<T> | T, cutoff: AbortSignal): Promise<T> {
+  const outOfTime = () => new StepFailedError(name, `out of time: ${String(cutoff.reason instanceof Error ? cutoff.reason.message : cutoff.reason)}`);
+  if (cutoff.aborted) throw outOfTime();
+  let onAbort: () => void = () => undefined;
+  const cut = new Promise<never>((_, reject) => {
+    onAbort = () => reject(outOfTime());
+    cutoff.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([Promise.resolve().then(work), cut]);
+  } finally {
+    cutoff.removeEventListener('abort', onAbort);
+  }
 }
 
 /** What a thrown error means for the outcome: who is to blame, at which step, and why. */

@@ -21,6 +21,7 @@ import { RouteTableNotFoundError, type ClaimInput, type SwitchoverPorts } from '
 import { RequestRejectedError, StepFailedError, StepFaultError, stepTimer, verdictOfError, type Step } from '../core/steps.ts';
 import { auditEntryOf, type AuditEntry, type SwitchoverOutcome } from '../core/switchover-outcome.ts';
 import { checkProofOffline, confirmCaller } from '../core/verify-proof.ts';
+import { deadlineAfter, underDeadline, type InvocationDeadline } from '../invocation-deadline.ts';
 import { createLogger } from '../logger.ts';
 import { recordOutcome } from './audit-trail.ts';
 
@@ -43,6 +44,8 @@ export type SwitchoverResult = AuditEntry;
 
 /** Time kept back from Lambda's remaining time to record the outcome whatever happened before. */
 const RECORD_RESERVE_MS = 3000;
+/** The outcome record itself stops this long before Lambda's timeout, so the failure is ours to report. */
+const RECORD_MARGIN_MS = 250;
 /** A claim outlives its invocation by this much before a redelivery may take it over (clock skew). */
 const CLAIM_LEASE_MARGIN_MS = 10_000;
 /** Attempts at the VIP record's conditional write before giving up to a busier controller. */
@@ -98,9 +101,14 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
   const audit = { ledger: ports.ledger, outcomeBus: ports.outcomeBus, logger, metrics, ttlDays: config.ledgerTtlDays, now };
 
   /** The story of one request. Each step returns what it learnt; the outcome is built once. */
-  async function switchover(event: unknown, remainingMs: number): Promise<SwitchoverResult> {
-    const { step, durations } = stepTimer();
-    const deadline = Date.now() + remainingMs - RECORD_RESERVE_MS;
+  async function switchover(event: unknown, remainingMs: number, calls: InvocationDeadline): Promise<SwitchoverResult> {
+    const startedAt = Date.now();
+    const deadline = startedAt + remainingMs - RECORD_RESERVE_MS;
+    // Every step, and every AWS call, stops at the deadline, a hung one included, so the outcome
+    // is always recorded.
+    const cutoff = deadlineAfter(deadline - startedAt, `stopped ${RECORD_RESERVE_MS} ms before the invocation's timeout to record the outcome`);
+    calls.signal = cutoff.signal;
+    const { step, durations } = stepTimer(undefined, cutoff.signal);
     let facts: Facts = { identity: identityOf(event), receivedAt: now() };
     let verdict: Verdict;
     try {
@@ -126,8 +134,25 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
       if (error instanceof StepFaultError || !(error instanceof PgpoolVipError)) {
         logger.error('unexpected error in switchover', { step: verdict.failedStep, error: describeError(error instanceof StepFaultError ? error.cause : error) });
       }
+    } finally {
+      cutoff.clear();
     }
-    return await step('record', () => recordOutcome(audit, outcomeOf(facts, verdict, durations)));
+    return await record(outcomeOf(facts, verdict, durations), startedAt + remainingMs - RECORD_MARGIN_MS - Date.now(), calls);
+  }
+
+  /**
+   * Records the outcome within the time left before Lambda's timeout (less a margin): a ledger
+   * that does not answer by then fails the invocation, and the claim's lease lets a redelivery in.
+   */
+  async function record(outcome: SwitchoverOutcome, leftMs: number, calls: InvocationDeadline): Promise<SwitchoverResult> {
+    const recordCutoff = deadlineAfter(leftMs, 'the outcome could not be recorded before the invocation\'s timeout');
+    calls.signal = recordCutoff.signal;
+    try {
+      const { step } = stepTimer(undefined, recordCutoff.signal);
+      return await step('record', () => recordOutcome(audit, outcome));
+    } finally {
+      recordCutoff.clear();
+    }
   }
 
   function parsed(event: unknown): { request: RequestDetail; cluster: ClusterConfig } {
@@ -334,7 +359,10 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     return await read;
   }
 
-  return middy(async (event: unknown, context: Context) => await switchover(event, remainingTimeOf(context)))
+  return middy(async (event: unknown, context: Context) => {
+    const calls: InvocationDeadline = {};
+    return await underDeadline(calls, () => switchover(event, remainingTimeOf(context), calls));
+  })
     .use(injectLambdaContext(logger))
     .use(logMetrics(metrics));
 }

@@ -44,6 +44,8 @@ export async function createHarness(
     credentials?: AwsCredentialIdentity;
     /** Where the controller replays proofs (the AWS front door, say); moto by default. */
     stsEndpoint?: string;
+    /** Lambda's timeout for each invocation (the local context's 30 s by default). */
+    invocationTimeoutMs?: number;
   } = {},
 ): Promise<Harness> {
   const clients = motoClients(endpoint, options.credentials);
@@ -67,7 +69,7 @@ export async function createHarness(
     clients,
     world,
     ledger,
-    invoke: async (event) => (await handler(event, localContext())),
+    invoke: async (event) => (await handler(event, localContext(options.invocationTimeoutMs))),
     async routeTargets() {
       const tables = await clients.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: world.routeTableIds }));
       return Object.fromEntries(
