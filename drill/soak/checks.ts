@@ -128,8 +128,10 @@ export function epochsOf(record: SequenceRecord): { epochs: Array<Omit<Epoch, 'u
   for (const sample of record.samples) {
     if (current !== null && current.leader === sample.leader && current.since === sample.leaderSince) continue;
     // An epoch starts when pgpool escalated, which the log shows a little before the sample does.
+    // An escalation logged after the previous stretch began starts this one; an older one (a
+    // leadership pgpool resumes after another node's) starts when pgpool names it again.
     const previousFrom: number = current?.from ?? record.from;
-    const from = sample.leader !== null && sample.leaderSince !== null ? Math.min(sample.t, Math.max(sample.leaderSince, previousFrom)) : sample.t;
+    const from = sample.leader !== null && sample.leaderSince !== null && sample.leaderSince >= previousFrom ? Math.min(sample.t, sample.leaderSince) : sample.t;
     close(current, from);
     current = { leader: sample.leader, since: sample.leaderSince, from };
   }
@@ -228,13 +230,29 @@ export function analyzeSequence(record: SequenceRecord, origin = record.from): S
     const { leader, from, to, since } = stretch;
     const subject = `leader ${leader} from ${rel(from, origin)}`;
     const cutShort = to < record.to;
-    if (since < record.from) {
+    if (since < record.from && index === 0) {
       // Leading since before the sequence: its convergence was judged where it began.
       epochs.push({ ...stretch, upStartedAt: null, convergedAt: null });
       checks.push(...afterConvergence(record, stretch, stretches[index - 1], tables, origin));
       continue;
     }
-    const up = record.ifRuns.find((run) => run.node === leader && run.action === 'up' && run.startedAt >= since - 2000 && run.startedAt <= to);
+    // A leadership pgpool resumes (escalated before an earlier leader's) is judged from the
+    // moment pgpool names it again.
+    const start = since < from ? from : since;
+    const up = record.ifRuns.find((run) => run.node === leader && run.action === 'up' && run.startedAt >= start - 2000 && run.startedAt <= to);
+    if (up === undefined && since < from) {
+      const converged = convergedAt(record, leader, from, to);
+      epochs.push({ ...stretch, upStartedAt: null, convergedAt: converged });
+      if (converged !== null && converged - from <= CONVERGE_WITHIN_MS) {
+        checks.push({ check: 'converge', subject, verdict: 'pass', detail: `pgpool named ${leader} leader again; converged ${((converged - from) / 1000).toFixed(2)}s later`, at: converged });
+      } else if (to - from < CONVERGE_WITHIN_MS + STABLE_MS && cutShort && converged === null) {
+        checks.push({ check: 'converge', subject, verdict: 'n/a', detail: `leadership resumed by pgpool ended ${((to - from) / 1000).toFixed(1)}s later, before the 15 s were up`, at: to });
+      } else {
+        checks.push({ check: 'converge', subject, verdict: 'broken', detail: `pgpool named ${leader} leader again (its escalation is older) and ran no if_up_cmd; ${converged === null ? 'never converged' : `converged only after ${((converged - from) / 1000).toFixed(2)}s`}; at +15s: ${stateAt(record, leader, from + CONVERGE_WITHIN_MS)}`, at: from + CONVERGE_WITHIN_MS });
+      }
+      checks.push(...afterConvergence(record, stretch, stretches[index - 1], tables, origin, converged));
+      continue;
+    }
     if (up === undefined) {
       const verdict = to - from < CONVERGE_WITHIN_MS ? 'n/a' : 'broken';
       checks.push({ check: 'leader-up-exit', subject, verdict, detail: `pgpool escalated ${leader} but no if_up_cmd started (epoch of ${((to - from) / 1000).toFixed(1)}s)`, at: from });
@@ -257,7 +275,7 @@ export function analyzeSequence(record: SequenceRecord, origin = record.from): S
     if (converged !== null && converged - t0 > CONVERGE_WITHIN_MS) convergenceMs.push(converged - t0);
     // leader-up-exit: every if_up_cmd pgpool ran on the leader during its leadership (the
     // escalation's, and the watchdog's own re-acquires) exits 0.
-    const ups = record.ifRuns.filter((run) => run.node === leader && run.action === 'up' && run.startedAt >= since - 2000 && run.startedAt <= to);
+    const ups = record.ifRuns.filter((run) => run.node === leader && run.action === 'up' && run.startedAt >= start - 2000 && run.startedAt <= to);
     const failed = ups.filter((run) => run.endedAt !== null && run.code !== 0);
     const unfinished = ups.filter((run) => run.endedAt === null);
     if (failed.length > 0) {

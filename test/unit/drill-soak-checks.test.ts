@@ -90,6 +90,29 @@ describe('the soak checks of one sequence', () => {
     expect(check?.detail).toMatch(/^1 of 2: .*exited 1/);
   });
 
+  it('break convergence when pgpool names the isolated old leader again after the heal and the VIP stays lost (stranded)', () => {
+    const leaderAt = (t: number): string => (t < 40 || t >= 50 ? 'pgpool-1' : 'pgpool-2');
+    const record = failover({
+      samples: sampled(0, 80, (t) => ({
+        leader: leaderAt(t),
+        leaderSince: leaderAt(t) === 'pgpool-1' ? s(-100) : s(40),
+        routes: [t < 41.5 ? 'pgpool-1' : 'pgpool-2', t < 41.5 ? 'pgpool-1' : 'pgpool-2'],
+        vipOn: t < 41.5 ? ['pgpool-1'] : t < 52 ? ['pgpool-2'] : [],
+      })),
+      routeChanges: [
+        { at: s(41.5), table: 0, node: 'pgpool-2' },
+        { at: s(41.5), table: 1, node: 'pgpool-2' },
+      ],
+      ifRuns: [up('pgpool-2', 40.5, 42), up('pgpool-1', 42, 44, 1)],
+      app: connects(0, 80, (t) => t < 40 || (t >= 42 && t < 52)),
+    });
+    const analysis = analyzeSequence(record);
+    expect(analysis.epochs.map((epoch) => epoch.leader)).toEqual(['pgpool-1', 'pgpool-2', 'pgpool-1']);
+    const broken = analysis.broken.find((check) => check.check === 'converge');
+    expect(broken?.subject).toBe('leader pgpool-1 from +50.1s');
+    expect(broken?.detail).toMatch(/named pgpool-1 leader again/);
+  });
+
   it('break no-ping-pong when the route goes back and forth under one leader', () => {
     const record = failover({
       routeChanges: [
