@@ -72,6 +72,21 @@ export const MemberClaimSchema = z.object({
 });
 export type MemberClaim = z.infer<typeof MemberClaimSchema>;
 
+/**
+ * The displaced node's re-acquire that was held (refused) while another node held the VIP. That
+ * node still claims to lead; if the holder releases the VIP before it sends a `down`, the VIP is
+ * handed to it (pgpool never re-runs the if_up_cmd it failed).
+ */
+export const HeldClaimSchema = z.object({
+  instanceId: z.string(),
+  eni: z.string(),
+  /** The held request's own issuedAt (the claimant's clock) and id. */
+  issuedAt: z.string(),
+  requestId: z.string(),
+  incarnation: IncarnationSchema.nullable(),
+});
+export type HeldClaim = z.infer<typeof HeldClaimSchema>;
+
 /** The VIP item: who holds the VIP according to the last applied `up`. */
 export const VipRecordSchema = z.object({
   pk: z.string(),
@@ -86,6 +101,8 @@ export const VipRecordSchema = z.object({
   /** The holder this holder took the VIP from, and when: it may not take the VIP straight back. */
   displacedInstanceId: z.string().nullable().optional(),
   displacedAt: z.string().nullable().optional(),
+  /** The displaced node's held re-acquire, while it may still be handed the VIP (see HeldClaimSchema). */
+  heldClaim: HeldClaimSchema.nullable().optional(),
   /** Per member instance id: its latest up and down (absent in records written before it existed). */
   members: z.record(z.string(), MemberClaimSchema).optional(),
   version: z.number().int().nonnegative(),

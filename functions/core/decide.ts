@@ -1,4 +1,4 @@
-import type { MemberClaim, VipRecord } from '../../lib/ledger-records.ts';
+import type { HeldClaim, MemberClaim, VipRecord } from '../../lib/ledger-records.ts';
 import type { RoutePlan, SwitchoverRequest, VipRoute } from './model.ts';
 
 export type { RoutePlan, SwitchoverRequest } from './model.ts';
@@ -7,11 +7,27 @@ export type { RoutePlan, SwitchoverRequest } from './model.ts';
 export interface DecisionContext {
   /** Whether the ledger's holder is a running member right now. */
   holderRunning: boolean;
+  /**
+   * Whether an instance is a running member with that ENI attached: the VIP is handed only to a
+   * node that can serve it. Without it, nothing is handed over.
+   */
+  canServe?: (instanceId: string, eni: string) => boolean;
+}
+
+/** The node a releasing holder hands the VIP to, and the route plans for its ENI. */
+export interface Handoff {
+  claim: HeldClaim;
+  routes: RoutePlan[];
 }
 
 /** What to do about one request; computed without any AWS call. */
 export type SwitchoverPlan =
-  | { kind: 'stale'; reason: string }
+  | {
+      kind: 'stale';
+      reason: string;
+      /** A held re-acquire: the ledger remembers it, so that the VIP can be handed to it later. */
+      held?: HeldClaim;
+    }
   | {
       kind: 'up';
       outcome: 'applied' | 'noop';
@@ -24,6 +40,8 @@ export type SwitchoverPlan =
       release: boolean;
       /** The sender is the instance the holder displaced: it stopped claiming to lead, lift the hold. */
       endsDisplacement: boolean;
+      /** The releasing holder's VIP goes to the node whose re-acquire was held; null otherwise. */
+      handoff: Handoff | null;
     };
 
 /**
@@ -43,8 +61,12 @@ export type SwitchoverPlan =
  *   without this the route would ping-pong between two nodes that both believe they lead. An `up`
  *   from a new escalation (an election won) or from a restarted pgpool is never held;
  * - `up` points VIP/32 at the sender's ENI in every table: create, replace, or keep;
- * - `down` never touches a route: it only takes the VIP off the sender's interface, and records
- *   a release when the sender is the holder; a `down` from an earlier term of the holder is stale.
+ * - `down` takes the VIP off the sender's interface, and records a release when the sender is the
+ *   holder; a `down` from an earlier term of the holder is stale. It touches no route, except to
+ *   hand the VIP over: when the holder releases while the node it displaced still claims to lead
+ *   (its re-acquire was held, it sent no `down` since, it runs with that ENI), the VIP goes to that
+ *   node. pgpool's split-brain resolution may keep the isolated old leader after the heal, and
+ *   that leader never runs if_up_cmd again: without the hand-over the VIP would be on no node.
  */
 export function decide(
   request: SwitchoverRequest,
@@ -69,7 +91,14 @@ export function decide(
     if (vip !== null && continuesDisplacedClaim(request, vip, own) && context.holderRunning) {
       return {
         kind: 'stale',
-        reason: `${request.instanceId} lost the VIP to ${vip.holderInstanceId} at ${vip.displacedAt ?? 'an earlier up'} and is re-acquiring it in the same leadership (same pgpool watchdog, no new escalation): two nodes claim to lead; it may take the VIP again with a new escalation, after a restart of pgpool, once it sent a down, or once ${vip.holderInstanceId} released the VIP or stopped running`,
+        reason: `${request.instanceId} lost the VIP to ${vip.holderInstanceId} at ${vip.displacedAt ?? 'an earlier up'} and is re-acquiring it in the same leadership (same pgpool watchdog, no new escalation): two nodes claim to lead; it may take the VIP again with a new escalation, after a restart of pgpool, once it sent a down, or once ${vip.holderInstanceId} stopped running; if ${vip.holderInstanceId} releases the VIP first, it is handed to ${request.instanceId}`,
+        held: {
+          instanceId: request.instanceId,
+          eni: request.eni,
+          issuedAt: request.issuedAt,
+          requestId: request.requestId,
+          incarnation: request.incarnation ?? null,
+        },
       };
     }
     const plans = routePlansFor(request.eni, routes);
@@ -87,7 +116,23 @@ export function decide(
   }
   const release = senderHolds && !vip.released;
   const endsDisplacement = !senderHolds && vip?.displacedInstanceId === request.instanceId;
-  return { kind: 'down', outcome: release ? 'applied' : 'noop', release, endsDisplacement };
+  const claimant = release ? stillClaiming(vip, context) : null;
+  const handoff = claimant === null ? null : { claim: claimant, routes: routePlansFor(claimant.eni, routes) };
+  return { kind: 'down', outcome: release ? 'applied' : 'noop', release, endsDisplacement, handoff };
+}
+
+/**
+ * The held re-acquire of the node the holder displaced, when that node still claims to lead: it
+ * is still the displaced node (a `down` of its own clears that), it sent no `down` after the
+ * held request, and it runs with the ENI it asked for.
+ */
+function stillClaiming(vip: VipRecord, context: DecisionContext): HeldClaim | null {
+  const held = vip.heldClaim ?? null;
+  if (held === null || context.canServe === undefined) return null;
+  if (vip.displacedInstanceId !== held.instanceId || held.instanceId === vip.holderInstanceId) return null;
+  const resigned = ownClaim(vip, held.instanceId).downIssuedAt;
+  if (resigned !== null && Date.parse(resigned) >= Date.parse(held.issuedAt)) return null;
+  return context.canServe(held.instanceId, held.eni) ? held : null;
 }
 
 /**
@@ -147,6 +192,11 @@ export function nextVipRecord(
   now: Date,
 ): VipRecord | null {
   const version = (current?.version ?? 0) + 1;
+  if (plan.kind === 'stale') {
+    // A held re-acquire is remembered, so that a release can hand it the VIP; nothing else changes.
+    if (plan.held === undefined || current === null) return null;
+    return { ...current, heldClaim: plan.held, version, updatedAt: now.toISOString() };
+  }
   if (plan.kind === 'up') {
     // An earlier up of the holder's own, converging on the hold its later up made: the record
     // already says all there is (writing it would move the holder's up back in time).
@@ -170,18 +220,36 @@ export function nextVipRecord(
       releasedAt: null,
       displacedInstanceId: displaces ? current.holderInstanceId : sameHolder ? (current.displacedInstanceId ?? null) : null,
       displacedAt: displaces ? request.issuedAt : sameHolder ? (current.displacedAt ?? null) : null,
+      heldClaim: sameHolder ? (current.heldClaim ?? null) : null,
       members,
       version,
       updatedAt: now.toISOString(),
     };
   }
-  if (plan.kind !== 'down' || current === null) return null;
+  if (current === null) return null;
   // Every down is remembered (even one that changes nothing else): a delayed up the member
   // issued before it must not take the VIP back.
   const members = withClaim(current, request.instanceId, { ...ownClaim(current, request.instanceId), downIssuedAt: request.issuedAt });
   const base = { ...current, members, version, updatedAt: now.toISOString() };
+  if (plan.handoff !== null) {
+    // The claimant becomes holder by the up that was held: its own issuedAt and incarnation.
+    const { claim } = plan.handoff;
+    return {
+      ...base,
+      holderInstanceId: claim.instanceId,
+      holderEni: claim.eni,
+      upIssuedAt: claim.issuedAt,
+      upRequestId: claim.requestId,
+      released: false,
+      releasedAt: null,
+      displacedInstanceId: null,
+      displacedAt: null,
+      heldClaim: null,
+      members: { ...members, [claim.instanceId]: { ...ownClaim(current, claim.instanceId), upIssuedAt: claim.issuedAt, upIncarnation: claim.incarnation } },
+    };
+  }
   if (plan.release) return { ...base, released: true, releasedAt: request.issuedAt };
-  if (plan.endsDisplacement) return { ...base, displacedInstanceId: null, displacedAt: null };
+  if (plan.endsDisplacement) return { ...base, displacedInstanceId: null, displacedAt: null, heldClaim: null };
   return base;
 }
 

@@ -13,7 +13,7 @@ import type { RequestRecord, VipRecord } from '../../lib/ledger-records.ts';
 import { METRIC_NAMESPACE, METRICS, SERVICE_NAME } from '../../lib/telemetry.ts';
 import { changeAddress, fence, othersToFence, rewriteRoutes } from '../core/act.ts';
 import { routesForTakeover } from '../core/route-takeover.ts';
-import { decide, nextVipRecord, routePlansFor, type SwitchoverPlan } from '../core/decide.ts';
+import { decide, nextVipRecord, routePlansFor, type Handoff, type SwitchoverPlan } from '../core/decide.ts';
 import { checkClusterNetwork, checkMember } from '../core/member-check.ts';
 import type { Member, VipRoute } from '../core/model.ts';
 import { clusterFor, identityOf, parseRequest, type RequestIdentity } from '../core/parse-request.ts';
@@ -199,13 +199,15 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
       }
       const { vip, members } = sight;
       const holderRunning = members.some((member) => member.instanceId === vip?.holderInstanceId && member.state === 'running');
-      const plan = routesForTakeover(await step('decide', () => decide(request, vip, sight.routes, { holderRunning })), vip, request.instanceId);
+      const context = { holderRunning, canServe: (instanceId: string, eni: string) => servingEni(members, instanceId, eni) !== null };
+      const plan = routesForTakeover(await step('decide', () => decide(request, vip, sight.routes, context)), vip, request.instanceId);
       const next = nextVipRecord(plan, { ...request, cluster: cluster.name }, vip, now());
       // Only a node about to receive VIP traffic needs its source/dest check off; beside the claim.
-      const disableCheck: boolean = plan.kind === 'up' && check.sourceDestCheckToDisable && !sourceDestCheckDisabled;
+      const receiving = receivingEni(plan, request, check.sourceDestCheckToDisable, members);
+      const disableCheck: boolean = receiving !== null && !sourceDestCheckDisabled;
       const [claimed] = await Promise.all([
         step('claim', () => ports.ledger.claim(claim, next === null ? undefined : { next, expectedVersion: vip?.version ?? null })),
-        disableCheck ? step('source-dest-check', () => ports.members.disableSourceDestCheck(request.eni)) : undefined,
+        disableCheck && receiving !== null ? step('source-dest-check', () => ports.members.disableSourceDestCheck(receiving)) : undefined,
       ]);
       sourceDestCheckDisabled ||= disableCheck;
       if (claimed.kind === 'duplicate') return claimed;
@@ -268,6 +270,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     const { plan, members, written } = decided;
     const target = { nodeAddress: ports.nodeAddress, cluster, requestId: request.requestId, instanceId: request.instanceId, waitMs: ssmWaitMs(deadline) };
     if (plan.kind === 'stale') return { facts: {}, verdict: { outcome: 'stale', reason: plan.reason, failedStep: null } satisfies Verdict };
+    if (plan.kind === 'down' && plan.handoff !== null && written !== null) return await handOver(step, plan.handoff, written, request, cluster, deadline);
     if (plan.kind === 'down') {
       const removed = await step('ssm-remove', () => changeAddress(target, 'remove'));
       const verdict: Verdict =
@@ -298,6 +301,39 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     const fenced = others.length === 0 ? [] : [await step('ssm-remove', () => fence(target, others))];
     const verdict: Verdict = failure === null ? { outcome: plan.outcome, reason: null, failedStep: null } : { outcome: 'failed', ...failure };
     return { facts: { routes: rewritten.routes, ssmCommands: [added.report, ...fenced], holderAfter: request.instanceId }, verdict };
+  }
+
+  /**
+   * The holder released the VIP while the node it displaced still claims to lead: the VIP leaves
+   * the sender and goes to that node, routes and interface at once, as its own `up` would have
+   * done. Unless a newer request took the VIP meanwhile: then the routes follow that one.
+   */
+  async function handOver(step: Step, handoff: Handoff, written: VipRecord, request: RequestDetail, cluster: ClusterConfig, deadline: number) {
+    const { claim } = handoff;
+    const base = { nodeAddress: ports.nodeAddress, cluster, requestId: request.requestId, waitMs: ssmWaitMs(deadline) };
+    const routed = step('route', () => rewriteRoutes(ports.routeTables, cluster.vip, claim.eni, handoff.routes));
+    const overtaken = routed.then(() => step('ledger', () => supersedingRequest(cluster, written.version, claim.instanceId)));
+    const [rewritten, removed, added, newer] = await Promise.all([
+      routed,
+      step('ssm-remove', () => changeAddress({ ...base, instanceId: request.instanceId }, 'remove')),
+      step('ssm-add', () => changeAddress({ ...base, instanceId: claim.instanceId }, 'add')),
+      overtaken,
+    ]);
+    if (newer !== null) {
+      const converged = await step('route', () => convergeToHolder(cluster, newer, claim.instanceId, request.requestId));
+      return { facts: { routes: converged.routes, ssmCommands: [removed.report, added.report, converged.fenced], holderAfter: newer.holderInstanceId }, verdict: converged.verdict };
+    }
+    const handed = `handed the VIP to ${claim.instanceId}, whose re-acquire ${claim.requestId} was held while ${request.instanceId} held it`;
+    const failure =
+      removed.failure !== null
+        ? { failedStep: 'ssm-remove' as const, reason: removed.failure }
+        : rewritten.failure !== null
+          ? { failedStep: 'route' as const, reason: `${handed}; ${rewritten.failure}` }
+          : added.failure !== null
+            ? { failedStep: 'ssm-add' as const, reason: `${handed}; ${added.failure}` }
+            : null;
+    const verdict: Verdict = failure === null ? { outcome: 'applied', reason: handed, failedStep: null } : { outcome: 'failed', ...failure };
+    return { facts: { routes: rewritten.routes, ssmCommands: [removed.report, added.report], holderAfter: claim.instanceId }, verdict };
   }
 
   /** How long to wait for SSM on the sender: the configured wait, cut to the time left. */
@@ -365,6 +401,23 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
   })
     .use(injectLambdaContext(logger))
     .use(logMetrics(metrics));
+}
+
+/** The ENI of `instanceId` if it is a running member with `eni` attached, else null. */
+function servingEni(members: readonly Member[], instanceId: string, eni: string) {
+  const member = members.find((candidate) => candidate.instanceId === instanceId && candidate.state === 'running');
+  return member?.interfaces.find((candidate) => candidate.eni === eni && candidate.attached) ?? null;
+}
+
+/**
+ * The ENI whose source/dest check must be turned off before it receives VIP traffic: the sender's
+ * on an `up` (the member check says whether it is on), the claimant's on a hand-over; else null.
+ */
+function receivingEni(plan: SwitchoverPlan, request: RequestDetail, senderCheckOn: boolean, members: readonly Member[]): string | null {
+  if (plan.kind === 'up') return senderCheckOn ? request.eni : null;
+  if (plan.kind !== 'down' || plan.handoff === null) return null;
+  const { instanceId, eni } = plan.handoff.claim;
+  return servingEni(members, instanceId, eni)?.sourceDestCheck === false ? null : eni;
 }
 
 /** What a claim adds to the facts: the attempt, and where the VIP stands once the ledger is written. */

@@ -51,7 +51,7 @@ describe('Function: switchover handler, leadership through a sequence of failure
     // pgpool-1, isolated, still believes it leads: each fencing makes its watchdog re-run if_up_cmd.
     const reclaims = [];
     for (let attempt = 0; attempt < 3; attempt += 1) reclaims.push(await send(harness, 0, 'up', reacquire(0, '300@2000')));
-    const versionWhileClaiming = (await harness.vip())?.version;
+    const whileClaiming = await harness.vip();
     // About 2 s later pgpool-1 notices it lost quorum and resigns.
     const resigned = await send(harness, 0, 'down', escalation(0, '300@2000', '340@8200'));
 
@@ -64,10 +64,61 @@ describe('Function: switchover handler, leadership through a sequence of failure
       expect(reclaim.routes).toEqual([]);
       expect(reclaim.ssmCommands).toEqual([]);
     }
-    expect(versionWhileClaiming).toBe(3);
+    // The ledger remembers the claim (so that a release could hand it the VIP), nothing else.
+    expect(whileClaiming).toMatchObject({ holderInstanceId: pgpool2?.instanceId, heldClaim: { instanceId: pgpool1?.instanceId, eni: pgpool1?.eni } });
     expect(resigned.outcome).toBe('noop');
     expect(await harness.routeTargets()).toEqual({ [table]: pgpool2?.eni });
-    expect(await harness.vip()).toMatchObject({ holderInstanceId: pgpool2?.instanceId, released: false, displacedInstanceId: null });
+    expect(await harness.vip()).toMatchObject({ holderInstanceId: pgpool2?.instanceId, released: false, displacedInstanceId: null, heldClaim: null });
+  });
+
+  it("hands the VIP to the isolated old leader when pgpool's split-brain resolution keeps it and the new leader resigns", async () => {
+    // Prepare: pgpool-1 (watchdog 300@2000) leads and holds the VIP.
+    const harness = await createHarness(moto.endpoint);
+    const [pgpool1, pgpool2] = harness.world.instances;
+    const table = harness.world.routeTableIds[0] as string;
+    await send(harness, 0, 'up', escalation(0, '300@2000', '330@6000'));
+    // pgpool-1 is isolated; the majority elects pgpool-2, which takes the VIP (pgpool-1 is fenced).
+    expect((await send(harness, 1, 'up', escalation(1, '500@4000', '520@4100'))).outcome).toBe('applied');
+    // pgpool-1's watchdog sees the VIP vanish and re-runs if_up_cmd: held, and pgpool-1's command fails.
+    const reclaim = await send(harness, 0, 'up', reacquire(0, '300@2000'));
+    expect(reclaim.outcome).toBe('stale');
+
+    // Act: the heal; pgpool's split-brain resolution keeps pgpool-1 as leader (it runs no
+    // if_up_cmd again), and pgpool-2 resigns.
+    const resigned = await send(harness, 1, 'down', escalation(1, '500@4000', '540@9000'));
+
+    // Assess: the VIP follows the leader pgpool kept, routes and interface, in the down's own outcome.
+    expect(resigned).toMatchObject({ outcome: 'applied', holderBefore: pgpool2?.instanceId, holderAfter: pgpool1?.instanceId });
+    expect(resigned.reason).toContain(`handed the VIP to ${pgpool1?.instanceId}`);
+    expect(resigned.routes).toEqual([{ routeTableId: table, before: pgpool2?.eni, after: pgpool1?.eni, change: 'replace' }]);
+    expect(resigned.ssmCommands.map((command) => [command.purpose, command.instanceIds])).toEqual([
+      ['remove', [pgpool2?.instanceId]],
+      ['add', [pgpool1?.instanceId]],
+    ]);
+    expect(await harness.routeTargets()).toEqual({ [table]: pgpool1?.eni });
+    expect(await harness.vip()).toMatchObject({ holderInstanceId: pgpool1?.instanceId, holderEni: pgpool1?.eni, released: false, heldClaim: null, upRequestId: reclaim.requestId });
+
+    // pgpool-1 leads on: its later re-acquire is answered with success, and its resignation releases the VIP.
+    expect((await send(harness, 0, 'up', reacquire(0, '300@2000'))).outcome).toBe('noop');
+    expect((await send(harness, 0, 'down', escalation(0, '300@2000', '350@9900'))).outcome).toBe('applied');
+    expect(await harness.vip()).toMatchObject({ holderInstanceId: pgpool1?.instanceId, released: true });
+  });
+
+  it('hands nothing over when the isolated old leader resigned before the new leader did', async () => {
+    const harness = await createHarness(moto.endpoint);
+    const [, pgpool2] = harness.world.instances;
+    const table = harness.world.routeTableIds[0] as string;
+    await send(harness, 0, 'up', escalation(0, '300@2000', '330@6000'));
+    await send(harness, 1, 'up', escalation(1, '500@4000', '520@4100'));
+    await send(harness, 0, 'up', reacquire(0, '300@2000'));
+    await send(harness, 0, 'down', escalation(0, '300@2000', '340@8200'));
+
+    const resigned = await send(harness, 1, 'down', escalation(1, '500@4000', '540@9000'));
+
+    expect(resigned).toMatchObject({ outcome: 'applied', reason: null, holderAfter: null });
+    expect(resigned.ssmCommands.map((command) => command.purpose)).toEqual(['remove']);
+    expect(await harness.routeTargets()).toEqual({ [table]: pgpool2?.eni });
+    expect(await harness.vip()).toMatchObject({ holderInstanceId: pgpool2?.instanceId, released: true });
   });
 
   it('gives the VIP back to the displaced node when its watchdog wins a later election, without a restart or a down', async () => {

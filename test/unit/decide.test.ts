@@ -325,7 +325,7 @@ describe('Function: decide, leadership', () => {
     const plan = decide(request('up', { incarnation: reacquiring('200@5000') }), displacedBy(), [route('other')], CONTEXT);
 
     expect(plan.kind === 'stale' && plan.reason).toBe(
-      `${SENDER.instanceId} lost the VIP to ${OTHER.instanceId} at ${T(20)} and is re-acquiring it in the same leadership (same pgpool watchdog, no new escalation): two nodes claim to lead; it may take the VIP again with a new escalation, after a restart of pgpool, once it sent a down, or once ${OTHER.instanceId} released the VIP or stopped running`,
+      `${SENDER.instanceId} lost the VIP to ${OTHER.instanceId} at ${T(20)} and is re-acquiring it in the same leadership (same pgpool watchdog, no new escalation): two nodes claim to lead; it may take the VIP again with a new escalation, after a restart of pgpool, once it sent a down, or once ${OTHER.instanceId} stopped running; if ${OTHER.instanceId} releases the VIP first, it is handed to ${SENDER.instanceId}`,
     );
   });
 
@@ -367,6 +367,7 @@ describe('Function: nextVipRecord', () => {
       releasedAt: null,
       displacedInstanceId: OTHER.instanceId,
       displacedAt: T(30),
+      heldClaim: null,
       members: {
         [OTHER.instanceId]: claim({ upIssuedAt: T(10) }),
         [SENDER.instanceId]: claim({ upIssuedAt: T(30), upIncarnation: elected('200@5000', '210@5100') }),
@@ -447,5 +448,107 @@ describe('Function: nextVipRecord, displacement', () => {
       displacedInstanceId: null,
       displacedAt: null,
     });
+  });
+});
+
+describe('Function: decide, handing the VIP to a held claimant', () => {
+  const HELD_ID = '33333333-3333-4333-8333-333333333333';
+  const now = new Date(T(40));
+  const serving = (instanceId: string, eni: string): boolean => instanceId === SENDER.instanceId && eni === SENDER.eni;
+  const context: DecisionContext = { holderRunning: true, canServe: serving };
+  const reacquire = request('up', { requestId: HELD_ID, issuedAt: T(25), incarnation: reacquiring('200@5000') });
+  /** OTHER displaced SENDER; SENDER's re-acquire at T(25) was held, and the ledger remembers it. */
+  function held(overrides: Partial<VipRecord> = {}, senderClaim: Partial<MemberClaim> = {}): VipRecord {
+    const current = displacedBy({}, senderClaim);
+    const record = nextVipRecord(decide(reacquire, current, [route('other')], context), { ...reacquire, cluster: 'demo', vip: '198.19.0.50' }, current, new Date(T(26)));
+    if (record === null) throw new Error('the held re-acquire wrote no record');
+    return { ...record, ...overrides };
+  }
+  const withSenderDown = (record: VipRecord, downIssuedAt: string): VipRecord => ({
+    ...record,
+    members: { ...record.members, [SENDER.instanceId]: { ...claim({}), ...record.members?.[SENDER.instanceId], downIssuedAt } },
+  });
+  const holderDown = (issuedAt = T(38)): SwitchoverRequest => request('down', { ...OTHER, requestId: '44444444-4444-4444-8444-444444444444', issuedAt });
+
+  it('remembers a held re-acquire in the VIP record, and changes nothing else', () => {
+    const current = displacedBy();
+
+    const record = nextVipRecord(decide(reacquire, current, [route('other')], context), { ...reacquire, cluster: 'demo', vip: '198.19.0.50' }, current, new Date(T(26)));
+
+    expect(record).toEqual({
+      ...current,
+      heldClaim: { instanceId: SENDER.instanceId, eni: SENDER.eni, issuedAt: T(25), requestId: HELD_ID, incarnation: reacquiring('200@5000') },
+      version: current.version + 1,
+      updatedAt: T(26),
+    });
+  });
+
+  it("hands the VIP to the held claimant when the holder releases it (pgpool's split brain resolved for the isolated old leader)", () => {
+    const current = held();
+
+    const plan = decide(holderDown(), current, [route('other')], context);
+    const next = nextVipRecord(plan, { ...holderDown(), cluster: 'demo', vip: '198.19.0.50' }, current, now);
+
+    expect(plan).toMatchObject({
+      kind: 'down',
+      outcome: 'applied',
+      release: true,
+      handoff: { claim: { instanceId: SENDER.instanceId, eni: SENDER.eni, requestId: HELD_ID }, routes: [{ before: OTHER.eni, change: 'replace' }] },
+    });
+    expect(next).toMatchObject({
+      holderInstanceId: SENDER.instanceId,
+      holderEni: SENDER.eni,
+      upIssuedAt: T(25),
+      upRequestId: HELD_ID,
+      released: false,
+      releasedAt: null,
+      displacedInstanceId: null,
+      heldClaim: null,
+      version: current.version + 1,
+    });
+    expect(next?.members?.[SENDER.instanceId]).toEqual(claim({ upIssuedAt: T(25), upIncarnation: reacquiring('200@5000') }));
+    expect(next?.members?.[OTHER.instanceId]?.downIssuedAt).toBe(T(38));
+  });
+
+  it('lets the claimant release what it was handed with its own later down', () => {
+    const handed = nextVipRecord(decide(holderDown(), held(), [route('other')], context), { ...holderDown(), cluster: 'demo', vip: '198.19.0.50' }, held(), now);
+
+    const plan = decide(request('down', { issuedAt: T(27) }), handed, [route('sender')], context);
+
+    expect(plan).toMatchObject({ kind: 'down', outcome: 'applied', release: true, handoff: null });
+  });
+
+  const NO_HANDOFF: Array<[spec: string, record: () => VipRecord, incoming: () => SwitchoverRequest, context: DecisionContext]> = [
+    ['not when the displaced node never re-acquired (a crashed pgpool that came back as a standby)', () => displacedBy(), () => holderDown(), context],
+    ['not when the claimant sent a down after its held re-acquire (it stopped claiming to lead)', () => withSenderDown(held(), T(30)), () => holderDown(), context],
+    ['not when the claimant no longer runs with that ENI', () => held(), () => holderDown(), { holderRunning: true, canServe: () => false }],
+    ['not when the controller cannot tell who runs', () => held(), () => holderDown(), { holderRunning: true }],
+    ['not on a down from a node that does not hold the VIP', () => held(), () => request('down', { ...THIRD, issuedAt: T(38) }), context],
+    ["not on a holder's down that predates its hold (stale)", () => held(), () => holderDown(T(15)), context],
+    ['not when the held node is no longer the one displaced', () => held({ displacedInstanceId: THIRD.instanceId }), () => holderDown(), context],
+  ];
+
+  it.each(NO_HANDOFF)('hands nothing over %s', (_spec, record, incoming, situation) => {
+    const plan = decide(incoming(), record(), [route('other')], situation);
+
+    expect(plan.kind === 'down' ? plan.handoff : null).toBeNull();
+  });
+
+  it("forgets the held re-acquire when the claimant's down lifts the displacement", () => {
+    const current = held();
+    const down = request('down', { issuedAt: T(30) });
+
+    const next = nextVipRecord(decide(down, current, [route('other')], context), { ...down, cluster: 'demo', vip: '198.19.0.50' }, current, now);
+
+    expect(next).toMatchObject({ holderInstanceId: OTHER.instanceId, displacedInstanceId: null, heldClaim: null });
+  });
+
+  it('forgets the held re-acquire when another node takes the VIP', () => {
+    const current = held();
+    const third = request('up', { ...THIRD, issuedAt: T(39) });
+
+    const next = nextVipRecord(decide(third, current, [route('other')], context), { ...third, cluster: 'demo', vip: '198.19.0.50' }, current, now);
+
+    expect(next).toMatchObject({ holderInstanceId: THIRD.instanceId, displacedInstanceId: OTHER.instanceId, heldClaim: null });
   });
 });
