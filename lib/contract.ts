@@ -109,6 +109,13 @@ export const RequestDetailSchema = z
      * field: such a request is never held as a re-acquire (docs/design.md, Leadership).
      */
     incarnation: IncarnationSchema.optional(),
+    /**
+     * A dry run: the controller verifies, validates and decides, records the plan as the outcome,
+     * and changes nothing (no VIP record, route, SSM command or source/dest check). Signed like
+     * every field. Present only as `true`, so the digest of every other request is what it was;
+     * a controller that predates the field refuses it as an unknown field, and so never acts on it.
+     */
+    dryRun: z.literal(true).optional(),
     proof: ProofSchema,
   })
   .strict();
@@ -151,4 +158,6 @@ export interface OutcomeDetail {
   holder: string | null;
   routes: RouteReport[];
   durationMs: number;
+  /** A dry run: nothing was changed, and `routes` and `holder` are the plan. */
+  dryRun: boolean;
 }

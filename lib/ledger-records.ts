@@ -54,6 +54,8 @@ export const RequestRecordSchema = z.object({
   routes: z.array(RouteReportSchema).optional(),
   ssmCommands: z.array(SsmCommandReportSchema).optional(),
   durationMs: z.number().optional(),
+  /** A dry run: nothing was changed; `routes`, `ssmCommands` and `holderAfter` are the plan. */
+  dryRun: z.boolean().optional(),
   ttl: z.number(),
 });
 export type RequestRecord = z.infer<typeof RequestRecordSchema>;

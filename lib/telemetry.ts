@@ -16,6 +16,8 @@ export const METRICS = {
   staleRequests: 'StaleRequests',
   /** Deliveries of a request already decided (EventBridge delivers at least once; agents resend). */
   duplicateDeliveries: 'DuplicateDeliveries',
+  /** Dry runs by outcome, counted instead of Switchovers (dimensions: cluster, outcome). */
+  dryRuns: 'DryRuns',
   /** SSM commands that failed or did not finish in time. */
   ssmFailures: 'SsmFailures',
   /** Reconciler: drifts found (dimension: cluster). */

@@ -27,6 +27,8 @@ export interface SwitchoverOutcome {
   routes: RouteReport[];
   ssmCommands: SsmCommandReport[];
   sourceDestCheckDisabled: boolean;
+  /** A dry run: nothing was changed; `routes`, `ssmCommands` and `holderAfter` are the plan. */
+  dryRun?: boolean;
   receivedAt: Date;
   durationsMs: Durations;
 }
@@ -55,6 +57,7 @@ export interface AuditEntry {
   totalMs: number;
   attempts: number;
   duplicate: boolean;
+  dryRun: boolean;
 }
 
 /** Builds the audit entry; pure, so every outcome kind can be checked field by field. */
@@ -82,6 +85,7 @@ export function auditEntryOf(outcome: SwitchoverOutcome, recordedAt: Date, dupli
     totalMs: recordedAt.getTime() - outcome.receivedAt.getTime(),
     attempts: outcome.attempts,
     duplicate,
+    dryRun: outcome.dryRun === true,
   };
 }
 
@@ -100,6 +104,7 @@ export function outcomeDetailOf(entry: AuditEntry): OutcomeDetail {
     holder: entry.holderAfter,
     routes: entry.routes,
     durationMs: entry.totalMs,
+    dryRun: entry.dryRun,
   };
 }
 
@@ -129,6 +134,7 @@ export function requestRecordOf(outcome: SwitchoverOutcome, entry: AuditEntry, r
     routes: outcome.routes,
     ssmCommands: outcome.ssmCommands,
     durationMs: entry.totalMs,
+    ...(outcome.dryRun === true ? { dryRun: true } : {}),
     ttl: Math.floor(recordedAt.getTime() / 1000) + ttlDays * 86_400,
   };
 }

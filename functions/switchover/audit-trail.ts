@@ -48,17 +48,27 @@ export async function recordOutcome(deps: AuditTrailDeps, outcome: SwitchoverOut
     deps.logger.error('outcome event not published', { requestId: identity.requestId, error: describeError(eventResult.reason) });
   }
 
-  deps.metrics.addDimensions({ cluster: identity.cluster ?? 'unknown', outcome: outcome.outcome });
-  deps.metrics.addMetric(METRICS.switchovers, MetricUnit.Count, 1);
-  deps.metrics.addMetric(METRICS.switchoverDuration, MetricUnit.Milliseconds, entry.totalMs);
-  if (outcome.outcome === 'rejected') deps.metrics.addMetric(METRICS.rejectedRequests, MetricUnit.Count, 1);
-  if (outcome.outcome === 'stale') deps.metrics.addMetric(METRICS.staleRequests, MetricUnit.Count, 1);
-  const ssmFailures = outcome.ssmCommands.filter((command) => !['Success', 'Sent'].includes(command.status)).length;
-  if (ssmFailures > 0) deps.metrics.addMetric(METRICS.ssmFailures, MetricUnit.Count, ssmFailures);
+  countOutcome(deps.metrics, outcome, entry);
 
   if (ledgerResult.status === 'rejected') {
     deps.logger.error('outcome not recorded in the ledger', { requestId: identity.requestId, error: describeError(ledgerResult.reason) });
     throw ledgerResult.reason;
   }
   return entry;
+}
+
+/** EMF metrics of one outcome. A dry run moved nothing: it is counted apart, but a refused one is still a refused request. */
+function countOutcome(metrics: Metrics, outcome: SwitchoverOutcome, entry: AuditEntry): void {
+  metrics.addDimensions({ cluster: outcome.identity.cluster ?? 'unknown', outcome: outcome.outcome });
+  if (outcome.dryRun === true) {
+    metrics.addMetric(METRICS.dryRuns, MetricUnit.Count, 1);
+    if (outcome.outcome === 'rejected') metrics.addMetric(METRICS.rejectedRequests, MetricUnit.Count, 1);
+    return;
+  }
+  metrics.addMetric(METRICS.switchovers, MetricUnit.Count, 1);
+  metrics.addMetric(METRICS.switchoverDuration, MetricUnit.Milliseconds, entry.totalMs);
+  if (outcome.outcome === 'rejected') metrics.addMetric(METRICS.rejectedRequests, MetricUnit.Count, 1);
+  if (outcome.outcome === 'stale') metrics.addMetric(METRICS.staleRequests, MetricUnit.Count, 1);
+  const ssmFailures = outcome.ssmCommands.filter((command) => !['Success', 'Sent'].includes(command.status)).length;
+  if (ssmFailures > 0) metrics.addMetric(METRICS.ssmFailures, MetricUnit.Count, ssmFailures);
 }

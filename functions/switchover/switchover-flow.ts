@@ -14,6 +14,7 @@ import { METRIC_NAMESPACE, METRICS, SERVICE_NAME } from '../../lib/telemetry.ts'
 import { changeAddress, fence, othersToFence, rewriteRoutes } from '../core/act.ts';
 import { routesForTakeover } from '../core/route-takeover.ts';
 import { decide, nextVipRecord, routePlansFor, type Handoff, type SwitchoverPlan } from '../core/decide.ts';
+import { dryRunReport } from '../core/dry-run.ts';
 import { checkClusterNetwork, checkMember } from '../core/member-check.ts';
 import type { Member, VipRoute } from '../core/model.ts';
 import { clusterFor, identityOf, parseRequest, type RequestIdentity } from '../core/parse-request.ts';
@@ -79,8 +80,10 @@ type Committed =
       claimToken: string;
       plan: SwitchoverPlan;
       members: Member[];
-      /** The VIP record this request wrote, or null when the plan leaves the ledger as it is. */
+      /** The VIP record this request wrote, or null when the plan leaves the ledger as it is (or in a dry run). */
       written: VipRecord | null;
+      /** The VIP record the plan leads to (written unless a dry run), or null when it leaves the ledger as it is. */
+      next: VipRecord | null;
       holderBefore: string | null;
       sourceDestCheckDisabled: boolean;
     };
@@ -113,7 +116,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     let verdict: Verdict;
     try {
       const { request, cluster } = await step('parse', () => parsed(event));
-      facts = { ...facts, interface: request.interface, eni: request.eni, digest: requestDigest(request) };
+      facts = { ...facts, interface: request.interface, eni: request.eni, digest: requestDigest(request), dryRun: request.dryRun === true };
       const policy = proofPolicy(cluster);
       await step('verify', () => checkProofOffline(request, policy, now()));
       // Reading changes nothing, so it need not wait for STS; writing does.
@@ -126,7 +129,8 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
       if (committed.kind === 'duplicate') return duplicateDelivery(facts, committed.record);
       facts = { ...facts, ...claimFacts(committed) };
       if (committed.kind === 'refused') throw committed.rejection;
-      const acted = await act(step, committed, request, cluster, deadline);
+      // A dry run stops here: decided and claimed, with no VIP record written; it reports the plan.
+      const acted = request.dryRun === true ? planOnly(committed, request) : await act(step, committed, request, cluster, deadline);
       facts = { ...facts, ...acted.facts };
       verdict = acted.verdict;
     } catch (error) {
@@ -204,15 +208,18 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
       const next = nextVipRecord(plan, { ...request, cluster: cluster.name }, vip, now());
       // Only a node about to receive VIP traffic needs its source/dest check off; beside the claim.
       const receiving = receivingEni(plan, request, check.sourceDestCheckToDisable, members);
-      const disableCheck: boolean = receiving !== null && !sourceDestCheckDisabled;
+      // A dry run claims its request id only: it writes no VIP record and changes no check.
+      const dryRun = request.dryRun === true;
+      const disableCheck: boolean = !dryRun && receiving !== null && !sourceDestCheckDisabled;
+      const written = dryRun ? null : next;
       const [claimed] = await Promise.all([
-        step('claim', () => ports.ledger.claim(claim, next === null ? undefined : { next, expectedVersion: vip?.version ?? null })),
+        step('claim', () => ports.ledger.claim(claim, written === null ? undefined : { next: written, expectedVersion: vip?.version ?? null })),
         disableCheck && receiving !== null ? step('source-dest-check', () => ports.members.disableSourceDestCheck(receiving)) : undefined,
       ]);
       sourceDestCheckDisabled ||= disableCheck;
       if (claimed.kind === 'duplicate') return claimed;
       if (claimed.kind === 'claimed') {
-        return { kind: 'claimed', attempts: claimed.attempts, claimToken: claim.claimToken, plan, members, written: next, holderBefore: vip?.holderInstanceId ?? null, sourceDestCheckDisabled };
+        return { kind: 'claimed', attempts: claimed.attempts, claimToken: claim.claimToken, plan, members, written, next, holderBefore: vip?.holderInstanceId ?? null, sourceDestCheckDisabled };
       }
       if (attempt >= VIP_WRITE_ATTEMPTS) {
         throw new StepFailedError('ledger', `the VIP record of cluster "${cluster.name}" kept changing under this request; gave up after ${attempt} attempts`);
@@ -336,6 +343,13 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     return { facts: { routes: rewritten.routes, ssmCommands: [removed.report, added.report], holderAfter: claim.instanceId }, verdict };
   }
 
+  /** A dry run's result: the plan as `act` would carry it out, with nothing sent or written. */
+  function planOnly(decided: Decided, request: RequestDetail) {
+    const report = dryRunReport(decided.plan, decided.members, request);
+    const verdict: Verdict = { outcome: report.outcome, reason: report.reason, failedStep: null };
+    return { facts: { routes: report.routes, ssmCommands: report.ssmCommands }, verdict };
+  }
+
   /** How long to wait for SSM on the sender: the configured wait, cut to the time left. */
   function ssmWaitMs(deadline: number): number {
     return Math.max(0, Math.min(config.ssmWaitSeconds * 1000, deadline - Date.now()));
@@ -424,7 +438,7 @@ function receivingEni(plan: SwitchoverPlan, request: RequestDetail, senderCheckO
 function claimFacts(decided: Exclude<Committed, { kind: 'duplicate' }>): Partial<SwitchoverOutcome> {
   const { claimToken } = decided;
   if (decided.kind === 'refused') return { claimed: true, claimToken, attempts: decided.attempts, holderBefore: decided.holderBefore, holderAfter: decided.holderBefore };
-  const holderAfter = decided.written === null ? decided.holderBefore : decided.written.released ? null : decided.written.holderInstanceId;
+  const holderAfter = decided.next === null ? decided.holderBefore : decided.next.released ? null : decided.next.holderInstanceId;
   return { claimed: true, claimToken, attempts: decided.attempts, holderBefore: decided.holderBefore, holderAfter, sourceDestCheckDisabled: decided.sourceDestCheckDisabled };
 }
 
@@ -464,6 +478,7 @@ function outcomeOf(facts: Facts, verdict: Verdict, durationsMs: SwitchoverOutcom
     routes: [],
     ssmCommands: [],
     sourceDestCheckDisabled: false,
+    dryRun: false,
     ...facts,
     ...verdict,
     durationsMs,

@@ -18,7 +18,7 @@ import { recordOutcome } from '../../functions/switchover/audit-trail.ts';
 const AUDIT_FIELDS = [
   'cluster', 'vip', 'action', 'requestId', 'instanceId', 'interface', 'eni', 'callerArn', 'outcome', 'reason',
   'failedStep', 'holderBefore', 'holderAfter', 'routes', 'ssmCommands', 'sourceDestCheckDisabled', 'issuedAt',
-  'receivedAt', 'durationsMs', 'totalMs', 'attempts', 'duplicate',
+  'receivedAt', 'durationsMs', 'totalMs', 'attempts', 'duplicate', 'dryRun',
 ];
 
 const SIGNATURE = 'Signature=5f1d0c2b9a8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817060000';
@@ -130,7 +130,7 @@ describe('Function: recordOutcome (log line, EMF metrics, outcome event)', () =>
     output.restore();
   });
 
-  async function record(kind: OutcomeKind) {
+  async function record(kind: OutcomeKind, change: Partial<SwitchoverOutcome> = {}) {
     const logger = createLogger({ logLevel: 'INFO' });
     const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: 'pgpool-vip' });
     const entry = await recordOutcome(
@@ -142,7 +142,7 @@ describe('Function: recordOutcome (log line, EMF metrics, outcome event)', () =>
         ttlDays: 90,
         now: () => RECORDED_AT,
       },
-      outcomeOf(kind),
+      { ...outcomeOf(kind), ...change },
     );
     metrics.publishStoredMetrics();
     const json = output.lines();
@@ -223,8 +223,33 @@ describe('Function: recordOutcome (log line, EMF metrics, outcome event)', () =>
     expect(sent).toMatchObject({ Source: OUTCOME_SOURCE, DetailType: OUTCOME_DETAIL_TYPES[kind], EventBusName: 'pgpool-vip' });
     const detail = JSON.parse(sent?.Detail ?? '{}') as Record<string, unknown>;
     expect(Object.keys(detail).sort()).toEqual(
-      ['version', 'requestId', 'cluster', 'vip', 'action', 'instanceId', 'outcome', 'reason', 'failedStep', 'holder', 'routes', 'durationMs'].sort(),
+      ['version', 'requestId', 'cluster', 'vip', 'action', 'instanceId', 'outcome', 'reason', 'failedStep', 'holder', 'routes', 'durationMs', 'dryRun'].sort(),
     );
+    expect(detail.dryRun).toBe(false);
     expect(sent?.Detail).not.toMatch(/Signature=|SECRET-TOKEN/);
+  });
+
+  it.each([
+    ['applied', [METRICS.dryRuns]],
+    ['stale', [METRICS.dryRuns]],
+    ['rejected', [METRICS.dryRuns, METRICS.rejectedRequests]],
+  ] as const)('marks a %s dry run on the audit line, the ledger record and the outcome event, and counts it apart from switchovers', async (kind, names) => {
+    const planned = [{ purpose: 'add' as const, commandId: 'none', instanceIds: ['i-0a632a8349b701357'], status: 'NotSent' }];
+    const { audit, emf } = await record(kind, { dryRun: true, ...(kind === 'applied' ? { ssmCommands: planned } : {}) });
+
+    expect(audit[0]).toMatchObject({ outcome: kind, dryRun: true });
+    const item = dynamodb.commandCalls(PutItemCommand)[0]?.args[0].input.Item;
+    expect(item?.dryRun).toEqual({ BOOL: true });
+    expect(item?.status).toEqual({ S: kind });
+    const sent = eventbridge.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries?.[0];
+    expect(JSON.parse(sent?.Detail ?? '{}')).toMatchObject({ outcome: kind, dryRun: true });
+    const directive = (emf[0] as { _aws: { CloudWatchMetrics: Array<{ Metrics: Array<{ Name: string }> }> } })._aws.CloudWatchMetrics[0];
+    expect(directive?.Metrics.map((metric) => metric.Name).sort()).toEqual([...names].sort());
+  });
+
+  it('leaves the dry-run mark off the ledger record of a real request', async () => {
+    await record('applied');
+
+    expect(dynamodb.commandCalls(PutItemCommand)[0]?.args[0].input.Item).not.toHaveProperty('dryRun');
   });
 });

@@ -49,6 +49,13 @@ describe('Function: requestDigest', () => {
     expect(requestDigest({ ...unsigned, incarnation: { ...incarnation, watchdog: '4242@123457' } })).not.toBe(elected);
   });
 
+  it('binds the dry-run flag, and leaves the digest of a request without it as it was', () => {
+    // The digest of `unsigned` as agents without the flag compute it (fixed: a change here breaks them).
+    expect(requestDigest(unsigned)).toBe('db852c60c53c537b8732607fdf9c6cb7dbac48bd11a613534a81c0ced9f09497');
+    expect(requestDigest({ ...unsigned, dryRun: true })).not.toBe(requestDigest(unsigned));
+    expect(requestDigest({ ...unsigned, dryRun: undefined })).toBe(requestDigest(unsigned));
+  });
+
   it('is the SHA-256 of the canonical JSON', () => {
     expect(requestDigest(unsigned)).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -97,6 +104,16 @@ describe('Function: RequestDetailSchema', () => {
 
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]?.path).toEqual(field === null ? ['incarnation'] : ['incarnation', field]);
+  });
+
+  it('accepts the dry-run flag only as true', () => {
+    expect(RequestDetailSchema.parse({ ...unsigned, dryRun: true, proof }).dryRun).toBe(true);
+    expect(RequestDetailSchema.parse({ ...unsigned, proof }).dryRun).toBeUndefined();
+    for (const value of [false, 'true', 1]) {
+      const parsed = RequestDetailSchema.safeParse({ ...unsigned, dryRun: value, proof });
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues[0]?.path).toEqual(['dryRun']);
+    }
   });
 
   it('rejects unknown fields, so nothing unsigned can ride along', () => {
