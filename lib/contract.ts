@@ -116,9 +116,21 @@ export const RequestDetailSchema = z
      * a controller that predates the field refuses it as an unknown field, and so never acts on it.
      */
     dryRun: z.literal(true).optional(),
+    /**
+     * `up` only, and only when the node's agent holds CAP_NET_ADMIN and is configured to use it
+     * (`localAddress` in its config): the VIP is on the sender's interface already, put there (or
+     * found there) by the agent itself, so the controller sends no SSM add to the sender. It still
+     * fences the other members through SSM. Absent from older agents' requests, whose digests are
+     * therefore unchanged; a `down` or a dry run carrying it is refused.
+     */
+    localAddress: z.literal(true).optional(),
     proof: ProofSchema,
   })
-  .strict();
+  .strict()
+  .refine((detail) => detail.localAddress === undefined || (detail.action === 'up' && detail.dryRun === undefined), {
+    message: 'is only for an up that is no dry run: nothing else adds the VIP',
+    path: ['localAddress'],
+  });
 export type RequestDetail = z.infer<typeof RequestDetailSchema>;
 export type UnsignedRequestDetail = Omit<RequestDetail, 'proof'>;
 export type SwitchoverAction = RequestDetail['action'];

@@ -80,6 +80,21 @@ export async function changeAddress(target: AddressTarget, action: Exclude<Addre
   }
 }
 
+/** The VIP on the sender's interface: the SSM commands it took (none, or one) and why it failed. */
+export interface SenderAddress {
+  reports: SsmCommandReport[];
+  failure: string | null;
+}
+
+/** The sender's agent put the VIP on its interface itself (the request says `localAddress`): no SSM add. */
+export const ADDED_BY_AGENT: SenderAddress = Object.freeze({ reports: [], failure: null });
+
+/** The VIP added to the sender's interface through SSM, as when its agent cannot do it itself. */
+export async function addToSender(target: AddressTarget): Promise<SenderAddress> {
+  const added = await changeAddress(target, 'add');
+  return { reports: [added.report], failure: added.failure };
+}
+
 /** The running members other than the sender: the ones that must drop the VIP. */
 export function othersToFence(members: Member[], sender: string): string[] {
   return members.filter((member) => member.instanceId !== sender && member.state === 'running').map((member) => member.instanceId);

@@ -11,7 +11,7 @@ import { requestDigest } from '../../lib/digest.ts';
 import { describeError, PgpoolVipError } from '../../lib/errors.ts';
 import type { RequestRecord, VipRecord } from '../../lib/ledger-records.ts';
 import { METRIC_NAMESPACE, METRICS, SERVICE_NAME } from '../../lib/telemetry.ts';
-import { changeAddress, fence, othersToFence, rewriteRoutes } from '../core/act.ts';
+import { ADDED_BY_AGENT, addToSender, changeAddress, fence, othersToFence, rewriteRoutes } from '../core/act.ts';
 import { routesForTakeover } from '../core/route-takeover.ts';
 import { decide, nextVipRecord, routePlansFor, type Handoff, type SwitchoverPlan } from '../core/decide.ts';
 import { dryRunReport } from '../core/dry-run.ts';
@@ -292,10 +292,12 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     const overtaken = routed.then(() =>
       written === null ? null : step('ledger', () => supersedingRequest(cluster, written.version, request.instanceId)),
     );
-    const [rewritten, added, newer] = await Promise.all([routed, step('ssm-add', () => changeAddress(target, 'add')), overtaken]);
+    // An agent with CAP_NET_ADMIN put the VIP on its interface itself (the local fast path).
+    const adding = request.localAddress === true ? ADDED_BY_AGENT : step('ssm-add', () => addToSender(target));
+    const [rewritten, added, newer] = await Promise.all([routed, adding, overtaken]);
     if (newer !== null) {
       const converged = await step('route', () => convergeToHolder(cluster, newer, request.instanceId, request.requestId));
-      return { facts: { routes: converged.routes, ssmCommands: [added.report, converged.fenced], holderAfter: newer.holderInstanceId }, verdict: converged.verdict };
+      return { facts: { routes: converged.routes, ssmCommands: [...added.reports, converged.fenced], holderAfter: newer.holderInstanceId }, verdict: converged.verdict };
     }
     const failure =
       rewritten.failure !== null
@@ -307,7 +309,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     const others = failure === null ? othersToFence(members, request.instanceId) : [];
     const fenced = others.length === 0 ? [] : [await step('ssm-remove', () => fence(target, others))];
     const verdict: Verdict = failure === null ? { outcome: plan.outcome, reason: null, failedStep: null } : { outcome: 'failed', ...failure };
-    return { facts: { routes: rewritten.routes, ssmCommands: [added.report, ...fenced], holderAfter: request.instanceId }, verdict };
+    return { facts: { routes: rewritten.routes, ssmCommands: [...added.reports, ...fenced], holderAfter: request.instanceId }, verdict };
   }
 
   /**

@@ -56,6 +56,15 @@ describe('Function: requestDigest', () => {
     expect(requestDigest({ ...unsigned, dryRun: undefined })).toBe(requestDigest(unsigned));
   });
 
+  it("keeps an older agent's digest: a request without the optional fields hashes as before they existed", () => {
+    expect(requestDigest(unsigned)).toBe('db852c60c53c537b8732607fdf9c6cb7dbac48bd11a613534a81c0ced9f09497');
+    expect(requestDigest({ ...unsigned, localAddress: undefined })).toBe(requestDigest(unsigned));
+  });
+
+  it('covers the local fast path claim', () => {
+    expect(requestDigest({ ...unsigned, localAddress: true })).not.toBe(requestDigest(unsigned));
+  });
+
   it('is the SHA-256 of the canonical JSON', () => {
     expect(requestDigest(unsigned)).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -114,6 +123,15 @@ describe('Function: RequestDetailSchema', () => {
       expect(parsed.success).toBe(false);
       expect(parsed.error?.issues[0]?.path).toEqual(['dryRun']);
     }
+  });
+
+  it('accepts localAddress true on an up, and refuses it on a down or with any other value', () => {
+    expect(RequestDetailSchema.parse({ ...unsigned, localAddress: true, proof }).localAddress).toBe(true);
+    const onDown = RequestDetailSchema.safeParse({ ...unsigned, action: 'down', localAddress: true, proof });
+    expect(onDown.success).toBe(false);
+    expect(onDown.error?.issues[0]).toMatchObject({ path: ['localAddress'], message: 'is only for an up that is no dry run: nothing else adds the VIP' });
+    expect(RequestDetailSchema.safeParse({ ...unsigned, dryRun: true, localAddress: true, proof }).error?.issues[0]?.path).toEqual(['localAddress']);
+    expect(RequestDetailSchema.safeParse({ ...unsigned, localAddress: false, proof }).error?.issues[0]?.path).toEqual(['localAddress']);
   });
 
   it('rejects unknown fields, so nothing unsigned can ride along', () => {
