@@ -54,6 +54,12 @@ export const AgentConfigSchema = z
     routeTables: z.array(RouteTableIdSchema).min(1, 'needs at least one route table when present').optional(),
     /** false only where the VIP cannot reach a real interface (local demo without root). */
     checkInterface: z.boolean().default(true),
+    /**
+     * The local fast path: on `up`, the agent puts the VIP on the interface itself (it needs
+     * CAP_NET_ADMIN, given to pgpool by a systemd drop-in, docs/deploy.md) while the controller
+     * moves the route, and SSM adds it only where the agent could not.
+     */
+    localAddress: z.boolean().default(false),
     /** Test-only: MAC to look up in IMDS instead of the interface's own. */
     interfaceMac: MacSchema.optional(),
     /** The controller's `memberTag` when it is not the default `pgpool-vip:cluster=<cluster>`; `doctor` checks it. */

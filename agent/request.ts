@@ -21,6 +21,8 @@ export interface RequestInput {
   env: NodeJS.ProcessEnv;
   /** The pgpool that runs the agent; absent when it does not run under pgpool's watchdog. */
   incarnation?: Incarnation | undefined;
+  /** The agent put the VIP on its interface itself (the local fast path); `up` only. */
+  localAddress?: boolean;
   requestId?: string;
   issuedAt?: Date;
 }
@@ -39,6 +41,7 @@ export async function buildSignedRequest(input: RequestInput): Promise<RequestDe
     requestId: input.requestId ?? randomUUID(),
     issuedAt: issuedAt.toISOString(),
     ...(input.incarnation === undefined ? {} : { incarnation: input.incarnation }),
+    ...(input.localAddress === true ? { localAddress: true as const } : {}),
   };
   const proof = await signProof({
     detail: unsigned,

@@ -8,6 +8,7 @@ import { interfaceHasAddress } from './host-interface.ts';
 import { readNodeIdentity } from './identity.ts';
 import { readIncarnation } from './incarnation.ts';
 import { InstanceMetadata, imdsEndpointFor } from './imds.ts';
+import { applyLocalAddress, planLocalAddress, readLocalHost, refusedBeforeRoute, removeLocalAddress, type LocalAddress } from './local-address.ts';
 import type { AgentIo } from './io.ts';
 import { requestDigest } from '../lib/digest.ts';
 import { waitForOutcome, type SettledRecord } from './outcome.ts';
@@ -45,13 +46,31 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
 
   const imds = new InstanceMetadata(imdsEndpointFor(io.env), deadline);
   const progress = new Progress(io, () => deadline.remainingMs());
+  // The local fast path runs while IMDS answers; the request says whether it put the VIP there.
+  const addingLocally = addLocally(command);
   const identity = await progress.during(
     () => `instance metadata (IMDSv2 at ${imds.endpoint})`,
     () => readNodeIdentity(imds, { iface, mac, ...(config.region === undefined ? {} : { region: config.region }) }),
   );
   const credentials = await progress.during(() => 'the instance-profile credentials from IMDS', () => resolveCredentials(deadline, imds));
   const incarnation = readIncarnation();
-  const detail = await buildSignedRequest({ action, cluster: config.cluster, vip, iface, identity, credentials, incarnation, env: io.env });
+  const local = await addingLocally;
+  if (local.note !== null) io.stderr(`pgpool-vip: ${local.note}`);
+  const detail = await buildSignedRequest({
+    action,
+    cluster: config.cluster,
+    vip,
+    iface,
+    identity,
+    credentials,
+    incarnation,
+    localAddress: local.onInterface,
+    env: io.env,
+  });
+  const takeBack = async (): Promise<void> => {
+    const line = await removeLocalAddress(local, vip, iface);
+    if (line !== null) io.stderr(`pgpool-vip: ${line}`);
+  };
 
   const clientOptions = { region: identity.region, credentials, env: io.env };
   const eventbridge = new AwsJsonClient(EVENTBRIDGE, clientOptions);
@@ -59,7 +78,13 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
   try {
     let outcome: SettledRecord | undefined;
     for (let attempt = 1; ; attempt += 1) {
-      await progress.during(() => `PutEvents to bus ${config.bus}`, () => publishRequest({ client: eventbridge, bus: config.bus, detail, deadline }));
+      await progress
+        .during(() => `PutEvents to bus ${config.bus}`, () => publishRequest({ client: eventbridge, bus: config.bus, detail, deadline }))
+        // Refused by EventBridge before any controller saw it: nothing will point the route here.
+        .catch(async (error: unknown) => {
+          if (attempt === 1 && error instanceof SwitchoverFailedError) await takeBack();
+          throw error;
+        });
       let seen = 'no record yet';
       const afterAttempt = outcome?.attempts;
       outcome = await progress.during(
@@ -81,7 +106,10 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
       if (outcome.status !== 'failed' || attempt >= MAX_SENDS || deadline.remainingMs() < RESEND_MIN_REMAINING_MS) break;
       io.stderr(`pgpool-vip: ${oneLine(refusal(outcome, detail.requestId).message)}; sending the request again (${attempt + 1} of ${MAX_SENDS})`);
     }
-    if (outcome.status !== 'applied' && outcome.status !== 'noop') throw refusal(outcome, detail.requestId);
+    if (outcome.status !== 'applied' && outcome.status !== 'noop') {
+      if (refusedBeforeRoute(outcome)) await takeBack();
+      throw refusal(outcome, detail.requestId);
+    }
 
     const where = `${vip} on ${iface} (${identity.instanceId}, ${identity.eni})`;
     if (command.skipInterfaceCheck || !config.checkInterface) {
@@ -100,6 +128,14 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
     eventbridge.destroy();
     dynamodb.destroy();
   }
+}
+
+/** Plans and carries out the local fast path (a no-op unless configured, for `up`). */
+async function addLocally(command: SwitchoverCommand): Promise<LocalAddress> {
+  const { action, vip, iface, config } = command;
+  const enabled = config.localAddress && action === 'up';
+  const host = enabled ? await readLocalHost(vip, iface) : { netAdmin: false, ipPath: null, present: false };
+  return await applyLocalAddress(planLocalAddress({ enabled, action, host }), vip, iface);
 }
 
 function refusal(outcome: SettledRecord, requestId: string): SwitchoverFailedError {

@@ -16,6 +16,7 @@ describe('Function: parseAgentConfig', () => {
       pollIntervalMs: 250,
       interface: 'eth0',
       checkInterface: true,
+      localAddress: false,
     });
   });
 
