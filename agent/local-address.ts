@@ -46,10 +46,17 @@ export type LocalAddressPlan =
   | { kind: 'present' }
   | { kind: 'add'; ipPath: string };
 
-/** Pure: the fast path only when configured, for `up`, with the capability and an `ip`. */
-export function planLocalAddress(input: { enabled: boolean; action: SwitchoverAction; host: LocalHost }): LocalAddressPlan {
+/**
+ * Pure: the fast path only when configured, for an `up` from an escalation (an election won),
+ * with the capability and an `ip`. A re-acquire (pgpool's watchdog re-running if_up_cmd because
+ * the VIP vanished from its interface) goes through SSM: it is the request the controller holds
+ * during a partition, and an address added and then taken back on that refusal would vanish
+ * again, so the watchdog would re-run the command, and so on.
+ */
+export function planLocalAddress(input: { enabled: boolean; action: SwitchoverAction; reacquire: boolean; host: LocalHost }): LocalAddressPlan {
   const { enabled, action, host } = input;
   if (!enabled || action !== 'up') return { kind: 'ssm', why: null };
+  if (input.reacquire) return { kind: 'ssm', why: null };
   if (!host.netAdmin) return { kind: 'ssm', why: 'this process lacks CAP_NET_ADMIN (CapEff in /proc/self/status)' };
   if (host.present) return { kind: 'present' };
   if (host.ipPath === null) return { kind: 'ssm', why: `no ip command at ${IP_CANDIDATES.join(', ')}` };

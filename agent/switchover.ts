@@ -46,14 +46,14 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
 
   const imds = new InstanceMetadata(imdsEndpointFor(io.env), deadline);
   const progress = new Progress(io, () => deadline.remainingMs());
+  const incarnation = readIncarnation();
   // The local fast path runs while IMDS answers; the request says whether it put the VIP there.
-  const addingLocally = addLocally(command);
+  const addingLocally = addLocally(command, incarnation?.escalation === null);
   const identity = await progress.during(
     () => `instance metadata (IMDSv2 at ${imds.endpoint})`,
     () => readNodeIdentity(imds, { iface, mac, ...(config.region === undefined ? {} : { region: config.region }) }),
   );
   const credentials = await progress.during(() => 'the instance-profile credentials from IMDS', () => resolveCredentials(deadline, imds));
-  const incarnation = readIncarnation();
   const local = await addingLocally;
   if (local.note !== null) io.stderr(`pgpool-vip: ${local.note}`);
   const detail = await buildSignedRequest({
@@ -130,12 +130,12 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
   }
 }
 
-/** Plans and carries out the local fast path (a no-op unless configured, for `up`). */
-async function addLocally(command: SwitchoverCommand): Promise<LocalAddress> {
+/** Plans and carries out the local fast path (a no-op unless configured, for an escalation's `up`). */
+async function addLocally(command: SwitchoverCommand, reacquire: boolean): Promise<LocalAddress> {
   const { action, vip, iface, config } = command;
-  const enabled = config.localAddress && action === 'up';
+  const enabled = config.localAddress && action === 'up' && !reacquire;
   const host = enabled ? await readLocalHost(vip, iface) : { netAdmin: false, ipPath: null, present: false };
-  return await applyLocalAddress(planLocalAddress({ enabled, action, host }), vip, iface);
+  return await applyLocalAddress(planLocalAddress({ enabled: config.localAddress, action, reacquire, host }), vip, iface);
 }
 
 function refusal(outcome: SettledRecord, requestId: string): SwitchoverFailedError {

@@ -31,31 +31,35 @@ describe('Function: planLocalAddress', () => {
   const capable: LocalHost = { netAdmin: true, ipPath: '/usr/sbin/ip', present: false };
 
   it('adds the VIP itself when configured, for up, with CAP_NET_ADMIN and ip', () => {
-    expect(planLocalAddress({ enabled: true, action: 'up', host: capable })).toEqual({ kind: 'add', ipPath: '/usr/sbin/ip' });
+    expect(planLocalAddress({ enabled: true, action: 'up', reacquire: false, host: capable })).toEqual({ kind: 'add', ipPath: '/usr/sbin/ip' });
   });
 
   it('leaves it to SSM, silently, when not configured (the default) or on down', () => {
-    expect(planLocalAddress({ enabled: false, action: 'up', host: capable })).toEqual({ kind: 'ssm', why: null });
-    expect(planLocalAddress({ enabled: true, action: 'down', host: capable })).toEqual({ kind: 'ssm', why: null });
+    expect(planLocalAddress({ enabled: false, action: 'up', reacquire: false, host: capable })).toEqual({ kind: 'ssm', why: null });
+    expect(planLocalAddress({ enabled: true, action: 'down', reacquire: false, host: capable })).toEqual({ kind: 'ssm', why: null });
   });
 
   it('leaves it to SSM, saying why, when configured but without the capability or without ip', () => {
-    expect(planLocalAddress({ enabled: true, action: 'up', host: { ...capable, netAdmin: false } })).toEqual({
+    expect(planLocalAddress({ enabled: true, action: 'up', reacquire: false, host: { ...capable, netAdmin: false } })).toEqual({
       kind: 'ssm',
       why: 'this process lacks CAP_NET_ADMIN (CapEff in /proc/self/status)',
     });
-    expect(planLocalAddress({ enabled: true, action: 'up', host: { ...capable, ipPath: null } })).toEqual({
+    expect(planLocalAddress({ enabled: true, action: 'up', reacquire: false, host: { ...capable, ipPath: null } })).toEqual({
       kind: 'ssm',
       why: 'no ip command at /usr/sbin/ip, /sbin/ip, /usr/bin/ip, /bin/ip',
     });
   });
 
+  it("leaves a watchdog's re-acquire to SSM: its refusal must not make the VIP vanish again and re-run the command", () => {
+    expect(planLocalAddress({ enabled: true, action: 'up', reacquire: true, host: capable })).toEqual({ kind: 'ssm', why: null });
+  });
+
   it('adds nothing when the VIP is already on the interface, so a refusal removes nothing', () => {
-    expect(planLocalAddress({ enabled: true, action: 'up', host: { ...capable, present: true } })).toEqual({ kind: 'present' });
+    expect(planLocalAddress({ enabled: true, action: 'up', reacquire: false, host: { ...capable, present: true } })).toEqual({ kind: 'present' });
   });
 
   it('never claims the VIP is there without the capability, even when it is', () => {
-    expect(planLocalAddress({ enabled: true, action: 'up', host: { netAdmin: false, ipPath: '/usr/sbin/ip', present: true } }).kind).toBe('ssm');
+    expect(planLocalAddress({ enabled: true, action: 'up', reacquire: false, host: { netAdmin: false, ipPath: '/usr/sbin/ip', present: true } }).kind).toBe('ssm');
   });
 });
 
