@@ -16,6 +16,8 @@ export interface Harness {
   clients: AwsClients;
   world: World;
   ledger: DynamoLedger;
+  /** Where proofs are signed for: the controller's own STS endpoint. */
+  stsEndpoint: string;
   invoke(event: unknown): Promise<SwitchoverResult>;
   /** VIP/32 target per configured route table (ENI id or null). */
   routeTargets(): Promise<Record<string, string | null>>;
@@ -69,6 +71,7 @@ export async function createHarness(
     clients,
     world,
     ledger,
+    stsEndpoint: options.stsEndpoint ?? endpoint,
     invoke: async (event) => (await handler(event, localContext(options.invocationTimeoutMs))),
     async routeTargets() {
       const tables = await clients.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: world.routeTableIds }));

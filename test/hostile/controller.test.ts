@@ -1,84 +1,49 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { CreateRoleCommand } from '@aws-sdk/client-iam';
-import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseControllerConfig } from '../../lib/cluster-config.ts';
 import type { RequestDetail } from '../../lib/contract.ts';
 import { requestDigest } from '../../lib/digest.ts';
 import { signProof } from '../../lib/proof.ts';
 import { addressDocumentFromScript, SCRIPT_PATH } from '../../infra/ssm-document.ts';
-import { motoClients, type AwsClients } from '../../local/aws-clients.ts';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
-import { describeInstance, instanceRoleCredentials, type WorldInstance } from '../../local/world.ts';
-import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
+import type { WorldInstance } from '../../local/world.ts';
+import { addInstance, createMemoryHarness, MEMORY_STS_ENDPOINT, type MemoryHarness } from '../kit/memory-harness.ts';
 import { counted, printCounts, type Category } from './catalog.ts';
 
-// Hostile events against the real switchover handler, real SDK clients, one moto world for the
-// whole file. Every case: its own refusal reason, no route write, no SSM command, and exactly
-// one outcome record under its request id (or none, where the event has no usable id).
+// Hostile events against the real switchover handler on the in-memory ports (the contract suite
+// in test/contract/ holds them to the AWS adapters), one world for the whole file. Every case:
+// its own refusal reason, no route write, no SSM command, and exactly one outcome record under
+// its request id (or none, where the event has no usable id).
 
-let moto: MotoServer;
-let harness: Harness;
-let clients: AwsClients;
-const writes: string[] = [];
+let harness: MemoryHarness;
+/** How far the controller's clock runs ahead of the machine's: a replay after its freshness needs no wait. */
+let clockAhead = 0;
 let otherRole: WorldInstance;
 let stranger: WorldInstance;
 let held: { detail: RequestDetail; event: Record<string, unknown> };
 
-const WRITE_COMMANDS = new Set(['CreateRouteCommand', 'ReplaceRouteCommand', 'DeleteRouteCommand', 'SendCommandCommand']);
+const WRITE_CALLS = new Set(['routes:pointVipRoute', 'ssm:send']);
+const writes = (): string[] => harness.aws.calls.filter((call) => WRITE_CALLS.has(call));
 
 beforeAll(async () => {
-  moto = await startMotoServer();
-  clients = motoClients(moto.endpoint);
-  clients.ec2.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (WRITE_COMMANDS.has(context.commandName ?? '')) writes.push(context.commandName ?? '');
-      return await next(args);
-    },
-    { step: 'initialize', name: 'countWrites' },
-  );
-  clients.ssm.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (WRITE_COMMANDS.has(context.commandName ?? '')) writes.push(context.commandName ?? '');
-      return await next(args);
-    },
-    { step: 'initialize', name: 'countWrites' },
-  );
-  harness = await createHarness(moto.endpoint, { deps: { ec2: clients.ec2, ssm: clients.ssm } });
+  harness = createMemoryHarness({ now: () => new Date(Date.now() + clockAhead) });
   const { world } = harness;
   const node1 = world.instances[0] as WorldInstance;
   // A role that is not in allowedRoles, and an untagged instance in the cluster's VPC.
-  await harness.clients.iam.send(
-    new CreateRoleCommand({
-      RoleName: 'hostile-other-role',
-      AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
-    }),
-  );
-  otherRole = { ...node1, credentials: await instanceRoleCredentials(harness.clients, 'hostile-other-role', node1.instanceId) };
-  const run = await harness.clients.ec2.send(new RunInstancesCommand({ ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, SubnetId: node1.subnetId }));
-  const instanceId = run.Instances?.[0]?.InstanceId as string;
-  const described = await describeInstance(harness.clients, instanceId);
-  stranger = {
-    ...node1,
-    name: 'stranger',
-    instanceId,
-    eni: described.NetworkInterfaces?.[0]?.NetworkInterfaceId as string,
-    credentials: await instanceRoleCredentials(harness.clients, world.roleName, instanceId),
-  };
+  otherRole = { ...node1, credentials: harness.aws.instanceCredentials('hostile-other-role', node1.instanceId) };
+  stranger = { ...addInstance(world, world.vpcId, {}), name: 'stranger' };
   // The ordering cases need a holder: node1 is brought up once, before any case runs.
-  const detail = await signedDetail(world, node1, { action: 'up', stsEndpoint: moto.endpoint });
+  const detail = await signedDetail(world, node1, { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT });
   const event = envelope(detail, world);
   expect((await harness.invoke(event)).outcome).toBe('applied');
   // The counter sees the controller's writes: the setup's route write and SSM command.
-  expect(writes).toEqual(expect.arrayContaining(['CreateRouteCommand', 'SendCommandCommand']));
+  expect(writes()).toEqual(expect.arrayContaining([...WRITE_CALLS]));
   held = { detail, event };
 });
-afterAll(async () => {
+afterAll(() => {
   printCounts('controller');
-  await moto?.stop();
 });
 
 type Reason = string | RegExp;
@@ -116,12 +81,12 @@ interface Ctx {
 const ctx = (): Ctx => ({
   node1: harness.world.instances[0] as WorldInstance,
   node2: harness.world.instances[1] as WorldInstance,
-  host: new URL(moto.endpoint).host,
+  host: new URL(MEMORY_STS_ENDPOINT).host,
   cluster: harness.world.config.clusters[0]?.name ?? '',
   region: harness.world.region,
 });
 const sign = (instance: WorldInstance, options: Partial<Parameters<typeof signedDetail>[2]> = {}) =>
-  signedDetail(harness.world, instance, { action: 'up', stsEndpoint: moto.endpoint, ...options });
+  signedDetail(harness.world, instance, { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT, ...options });
 const wrap = (detail: unknown): Record<string, unknown> => envelope(detail, harness.world);
 async function withHeaders(change: (headers: Record<string, string>) => Record<string, unknown>, detail?: RequestDetail) {
   const signed = detail ?? (await sign(ctx().node1));
@@ -178,7 +143,7 @@ const cases: Case[] = counted<Case>([
     kind: 'event',
     build: async () => {
       const { proof: _, ...unsigned } = await sign(ctx().node1);
-      const proof = await signProof({ detail: unsigned, region: 'eu-west-1', credentials: ctx().node1.credentials, stsEndpoint: new URL(moto.endpoint), signingDate: new Date(unsigned.issuedAt) });
+      const proof = await signProof({ detail: unsigned, region: 'eu-west-1', credentials: ctx().node1.credentials, stsEndpoint: new URL(MEMORY_STS_ENDPOINT), signingDate: new Date(unsigned.issuedAt) });
       return wrap({ ...unsigned, proof });
     },
     step: 'verify',
@@ -290,7 +255,7 @@ const cases: Case[] = counted<Case>([
   // --- ordering ------------------------------------------------------------------------------
   { category: 'ordering', name: 'a decided request delivered again', kind: 'event', build: async () => { const e = wrap(await sign(ctx().node1)); await harness.invoke(e); return e; }, step: null, reason: 'duplicate of a decided request', ledger: 'duplicate' },
   { category: 'ordering', name: 'a decided request replayed under a new envelope id', kind: 'event', build: async () => { const d = await sign(ctx().node1); await harness.invoke(wrap(d)); return wrap(d); }, step: null, reason: 'duplicate of a decided request', ledger: 'duplicate' },
-  { category: 'ordering', name: 'the first applied request replayed after its freshness', kind: 'event', build: async () => { await new Promise((resolve) => setTimeout(resolve, Math.max(0, new Date(held.detail.issuedAt).getTime() + 61_000 - Date.now()))); return held.event; }, step: 'verify', reason: /^proof is \d+ s old; the limit is 60 s \(replayed or delayed request\)$/, ledger: 'kept' },
+  { category: 'ordering', name: 'the first applied request replayed after its freshness', kind: 'event', build: () => { clockAhead = Math.max(clockAhead, new Date(held.detail.issuedAt).getTime() + 61_000 - Date.now()); return Promise.resolve(held.event); }, step: 'verify', reason: /^proof is \d+ s old; the limit is 60 s \(replayed or delayed request\)$/, ledger: 'kept' },
   { category: 'ordering', name: "the applied request's proof with a new request id", kind: 'event', build: () => Promise.resolve(wrap({ ...held.detail, requestId: randomUUID() })), step: 'verify', reason: DIGEST_MISMATCH, ledger: 'one' },
   { category: 'ordering', name: "another member's request under the applied request's id", kind: 'event', build: async () => wrap(await sign(ctx().node2, { requestId: held.detail.requestId })), step: null, reason: 'duplicate of a decided request', ledger: 'duplicate' },
   { category: 'ordering', name: 'a proof older than the freshness limit', kind: 'event', build: async () => wrap(await sign(ctx().node2, { issuedAt: new Date(Date.now() - 120_000) })), step: 'verify', reason: /^proof is 12\d s old; the limit is 60 s \(replayed or delayed request\)$/, ledger: 'one' },
@@ -301,7 +266,7 @@ const cases: Case[] = counted<Case>([
   { category: 'ordering', name: 'a replay of a refused forged request', kind: 'event', build: async () => { const e = await withDetail({ action: 'down' }); await harness.invoke(e); return e; }, step: 'verify', reason: DIGEST_MISMATCH, ledger: 'one' },
 ]);
 
-describe('Hostile catalog: the switchover controller (one moto world)', () => {
+describe('Hostile catalog: the switchover controller (in memory)', () => {
   it.each(cases.map((c) => [`${c.category}: ${c.name}`, c] as const))('%s', async (_, c) => {
     if (c.kind !== 'event') {
       const result = c.run();
@@ -310,9 +275,10 @@ describe('Hostile catalog: the switchover controller (one moto world)', () => {
       expect(c.ledger.none).not.toBe('');
       return;
     }
+    clockAhead = 0;
     const event = await c.build();
     const routesBefore = await harness.routeTargets();
-    const writesBefore = writes.length;
+    const writesBefore = writes().length;
 
     const result = await harness.invoke(event);
 
@@ -327,7 +293,7 @@ describe('Hostile catalog: the switchover controller (one moto world)', () => {
       if (typeof reason === 'string') expect(result.reason).toBe(reason);
       else expect(result.reason).toMatch(reason);
     }
-    expect(writes.length - writesBefore).toBe(0);
+    expect(writes().length - writesBefore).toBe(0);
     expect(await harness.routeTargets()).toEqual(routesBefore);
     if (c.ledger === 'one') {
       expect(result.requestId).not.toBeNull();

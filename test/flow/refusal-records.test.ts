@@ -1,39 +1,26 @@
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AwsJsonClient, DYNAMODB } from '../../agent/aws-json.ts';
-import { Deadline } from '../../agent/deadline.ts';
-import { waitForOutcome } from '../../agent/outcome.ts';
-import { requestKey } from '../../lib/ledger-records.ts';
-import { MOTO_REGION, MOTO_ROOT_CREDENTIALS } from '../../local/aws-clients.ts';
-import { sharedMoto } from '../kit/moto.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { envelope, signedDetail } from '../../local/requests.ts';
 import type { WorldInstance } from '../../local/world.ts';
-import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
+import { createMemoryHarness, MEMORY_STS_ENDPOINT, type MemoryHarness } from '../kit/memory-harness.ts';
 
 // What a refused event leaves behind: never a claim on someone else's request id, never the
 // sender's text unbounded or unescaped.
-let moto: ReturnType<typeof sharedMoto>;
-let harness: Harness;
-beforeAll(async () => {
-  moto = sharedMoto();
-  harness = await createHarness(moto.endpoint);
-});
-afterAll(async () => {
-  await moto?.stop();
+let harness: MemoryHarness;
+beforeAll(() => {
+  harness = createMemoryHarness();
 });
 
 const node = (index: number): WorldInstance => harness.world.instances[index] as WorldInstance;
 
-describe('Function: refusals of unverified events do not occupy a request id (against moto)', () => {
+describe('Function: refusals of unverified events do not occupy a request id (in memory)', () => {
   it('lets a genuine request take the id an unverified, refused event used first', async () => {
     const requestId = randomUUID();
-    const forged = await signedDetail(harness.world, node(1), { action: 'up', stsEndpoint: moto.endpoint, requestId });
+    const forged = await signedDetail(harness.world, node(1), { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT, requestId });
     const squat = { ...forged, proof: { ...forged.proof, headers: { ...forged.proof.headers, 'x-pgpool-vip-digest': '0'.repeat(64) } } };
 
     const refused = await harness.invoke(envelope(squat, harness.world));
-    const genuine = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: moto.endpoint, requestId });
+    const genuine = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT, requestId });
     const applied = await harness.invoke(envelope(genuine, harness.world));
 
     expect(refused).toMatchObject({ outcome: 'rejected', failedStep: 'verify', callerArn: null });
@@ -43,7 +30,7 @@ describe('Function: refusals of unverified events do not occupy a request id (ag
   });
 
   it('still answers a redelivery of a verified request from the ledger', async () => {
-    const detail = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: moto.endpoint });
+    const detail = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT });
     await harness.invoke(envelope(detail, harness.world));
 
     const again = await harness.invoke(envelope(detail, harness.world));
@@ -52,7 +39,7 @@ describe('Function: refusals of unverified events do not occupy a request id (ag
   });
 
   it("keeps an unverified refusal from overwriting a verified request's record", async () => {
-    const detail = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: moto.endpoint });
+    const detail = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT });
     await harness.invoke(envelope(detail, harness.world));
     const squat = { ...detail, proof: { ...detail.proof, headers: { ...detail.proof.headers, authorization: 'forged' } } };
 
@@ -63,35 +50,11 @@ describe('Function: refusals of unverified events do not occupy a request id (ag
     expect(record).toMatchObject({ status: 'noop' });
     expect(record?.callerArn).toContain('assumed-role');
   });
-
-  it("makes the agent wait past an outcome recorded for another content under its id", async () => {
-    const requestId = randomUUID();
-    const put = (digest: string, status: string, reason: string) =>
-      harness.clients.dynamodb.send(
-        new PutItemCommand({
-          TableName: harness.world.ledgerTable,
-          Item: marshall({ pk: requestKey(requestId), requestId, cluster: 'main', status, reason, digest, ttl: 1, attempts: 1 }),
-        }),
-      );
-    await put('f'.repeat(64), 'rejected', 'squatted');
-    const waiting = waitForOutcome({
-      client: new AwsJsonClient(DYNAMODB, { region: MOTO_REGION, credentials: MOTO_ROOT_CREDENTIALS, env: { AWS_ENDPOINT_URL: moto.endpoint } }),
-      table: harness.world.ledgerTable,
-      requestId,
-      digest: 'a'.repeat(64),
-      deadline: new Deadline(10_000),
-      pollIntervalMs: 50,
-    });
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await put('a'.repeat(64), 'applied', 'moved');
-
-    expect(await waiting).toMatchObject({ status: 'applied', reason: 'moved' });
-  });
 });
 
-describe('Function: sender text in refusals is bounded and escaped (against moto)', () => {
+describe('Function: sender text in refusals is bounded and escaped (in memory)', () => {
   it('stores an escaped, bounded excerpt of a 50 KB unsigned host header', async () => {
-    const detail = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: moto.endpoint });
+    const detail = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT });
     const html = `<html><script>alert("x")</script>${'A'.repeat(50_000)}</html>`.slice(0, 4096);
     const hostile = { ...detail, proof: { ...detail.proof, headers: { ...detail.proof.headers, host: html } } };
 
@@ -100,14 +63,14 @@ describe('Function: sender text in refusals is bounded and escaped (against moto
 
     expect(result.reason).toBe(
       'proof is signed for host "\\u003chtml\\u003e\\u003cscript\\u003ealert(\\u0022x\\u0022)\\u003c/script\\u003eAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"... (4096 characters); ' +
-        `this controller accepts only ${new URL(moto.endpoint).host}`,
+        `this controller accepts only ${new URL(MEMORY_STS_ENDPOINT).host}`,
     );
     expect(record?.reason).toBe(result.reason);
     expect(record).toMatchObject({ cluster: harness.world.config.clusters[0]?.name, status: 'rejected' });
   });
 
   it('refuses a 50 KB host header at parse, before any of it is reflected', async () => {
-    const detail = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: moto.endpoint });
+    const detail = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT });
     const hostile = { ...detail, proof: { ...detail.proof, headers: { ...detail.proof.headers, host: `<html>${'A'.repeat(50_112)}` } } };
 
     const result = await harness.invoke(envelope(hostile, harness.world));
@@ -116,7 +79,7 @@ describe('Function: sender text in refusals is bounded and escaped (against moto
   });
 
   it('keeps issuedAt out of the identity of a refusal when it is not an ISO time', async () => {
-    const detail = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: moto.endpoint });
+    const detail = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT });
 
     const result = await harness.invoke(envelope({ ...detail, issuedAt: '<img src=x onerror=alert(1)>' }, harness.world));
     const record = await harness.request(detail.requestId);
@@ -126,7 +89,7 @@ describe('Function: sender text in refusals is bounded and escaped (against moto
   });
 
   it('names unknown fields bounded and escaped, however long the sender made them', async () => {
-    const detail = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: moto.endpoint });
+    const detail = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT });
 
     const result = await harness.invoke(envelope({ ...detail, [`<b>${'k'.repeat(10_000)}`]: 1 }, harness.world));
 
@@ -134,7 +97,7 @@ describe('Function: sender text in refusals is bounded and escaped (against moto
   });
 
   it('names a bad action without echoing it raw', async () => {
-    const detail = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: moto.endpoint });
+    const detail = await signedDetail(harness.world, node(0), { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT });
 
     const result = await harness.invoke(envelope({ ...detail, action: '<svg onload=alert(1)>' }, harness.world));
 

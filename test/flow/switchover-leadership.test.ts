@@ -1,16 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Incarnation } from '../../lib/contract.ts';
-import { sharedMoto } from '../kit/moto.ts';
-import { envelope, signedDetail } from '../../local/requests.ts';
-import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
-
-let moto: ReturnType<typeof sharedMoto>;
-beforeAll(() => {
-  moto = sharedMoto();
-});
-afterAll(async () => {
-  await moto?.stop();
-});
+import { send as sendAs } from '../kit/flow.ts';
+import { createMemoryHarness, type FlowHarness } from '../kit/memory-harness.ts';
 
 // What each node's agent reads from its pgpool process tree (one boot per node).
 const BOOT = ['0b0b0b0b-1111-4111-8111-000000000001', '0b0b0b0b-2222-4222-8222-000000000002'] as const;
@@ -21,23 +12,14 @@ const escalation = (node: 0 | 1, watchdog: string, escalationProcess: string): I
 });
 const reacquire = (node: 0 | 1, watchdog: string): Incarnation => ({ bootId: BOOT[node], watchdog, escalation: null });
 
-async function send(
-  harness: Harness,
-  node: 0 | 1,
-  action: 'up' | 'down',
-  incarnation: Incarnation,
-  options: { issuedAt?: Date } = {},
-) {
-  const instance = harness.world.instances[node];
-  if (instance === undefined) throw new Error(`no instance ${node}`);
-  const detail = await signedDetail(harness.world, instance, { action, stsEndpoint: moto.endpoint, detail: { incarnation }, ...options });
-  return await harness.invoke(envelope(detail, harness.world));
+async function send(harness: FlowHarness, node: 0 | 1, action: 'up' | 'down', incarnation: Incarnation, options: { issuedAt?: Date } = {}) {
+  return (await sendAs(harness, node, action, { incarnation, ...options })).result;
 }
 
-describe('Function: switchover handler, leadership through a sequence of failures (against moto)', () => {
+describe('Function: switchover handler, leadership through a sequence of failures (in memory)', () => {
   it('gives the VIP to the restarted node the majority elects within seconds of its displacement, and keeps it from the isolated old leader that keeps claiming', async () => {
     // Prepare: pgpool-2 (watchdog 500@4000) holds the VIP.
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const [pgpool1, pgpool2] = harness.world.instances;
     const table = harness.world.routeTableIds[0] as string;
     expect((await send(harness, 1, 'up', escalation(1, '500@4000', '520@4100'))).outcome).toBe('applied');
@@ -73,7 +55,7 @@ describe('Function: switchover handler, leadership through a sequence of failure
 
   it("hands the VIP to the isolated old leader when pgpool's split-brain resolution keeps it and the new leader resigns", async () => {
     // Prepare: pgpool-1 (watchdog 300@2000) leads and holds the VIP.
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const [pgpool1, pgpool2] = harness.world.instances;
     const table = harness.world.routeTableIds[0] as string;
     await send(harness, 0, 'up', escalation(0, '300@2000', '330@6000'));
@@ -105,7 +87,7 @@ describe('Function: switchover handler, leadership through a sequence of failure
   });
 
   it('hands nothing over when the isolated old leader resigned before the new leader did', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const [, pgpool2] = harness.world.instances;
     const table = harness.world.routeTableIds[0] as string;
     await send(harness, 0, 'up', escalation(0, '300@2000', '330@6000'));
@@ -122,7 +104,7 @@ describe('Function: switchover handler, leadership through a sequence of failure
   });
 
   it('gives the VIP back to the displaced node when its watchdog wins a later election, without a restart or a down', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const [pgpool1] = harness.world.instances;
     await send(harness, 0, 'up', escalation(0, '300@2000', '330@6000'));
     await send(harness, 1, 'up', escalation(1, '500@4000', '520@4100'));
@@ -137,7 +119,7 @@ describe('Function: switchover handler, leadership through a sequence of failure
   it("answers the leader's earlier if_up_cmd with success when its later one, delivered first, already made it holder", async () => {
     // pgpool ran two if_up_cmds 56 ms apart (an escalation, and its watchdog re-acquiring after its
     // own down took the VIP off); the bus delivered the later one first.
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const [pgpool1] = harness.world.instances;
     const table = harness.world.routeTableIds[0] as string;
     const first = new Date(Date.now() - 56);
@@ -154,7 +136,7 @@ describe('Function: switchover handler, leadership through a sequence of failure
   });
 
   it("moves the VIP on a later up even when the holder's clock ran 9 s ahead of the sender's", async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const [, pgpool2] = harness.world.instances;
     const fast = new Date(Date.now() + 9000);
     await send(harness, 0, 'up', escalation(0, '300@2000', '330@6000'), { issuedAt: fast });

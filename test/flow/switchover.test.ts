@@ -1,44 +1,13 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { captureJsonOutput } from '../support/json-output.ts';
-import { sharedMoto } from '../kit/moto.ts';
-import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
-import { envelope, signedDetail } from '../../local/requests.ts';
-import type { Incarnation } from '../../lib/contract.ts';
+import { flowHarness, seconds, send } from '../kit/flow.ts';
+import { createMemoryHarness } from '../kit/memory-harness.ts';
 
-let moto: ReturnType<typeof sharedMoto>;
-beforeAll(() => {
-  moto = sharedMoto();
-});
-afterAll(async () => {
-  await moto?.stop();
-});
-
-const seconds = (n: number): Date => new Date(Date.now() + n * 1000);
-
-async function send(
-  harness: Harness,
-  index: number,
-  action: 'up' | 'down',
-  options: { issuedAt?: Date; requestId?: string; incarnation?: Incarnation } = {},
-) {
-  const instance = harness.world.instances[index];
-  if (instance === undefined) throw new Error(`no instance ${index}`);
-  const { incarnation, ...rest } = options;
-  const detail = await signedDetail(harness.world, instance, {
-    action,
-    stsEndpoint: moto.endpoint,
-    ...rest,
-    ...(incarnation === undefined ? {} : { detail: { incarnation } }),
-  });
-  const event = envelope(detail, harness.world);
-  return { detail, event, result: await harness.invoke(event) };
-}
-
-describe('Function: switchover handler (against moto)', () => {
+describe.each(['memory', 'moto'] as const)('Function: switchover handler, end to end (%s)', (backend) => {
   it('creates the VIP route to the sender ENI when no route exists, and records the holder', async () => {
     // Prepare
-    const harness = await createHarness(moto.endpoint);
+    const harness = await flowHarness(backend);
     const [node1] = harness.world.instances;
     // Act
     const { detail, result } = await send(harness, 0, 'up');
@@ -53,7 +22,7 @@ describe('Function: switchover handler (against moto)', () => {
   });
 
   it('replaces a route that points at another member and fences the other members', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = await flowHarness(backend);
     const [node1, node2, node3] = harness.world.instances;
     await send(harness, 0, 'up', { issuedAt: seconds(-2) });
 
@@ -68,33 +37,8 @@ describe('Function: switchover handler (against moto)', () => {
     expect(await harness.routeTargets()).toEqual({ [harness.world.routeTableIds[0] as string]: node2?.eni });
   });
 
-  it('is a no-op when the route already points at the sender, but still puts the VIP on its interface', async () => {
-    const harness = await createHarness(moto.endpoint);
-    await send(harness, 0, 'up', { issuedAt: seconds(-2) });
-
-    const { result } = await send(harness, 0, 'up');
-
-    expect(result.outcome).toBe('noop');
-    expect(result.routes[0]?.change).toBe('keep');
-    expect(result.ssmCommands.find((command) => command.purpose === 'add')?.status).toBe('Success');
-  });
-
-  it('keeps the route on down from the holder and records the release', async () => {
-    const harness = await createHarness(moto.endpoint);
-    const [node1] = harness.world.instances;
-    await send(harness, 0, 'up', { issuedAt: seconds(-2) });
-
-    const { result } = await send(harness, 0, 'down');
-
-    expect(result.outcome).toBe('applied');
-    expect(result.routes).toEqual([]);
-    expect(result.ssmCommands).toEqual([expect.objectContaining({ purpose: 'remove', instanceIds: [node1?.instanceId] })]);
-    expect(await harness.routeTargets()).toEqual({ [harness.world.routeTableIds[0] as string]: node1?.eni });
-    expect(await harness.vip()).toMatchObject({ holderInstanceId: node1?.instanceId, released: true });
-  });
-
   it("keeps the new leader's route when the old leader's down arrives after the new leader's up", async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = await flowHarness(backend);
     const [node1, node2] = harness.world.instances;
     await send(harness, 0, 'up', { issuedAt: seconds(-10) });
     await send(harness, 1, 'up', { issuedAt: seconds(-3) });
@@ -107,8 +51,46 @@ describe('Function: switchover handler (against moto)', () => {
     expect(await harness.vip()).toMatchObject({ holderInstanceId: node2?.instanceId, released: false });
   });
 
+  it('rewrites the route in every configured table', async () => {
+    const harness = await flowHarness(backend, { routeTableCount: 3 });
+    const [node1] = harness.world.instances;
+
+    const { result } = await send(harness, 0, 'up');
+
+    expect(result.outcome).toBe('applied');
+    expect(result.routes.map((route) => route.change)).toEqual(['create', 'create', 'create']);
+    expect(Object.values(await harness.routeTargets())).toEqual([node1?.eni, node1?.eni, node1?.eni]);
+  });
+});
+
+describe('Function: switchover handler (in memory)', () => {
+  it('is a no-op when the route already points at the sender, but still puts the VIP on its interface', async () => {
+    const harness = createMemoryHarness();
+    await send(harness, 0, 'up', { issuedAt: seconds(-2) });
+
+    const { result } = await send(harness, 0, 'up');
+
+    expect(result.outcome).toBe('noop');
+    expect(result.routes[0]?.change).toBe('keep');
+    expect(result.ssmCommands.find((command) => command.purpose === 'add')?.status).toBe('Success');
+  });
+
+  it('keeps the route on down from the holder and records the release', async () => {
+    const harness = createMemoryHarness();
+    const [node1] = harness.world.instances;
+    await send(harness, 0, 'up', { issuedAt: seconds(-2) });
+
+    const { result } = await send(harness, 0, 'down');
+
+    expect(result.outcome).toBe('applied');
+    expect(result.routes).toEqual([]);
+    expect(result.ssmCommands).toEqual([expect.objectContaining({ purpose: 'remove', instanceIds: [node1?.instanceId] })]);
+    expect(await harness.routeTargets()).toEqual({ [harness.world.routeTableIds[0] as string]: node1?.eni });
+    expect(await harness.vip()).toMatchObject({ holderInstanceId: node1?.instanceId, released: true });
+  });
+
   it("refuses an up issued before the sender's own later down and changes nothing", async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const [, node2] = harness.world.instances;
     const start = Date.now();
     const at = (n: number): Date => new Date(start + n * 1000);
@@ -126,7 +108,7 @@ describe('Function: switchover handler (against moto)', () => {
   });
 
   it('answers a duplicate delivery from the ledger and does nothing again', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const { event, detail } = await send(harness, 0, 'up');
     const before = await harness.request(detail.requestId);
 
@@ -138,19 +120,8 @@ describe('Function: switchover handler (against moto)', () => {
     expect(await harness.request(detail.requestId)).toEqual(before);
   });
 
-  it('rewrites the route in every configured table', async () => {
-    const harness = await createHarness(moto.endpoint, { routeTableCount: 3 });
-    const [node1] = harness.world.instances;
-
-    const { result } = await send(harness, 0, 'up');
-
-    expect(result.outcome).toBe('applied');
-    expect(result.routes.map((route) => route.change)).toEqual(['create', 'create', 'create']);
-    expect(Object.values(await harness.routeTargets())).toEqual([node1?.eni, node1?.eni, node1?.eni]);
-  });
-
   it('keeps the VIP on the new leader when the displaced old leader asks for it again (partition: both think they lead)', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const [node1, node2] = harness.world.instances;
     const boot = '0b0b0b0b-1111-4111-8111-000000000001';
     await send(harness, 0, 'up', { issuedAt: seconds(-5), incarnation: { bootId: boot, watchdog: '300@2000', escalation: '330@6000' } });
@@ -166,7 +137,7 @@ describe('Function: switchover handler (against moto)', () => {
   });
 
   it('gives the VIP back to the old leader once the new leader released it', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const [node1] = harness.world.instances;
     await send(harness, 0, 'up', { issuedAt: seconds(-5) });
     await send(harness, 1, 'up', { issuedAt: seconds(-3) });
@@ -179,12 +150,11 @@ describe('Function: switchover handler (against moto)', () => {
   });
 });
 
-
-describe('Function: switchover handler metrics (against moto)', () => {
+describe('Function: switchover handler metrics (in memory)', () => {
   it('counts a duplicate delivery as DuplicateDeliveries, with no switchover counted', async () => {
     const output = captureJsonOutput();
     try {
-      const harness = await createHarness(moto.endpoint, { metrics: new Metrics({ namespace: 'PgpoolVip', serviceName: 'pgpool-vip' }) });
+      const harness = createMemoryHarness({ metrics: new Metrics({ namespace: 'PgpoolVip', serviceName: 'pgpool-vip' }) });
       const { event } = await send(harness, 0, 'up');
       output.clear();
 

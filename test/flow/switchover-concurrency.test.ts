@@ -1,47 +1,38 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedMoto } from '../kit/moto.ts';
+import { describe, expect, it } from 'vitest';
+import { vipCidr } from '../../functions/core/model.ts';
 import type { WorldInstance } from '../../local/world.ts';
-import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
-
-let moto: ReturnType<typeof sharedMoto>;
-beforeAll(() => {
-  moto = sharedMoto();
-});
-afterAll(async () => {
-  await moto?.stop();
-});
+import { MemoryAwsError } from '../kit/memory-aws.ts';
+import { createMemoryHarness, MEMORY_STS_ENDPOINT, type MemoryHarness } from '../kit/memory-harness.ts';
 
 /**
- * Holds the first CreateRoute of `slow` until `meanwhile` has run to its end, so a second request
- * is decided and applied while the first one is acting. `alsoFail` makes every ReplaceRoute of
- * `slow` fail (moto cannot fail one call).
+ * Holds the first route write of `slow` until `meanwhile` has run to its end, so a second request
+ * is decided and applied while the first one is acting. `alsoFail` makes every later route write
+ * of `slow` fail (as a throttled ReplaceRoute).
  */
-function holdFirstRouteWrite(slow: Harness, meanwhile: () => Promise<unknown>, alsoFail: { replaceRoute?: boolean } = {}): void {
+function holdFirstRouteWrite(slow: MemoryHarness, meanwhile: () => Promise<unknown>, alsoFail: { laterWrites?: boolean } = {}): void {
+  const { routeTables } = slow.ports;
+  const point = routeTables.pointVipRoute.bind(routeTables);
   let held: Promise<unknown> | null = null;
-  slow.clients.ec2.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName === 'CreateRouteCommand' && held === null) {
-        held = meanwhile();
-        await held;
-      }
-      if (alsoFail.replaceRoute === true && context.commandName === 'ReplaceRouteCommand') {
-        throw Object.assign(new Error('Request limit exceeded.'), { name: 'RequestLimitExceeded' });
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: 'holdFirstRouteWrite' },
-  );
+  routeTables.pointVipRoute = async (change) => {
+    if (held === null) {
+      held = meanwhile();
+      await held;
+    } else if (alsoFail.laterWrites === true) {
+      throw new MemoryAwsError('RequestLimitExceeded', 'Request limit exceeded.');
+    }
+    await point(change);
+  };
 }
 
-describe('Function: switchover handler under concurrent requests for one VIP', () => {
+describe('Function: switchover handler under concurrent requests for one VIP (in memory)', () => {
   it('leaves the route and the ledger on the same holder, the one decided last, when two controllers race', async () => {
     // Prepare: two controllers (two handler instances) on one world.
-    const first = await createHarness(moto.endpoint);
-    const second = await createHarness(moto.endpoint, { world: first.world });
+    const first = createMemoryHarness();
+    const second = createMemoryHarness({ world: first.world });
     const [node1, node2] = first.world.instances as [WorldInstance, WorldInstance];
-    const older = await signedDetail(first.world, node1, { action: 'up', stsEndpoint: moto.endpoint, issuedAt: new Date(Date.now() - 1000) });
-    const newer = await signedDetail(first.world, node2, { action: 'up', stsEndpoint: moto.endpoint });
+    const older = await signedDetail(first.world, node1, { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT, issuedAt: new Date(Date.now() - 1000) });
+    const newer = await signedDetail(first.world, node2, { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT });
 
     // Act
     const results = await Promise.all([
@@ -60,11 +51,11 @@ describe('Function: switchover handler under concurrent requests for one VIP', (
 
   it('puts the routes back on the newer holder when a newer up lands while an older one is acting', async () => {
     // Prepare: the older request's route write is held until the newer request has finished.
-    const slow = await createHarness(moto.endpoint);
-    const fast = await createHarness(moto.endpoint, { world: slow.world });
+    const slow = createMemoryHarness();
+    const fast = createMemoryHarness({ world: slow.world });
     const [node1, node2] = slow.world.instances as [WorldInstance, WorldInstance];
-    const older = await signedDetail(slow.world, node1, { action: 'up', stsEndpoint: moto.endpoint, issuedAt: new Date(Date.now() - 1000) });
-    const newer = await signedDetail(slow.world, node2, { action: 'up', stsEndpoint: moto.endpoint });
+    const older = await signedDetail(slow.world, node1, { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT, issuedAt: new Date(Date.now() - 1000) });
+    const newer = await signedDetail(slow.world, node2, { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT });
     holdFirstRouteWrite(slow, () => fast.invoke(envelope(newer, slow.world)));
 
     // Act
@@ -79,12 +70,15 @@ describe('Function: switchover handler under concurrent requests for one VIP', (
   });
 
   it('reports failed, not stale, when pointing the routes back at the newer holder fails', async () => {
-    const slow = await createHarness(moto.endpoint);
-    const fast = await createHarness(moto.endpoint, { world: slow.world });
+    const slow = createMemoryHarness();
+    const fast = createMemoryHarness({ world: slow.world });
     const [node1, node2] = slow.world.instances as [WorldInstance, WorldInstance];
-    const older = await signedDetail(slow.world, node1, { action: 'up', stsEndpoint: moto.endpoint, issuedAt: new Date(Date.now() - 1000) });
-    const newer = await signedDetail(slow.world, node2, { action: 'up', stsEndpoint: moto.endpoint });
-    holdFirstRouteWrite(slow, () => fast.invoke(envelope(newer, slow.world)), { replaceRoute: true });
+    const older = await signedDetail(slow.world, node1, { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT, issuedAt: new Date(Date.now() - 1000) });
+    const newer = await signedDetail(slow.world, node2, { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT });
+    // The route points at a third node, so the held write is a replace that lands after the newer one's.
+    const [table] = slow.world.routeTableIds as [string];
+    slow.aws.putRoute(table, vipCidr(slow.world.config.clusters[0]?.vip ?? ''), slow.world.instances[2]?.eni ?? '');
+    holdFirstRouteWrite(slow, () => fast.invoke(envelope(newer, slow.world)), { laterWrites: true });
 
     const olderResult = await slow.invoke(envelope(older, slow.world));
 
@@ -96,11 +90,11 @@ describe('Function: switchover handler under concurrent requests for one VIP', (
   });
 
   it('does not fence the holder when two ups of the same leader overlap', async () => {
-    const first = await createHarness(moto.endpoint);
-    const second = await createHarness(moto.endpoint, { world: first.world });
+    const first = createMemoryHarness();
+    const second = createMemoryHarness({ world: first.world });
     const [node1] = first.world.instances as [WorldInstance];
-    const earlier = await signedDetail(first.world, node1, { action: 'up', stsEndpoint: moto.endpoint, issuedAt: new Date(Date.now() - 1000) });
-    const later = await signedDetail(first.world, node1, { action: 'up', stsEndpoint: moto.endpoint });
+    const earlier = await signedDetail(first.world, node1, { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT, issuedAt: new Date(Date.now() - 1000) });
+    const later = await signedDetail(first.world, node1, { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT });
     holdFirstRouteWrite(first, () => second.invoke(envelope(later, first.world)));
 
     const result = await first.invoke(envelope(earlier, first.world));

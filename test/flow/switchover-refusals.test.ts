@@ -1,65 +1,27 @@
-import {
-  CreateSubnetCommand,
-  CreateTagsCommand,
-  CreateVpcCommand,
-  DescribeNetworkInterfacesCommand,
-  RunInstancesCommand,
-  StopInstancesCommand,
-  DeleteTagsCommand,
-  CreateRouteCommand,
-} from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MEMBER_TAG_KEY } from '../../lib/cluster-config.ts';
-import { sharedMoto } from '../kit/moto.ts';
-import { instanceRoleCredentials, describeInstance, type WorldInstance } from '../../local/world.ts';
-import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
-import { countingSts } from '../support/counting-sts.ts';
+import { vipCidr } from '../../functions/core/model.ts';
+import type { WorldInstance } from '../../local/world.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
+import { flowHarness, send } from '../kit/flow.ts';
+import { MemoryAwsError } from '../kit/memory-aws.ts';
+import { addInstance, createMemoryHarness, MEMORY_STS_ENDPOINT, type FlowHarness, type MemoryHarness } from '../kit/memory-harness.ts';
 
-let moto: ReturnType<typeof sharedMoto>;
-beforeAll(() => {
-  moto = sharedMoto();
-});
-afterAll(async () => {
-  await moto?.stop();
-});
-
-async function up(harness: Harness, instance: WorldInstance | undefined, detail: Record<string, unknown> = {}) {
+async function up(harness: FlowHarness, instance: WorldInstance | undefined, detail: Record<string, unknown> = {}) {
   if (instance === undefined) throw new Error('no instance');
-  const signed = await signedDetail(harness.world, instance, { action: 'up', stsEndpoint: moto.endpoint, detail });
-  return { detail: signed, result: await harness.invoke(envelope(signed, harness.world)) };
+  return await send(harness, instance, 'up', { detail });
 }
 
-const firstTable = (harness: Harness): string => harness.world.routeTableIds[0] as string;
+const firstTable = (harness: FlowHarness): string => harness.world.routeTableIds[0] as string;
+const instanceOf = (harness: MemoryHarness, node: WorldInstance | undefined) => {
+  const instance = harness.aws.instances.get(node?.instanceId ?? '');
+  if (instance === undefined) throw new Error('no such instance');
+  return instance;
+};
 
-describe('Function: switchover handler refusals (against moto)', () => {
-  it('rejects a malformed event naming the field, without asking STS or touching routes', async () => {
-    const sts = countingSts();
-    const harness = await createHarness(moto.endpoint, { deps: { stsHttp: sts } });
-    const [node1] = harness.world.instances;
-    const signed = await signedDetail(harness.world, node1 as WorldInstance, { action: 'up', stsEndpoint: moto.endpoint });
-
-    const result = await harness.invoke(envelope({ ...signed, vip: '198.19.0.500' }, harness.world));
-
-    expect(result.outcome).toBe('rejected');
-    expect(result.failedStep).toBe('parse');
-    expect(result.reason).toContain('detail.vip: must be a dotted IPv4 address');
-    expect(sts.calls).toBe(0);
-    expect(await harness.routeTargets()).toEqual({ [firstTable(harness)]: null });
-    expect(await harness.request(signed.requestId)).toMatchObject({ status: 'rejected' });
-  });
-
-  it('rejects an event that is not a switchover request at all', async () => {
-    const harness = await createHarness(moto.endpoint);
-
-    const result = await harness.invoke({ id: 'x', source: 'someone.else', 'detail-type': 'Other', detail: {} });
-
-    expect(result.outcome).toBe('rejected');
-    expect(result.reason).toMatch(/^malformed event: source/);
-  });
-
+describe.each(['memory', 'moto'] as const)('Function: switchover handler refusals, end to end (%s)', (backend) => {
   it('rejects a request for a VIP the cluster does not own', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = await flowHarness(backend);
 
     const { result } = await up(harness, harness.world.instances[0], { vip: '198.19.0.99' });
 
@@ -68,8 +30,45 @@ describe('Function: switchover handler refusals (against moto)', () => {
     expect(await harness.routeTargets()).toEqual({ [firstTable(harness)]: null });
   });
 
+  it("rejects an ENI that is not attached to the sender (another member's ENI)", async () => {
+    const harness = await flowHarness(backend);
+    const [node1, node2] = harness.world.instances;
+
+    const { result } = await up(harness, node1, { eni: node2?.eni });
+
+    expect(result.outcome).toBe('rejected');
+    expect(result.reason).toBe(`${node2?.eni} is not attached to instance ${node1?.instanceId}`);
+    expect(await harness.routeTargets()).toEqual({ [firstTable(harness)]: null });
+  });
+});
+
+describe('Function: switchover handler refusals (in memory)', () => {
+  it('rejects a malformed event naming the field, without asking STS or touching routes', async () => {
+    const harness = createMemoryHarness();
+    const [node1] = harness.world.instances;
+    const signed = await signedDetail(harness.world, node1 as WorldInstance, { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT });
+
+    const result = await harness.invoke(envelope({ ...signed, vip: '198.19.0.500' }, harness.world));
+
+    expect(result.outcome).toBe('rejected');
+    expect(result.failedStep).toBe('parse');
+    expect(result.reason).toContain('detail.vip: must be a dotted IPv4 address');
+    expect(harness.aws.calls.filter((call) => call.startsWith('sts:'))).toEqual([]);
+    expect(await harness.routeTargets()).toEqual({ [firstTable(harness)]: null });
+    expect(await harness.request(signed.requestId)).toMatchObject({ status: 'rejected' });
+  });
+
+  it('rejects an event that is not a switchover request at all', async () => {
+    const harness = createMemoryHarness();
+
+    const result = await harness.invoke({ id: 'x', source: 'someone.else', 'detail-type': 'Other', detail: {} });
+
+    expect(result.outcome).toBe('rejected');
+    expect(result.reason).toMatch(/^malformed event: source/);
+  });
+
   it('rejects a request for a cluster that is not configured', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
 
     const { result } = await up(harness, harness.world.instances[0], { cluster: 'elsewhere' });
 
@@ -78,11 +77,9 @@ describe('Function: switchover handler refusals (against moto)', () => {
   });
 
   it('rejects an instance without the member tag', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const [node1] = harness.world.instances;
-    await harness.clients.ec2.send(
-      new DeleteTagsCommand({ Resources: [node1?.instanceId as string], Tags: [{ Key: MEMBER_TAG_KEY }] }),
-    );
+    delete instanceOf(harness, node1).tags[MEMBER_TAG_KEY];
 
     const { detail, result } = await up(harness, node1);
 
@@ -93,9 +90,9 @@ describe('Function: switchover handler refusals (against moto)', () => {
   });
 
   it('rejects a stopped instance', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const [node1] = harness.world.instances;
-    await harness.clients.ec2.send(new StopInstancesCommand({ InstanceIds: [node1?.instanceId as string] }));
+    instanceOf(harness, node1).state = 'stopped';
 
     const { result } = await up(harness, node1);
 
@@ -104,63 +101,35 @@ describe('Function: switchover handler refusals (against moto)', () => {
   });
 
   it('rejects a tagged instance in another VPC', async () => {
-    const harness = await createHarness(moto.endpoint);
-    const { ec2 } = harness.clients;
-    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '198.18.0.0/16' }));
-    const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpc.Vpc?.VpcId, CidrBlock: '198.18.9.0/24' }));
-    const run = await ec2.send(
-      new RunInstancesCommand({ ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, SubnetId: subnet.Subnet?.SubnetId }),
-    );
-    const instanceId = run.Instances?.[0]?.InstanceId as string;
-    await ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: MEMBER_TAG_KEY, Value: harness.world.config.clusters[0]?.name }] }));
-    const described = await describeInstance(harness.clients, instanceId);
-    const stranger: WorldInstance = {
-      name: 'stranger',
-      instanceId,
-      eni: described.NetworkInterfaces?.[0]?.NetworkInterfaceId as string,
-      mac: '',
-      privateIp: '198.18.9.10',
-      subnetId: subnet.Subnet?.SubnetId as string,
-      availabilityZone: 'us-east-1a',
-      credentials: await instanceRoleCredentials(harness.clients, harness.world.roleName, instanceId),
-    };
+    const harness = createMemoryHarness();
+    const otherVpc = harness.aws.createVpc('198.18.0.0/16');
+    const stranger = addInstance(harness.world, otherVpc, { [MEMBER_TAG_KEY]: harness.world.config.clusters[0]?.name ?? '' });
+    const instanceId = stranger.instanceId;
 
     const { result } = await up(harness, stranger);
 
     expect(result.outcome).toBe('rejected');
-    expect(result.reason).toBe(`instance ${instanceId} is in ${vpc.Vpc?.VpcId}, not in ${harness.world.vpcId} of the cluster's route tables`);
-  });
-
-  it("rejects an ENI that is not attached to the sender (another member's ENI)", async () => {
-    const harness = await createHarness(moto.endpoint);
-    const [node1, node2] = harness.world.instances;
-
-    const { result } = await up(harness, node1, { eni: node2?.eni });
-
-    expect(result.outcome).toBe('rejected');
-    expect(result.reason).toBe(`${node2?.eni} is not attached to instance ${node1?.instanceId}`);
-    expect(await harness.routeTargets()).toEqual({ [firstTable(harness)]: null });
+    expect(result.reason).toBe(`instance ${instanceId} is in ${otherVpc}, not in ${harness.world.vpcId} of the cluster's route tables`);
   });
 
   it('disables the source/dest check on the ENI when the cluster allows it, and audits it', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const [node1] = harness.world.instances;
 
     const { result } = await up(harness, node1);
 
     expect(result.outcome).toBe('applied');
     expect(result.sourceDestCheckDisabled).toBe(true);
-    const eni = await harness.clients.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [node1?.eni as string] }));
-    expect(eni.NetworkInterfaces?.[0]?.SourceDestCheck).toBe(false);
+    expect(instanceOf(harness, node1).sourceDestCheck).toBe(false);
   });
 
   it('rejects an issuedAt that is not the time the proof was signed (requests are ordered by it)', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const [node1] = harness.world.instances;
     const signingDate = new Date();
     const signed = await signedDetail(harness.world, node1 as WorldInstance, {
       action: 'up',
-      stsEndpoint: moto.endpoint,
+      stsEndpoint: MEMORY_STS_ENDPOINT,
       signingDate,
       issuedAt: new Date(signingDate.getTime() + 30_000),
     });
@@ -173,19 +142,18 @@ describe('Function: switchover handler refusals (against moto)', () => {
   });
 
   it('leaves the source/dest check alone for a down (only a node about to get the VIP needs it off)', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const [node1] = harness.world.instances;
-    const signed = await signedDetail(harness.world, node1 as WorldInstance, { action: 'down', stsEndpoint: moto.endpoint });
+    const signed = await signedDetail(harness.world, node1 as WorldInstance, { action: 'down', stsEndpoint: MEMORY_STS_ENDPOINT });
 
     const result = await harness.invoke(envelope(signed, harness.world));
 
     expect(result.sourceDestCheckDisabled).toBe(false);
-    const eni = await harness.clients.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [node1?.eni as string] }));
-    expect(eni.NetworkInterfaces?.[0]?.SourceDestCheck).toBe(true);
+    expect(instanceOf(harness, node1).sourceDestCheck).toBe(true);
   });
 
   it('rejects when the source/dest check is on and the cluster must not manage it', async () => {
-    const strict = await createHarness(moto.endpoint, {
+    const strict = createMemoryHarness({
       configure: (world) => ({ clusters: [{ ...world.config.clusters[0], manageSourceDestCheck: false }] }),
     });
     const [node1] = strict.world.instances;
@@ -198,7 +166,7 @@ describe('Function: switchover handler refusals (against moto)', () => {
   });
 
   it('fails with a configuration reason when the VIP lies inside the VPC CIDR', async () => {
-    const harness = await createHarness(moto.endpoint, { vip: '198.18.200.50' });
+    const harness = createMemoryHarness({ vip: '198.18.200.50' });
 
     const { result } = await up(harness, harness.world.instances[0], { vip: '198.18.200.50' });
 
@@ -209,23 +177,21 @@ describe('Function: switchover handler refusals (against moto)', () => {
   });
 
   it('fails naming the route table that cannot be changed, and a retry of the same request converges', async () => {
-    // Prepare: one table answers CreateRoute with an error once (moto cannot fail a single table).
-    const harness = await createHarness(moto.endpoint, { routeTableCount: 3 });
+    // Prepare: one table answers its route write with an error once.
+    const harness = createMemoryHarness({ routeTableCount: 3 });
     const broken = harness.world.routeTableIds[1] as string;
+    const { routeTables } = harness.ports;
+    const point = routeTables.pointVipRoute.bind(routeTables);
     let failures = 1;
-    harness.clients.ec2.middlewareStack.add(
-      (next) => async (args) => {
-        const input = args.input as { RouteTableId?: string };
-        if (input.RouteTableId === broken && failures > 0 && (args.input) && 'DestinationCidrBlock' in (args.input)) {
-          failures -= 1;
-          throw Object.assign(new Error('Request limit exceeded.'), { name: 'RequestLimitExceeded' });
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'failOneTable' },
-    );
+    routeTables.pointVipRoute = async (change) => {
+      if (change.routeTableId === broken && failures > 0) {
+        failures -= 1;
+        throw new MemoryAwsError('RequestLimitExceeded', 'Request limit exceeded.');
+      }
+      await point(change);
+    };
     const [node1] = harness.world.instances;
-    const signed = await signedDetail(harness.world, node1 as WorldInstance, { action: 'up', stsEndpoint: moto.endpoint });
+    const signed = await signedDetail(harness.world, node1 as WorldInstance, { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT });
     const event = envelope(signed, harness.world);
 
     // Act
@@ -245,7 +211,7 @@ describe('Function: switchover handler refusals (against moto)', () => {
   });
 
   it('fails when a configured route table does not exist, naming it', async () => {
-    const misconfigured = await createHarness(moto.endpoint, {
+    const misconfigured = createMemoryHarness({
       configure: (world) => ({
         clusters: [{ ...world.config.clusters[0], routeTables: [...world.routeTableIds, 'rtb-0123456789abcdef0'] }],
       }),
@@ -259,11 +225,9 @@ describe('Function: switchover handler refusals (against moto)', () => {
   });
 
   it('replaces a route that another tool created to an instance id', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     const [node1, node2] = harness.world.instances;
-    await harness.clients.ec2.send(
-      new CreateRouteCommand({ RouteTableId: firstTable(harness), DestinationCidrBlock: '198.19.0.50/32', InstanceId: node1?.instanceId }),
-    );
+    harness.aws.putRoute(firstTable(harness), vipCidr('198.19.0.50'), `instance:${node1?.instanceId}`);
 
     const { result } = await up(harness, node2);
 

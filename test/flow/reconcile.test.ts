@@ -1,29 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import {
-  CreateRouteCommand,
-  CreateRouteTableCommand,
-  DeleteRouteCommand,
-  ReplaceRouteCommand,
-  StopInstancesCommand,
-} from '@aws-sdk/client-ec2';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseControllerConfig } from '../../lib/cluster-config.ts';
 import { createReconcileHandler, type ReconcileDeps, type ReconcileResult } from '../../functions/reconcile/reconcile-flow.ts';
 import { awsReconcilePorts } from '../../functions/adapters/aws-ports.ts';
 import { localContext } from '../../local/controller.ts';
-import { sharedMoto } from '../kit/moto.ts';
+import type { ReconcilePorts } from '../../functions/core/ports.ts';
 import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
-import { envelope, signedDetail } from '../../local/requests.ts';
-
-let moto: ReturnType<typeof sharedMoto>;
-beforeAll(() => {
-  moto = sharedMoto();
-});
-afterAll(async () => {
-  await moto?.stop();
-});
+import { send } from '../kit/flow.ts';
+import { addInstance, createMemoryHarness, type FlowHarness, type MemoryHarness } from '../kit/memory-harness.ts';
+import { sharedMoto } from '../kit/moto.ts';
 
 const VIP_CIDR = '198.19.0.50/32';
 
@@ -56,12 +43,12 @@ function stateChangeEvent(instanceId: string, state: string): Record<string, unk
 }
 
 /** The real reconcile handler on the harness's world; `heal` sets the cluster's opt-in. */
-function reconciler(harness: Harness, options: { heal?: boolean } & Partial<ReconcileDeps> = {}) {
+function reconciler(harness: MemoryHarness | Harness, options: { heal?: boolean } & Partial<ReconcileDeps> = {}) {
   const { heal, ...deps } = options;
   const [cluster] = harness.world.config.clusters;
   const handler = createReconcileHandler({
     config: parseControllerConfig({ ...harness.world.config, clusters: [{ ...cluster, heal: heal ?? false }] }),
-    ports: awsReconcilePorts(harness.clients, harness.world.ledgerTable),
+    ports: reconcilePorts(harness),
     logger: new Logger({ serviceName: 'pgpool-vip', logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'PgpoolVip', serviceName: 'pgpool-vip' }),
     confirmDelayMs: 0,
@@ -70,35 +57,46 @@ function reconciler(harness: Harness, options: { heal?: boolean } & Partial<Reco
   return async (event: unknown = scheduledEvent()): Promise<ReconcileResult> => await handler(event, localContext());
 }
 
+/** The reconciler's ports: in memory, or the AWS adapters on the harness's moto clients. */
+function reconcilePorts(harness: MemoryHarness | Harness): ReconcilePorts {
+  return 'aws' in harness ? harness.ports : awsReconcilePorts(harness.clients, harness.world.ledgerTable);
+}
+
 /** A real switchover: `up` from the given member, through the switchover handler. */
-async function up(harness: Harness, index: number): Promise<void> {
-  const instance = harness.world.instances[index];
-  if (instance === undefined) throw new Error(`no instance ${index}`);
-  const detail = await signedDetail(harness.world, instance, { action: 'up', stsEndpoint: moto.endpoint });
-  const result = await harness.invoke(envelope(detail, harness.world));
+async function up(harness: FlowHarness, index: number): Promise<void> {
+  const { result } = await send(harness, index, 'up');
   if (result.outcome !== 'applied') throw new Error(`up was ${result.outcome}: ${result.reason ?? ''}`);
 }
 
-function member(harness: Harness, index: number) {
+function member(harness: FlowHarness, index: number) {
   const instance = harness.world.instances[index];
   if (instance === undefined) throw new Error(`no instance ${index}`);
   return instance;
 }
 
-function table(harness: Harness, index: number): string {
+function table(harness: FlowHarness, index: number): string {
   const id = harness.world.routeTableIds[index];
   if (id === undefined) throw new Error(`no route table ${index}`);
   return id;
 }
 
-async function pointElsewhere(harness: Harness, routeTableId: string, eni: string): Promise<void> {
-  await harness.clients.ec2.send(new ReplaceRouteCommand({ RouteTableId: routeTableId, DestinationCidrBlock: VIP_CIDR, NetworkInterfaceId: eni }));
+function pointElsewhere(harness: MemoryHarness, routeTableId: string, eni: string): void {
+  harness.aws.putRoute(routeTableId, VIP_CIDR, eni);
 }
 
-describe('Function: reconcile handler (against moto)', () => {
+function stop(harness: MemoryHarness, instanceId: string): void {
+  const instance = harness.aws.instances.get(instanceId);
+  if (instance === undefined) throw new Error(`no instance ${instanceId}`);
+  instance.state = 'stopped';
+}
+
+describe.each(['memory', 'moto'] as const)('Function: reconcile handler, end to end (%s)', (backend) => {
+  const harnessOn = async (options: { routeTableCount?: number }) =>
+    backend === 'memory' ? createMemoryHarness(options) : await createHarness(sharedMoto().endpoint, options);
+
   it('finds the VIP healthy after a switchover', async () => {
     // Prepare
-    const harness = await createHarness(moto.endpoint, { routeTableCount: 2 });
+    const harness = await harnessOn({ routeTableCount: 2 });
     await up(harness, 0);
     // Act
     const result = await reconciler(harness)();
@@ -107,9 +105,11 @@ describe('Function: reconcile handler (against moto)', () => {
       expect.objectContaining({ cluster: harness.world.config.clusters[0]?.name, healthy: true, drifts: [], interfaceCheck: 'not-checked' }),
     ]);
   });
+});
 
+describe('Function: reconcile handler (in memory)', () => {
   it('reports a cluster whose ledger has no holder yet', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
 
     const result = await reconciler(harness)();
 
@@ -118,9 +118,9 @@ describe('Function: reconcile handler (against moto)', () => {
   });
 
   it('reports a configured table whose VIP route was deleted, and leaves it as it is without heal', async () => {
-    const harness = await createHarness(moto.endpoint, { routeTableCount: 2 });
+    const harness = createMemoryHarness({ routeTableCount: 2 });
     await up(harness, 0);
-    await harness.clients.ec2.send(new DeleteRouteCommand({ RouteTableId: table(harness, 1), DestinationCidrBlock: VIP_CIDR }));
+    harness.aws.deleteRoute(table(harness, 1), VIP_CIDR);
 
     const result = await reconciler(harness)();
 
@@ -139,9 +139,9 @@ describe('Function: reconcile handler (against moto)', () => {
   });
 
   it('reports a route pointing at another member and never moves it when heal is off', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     await up(harness, 0);
-    await pointElsewhere(harness, table(harness, 0), member(harness, 1).eni);
+    pointElsewhere(harness, table(harness, 0), member(harness, 1).eni);
 
     const first = await reconciler(harness)();
     const second = await reconciler(harness)();
@@ -154,10 +154,10 @@ describe('Function: reconcile handler (against moto)', () => {
   });
 
   it('moves the route back to the running holder when the cluster opted in to heal', async () => {
-    const harness = await createHarness(moto.endpoint, { routeTableCount: 2 });
+    const harness = createMemoryHarness({ routeTableCount: 2 });
     await up(harness, 0);
-    await pointElsewhere(harness, table(harness, 0), member(harness, 1).eni);
-    await harness.clients.ec2.send(new DeleteRouteCommand({ RouteTableId: table(harness, 1), DestinationCidrBlock: VIP_CIDR }));
+    pointElsewhere(harness, table(harness, 0), member(harness, 1).eni);
+    harness.aws.deleteRoute(table(harness, 1), VIP_CIDR);
 
     const result = await reconciler(harness, { heal: true })();
 
@@ -170,10 +170,10 @@ describe('Function: reconcile handler (against moto)', () => {
   });
 
   it('reports a stopped holder and does not heal towards it', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     await up(harness, 0);
-    await pointElsewhere(harness, table(harness, 0), member(harness, 1).eni);
-    await harness.clients.ec2.send(new StopInstancesCommand({ InstanceIds: [member(harness, 0).instanceId] }));
+    pointElsewhere(harness, table(harness, 0), member(harness, 1).eni);
+    stop(harness, member(harness, 0).instanceId);
 
     const result = await reconciler(harness, { heal: true })();
 
@@ -187,13 +187,10 @@ describe('Function: reconcile handler (against moto)', () => {
   });
 
   it('reports a VIP route in a table of the VPC that is not configured', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     await up(harness, 0);
-    const stray = await harness.clients.ec2.send(new CreateRouteTableCommand({ VpcId: harness.world.vpcId }));
-    const strayId = stray.RouteTable?.RouteTableId ?? '';
-    await harness.clients.ec2.send(
-      new CreateRouteCommand({ RouteTableId: strayId, DestinationCidrBlock: VIP_CIDR, NetworkInterfaceId: member(harness, 2).eni }),
-    );
+    const strayId = harness.aws.createRouteTable(harness.world.vpcId);
+    harness.aws.putRoute(strayId, VIP_CIDR, member(harness, 2).eni);
 
     const result = await reconciler(harness, { heal: true })();
 
@@ -204,14 +201,15 @@ describe('Function: reconcile handler (against moto)', () => {
   });
 
   it('reports nothing for a drift gone by the second look', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     await up(harness, 0);
-    await pointElsewhere(harness, table(harness, 0), member(harness, 1).eni);
+    pointElsewhere(harness, table(harness, 0), member(harness, 1).eni);
     let looks = 0;
     // A switchover in flight: the route catches up with the ledger while the reconciler waits.
-    const sleep = async () => {
+    const sleep = () => {
       looks += 1;
-      await pointElsewhere(harness, table(harness, 0), member(harness, 0).eni);
+      pointElsewhere(harness, table(harness, 0), member(harness, 0).eni);
+      return Promise.resolve();
     };
 
     const result = await reconciler(harness, { confirmDelayMs: 15_000, sleep })();
@@ -221,22 +219,22 @@ describe('Function: reconcile handler (against moto)', () => {
   });
 
   it('checks only the clusters an instance belongs to on a state change, and ignores other instances', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     await up(harness, 0);
-    await harness.clients.ec2.send(new StopInstancesCommand({ InstanceIds: [member(harness, 0).instanceId] }));
-    const outsider = await createHarness(moto.endpoint, { tagMembers: false, instanceCount: 1 });
+    stop(harness, member(harness, 0).instanceId);
+    const outsider = addInstance(harness.world, harness.world.vpcId, {});
     const reconcile = reconciler(harness);
 
     const forMember = await reconcile(stateChangeEvent(member(harness, 0).instanceId, 'stopped'));
-    const forOutsider = await reconcile(stateChangeEvent(member(outsider, 0).instanceId, 'stopped'));
+    const forOutsider = await reconcile(stateChangeEvent(outsider.instanceId, 'stopped'));
 
     expect(forMember.clusters.map((report) => report.drifts.map((drift) => drift.kind))).toEqual([['holder-not-running']]);
     expect(forOutsider.clusters).toEqual([]);
-    expect(forOutsider.ignored).toBe(`instance ${member(outsider, 0).instanceId} is not a member of any cluster`);
+    expect(forOutsider.ignored).toBe(`instance ${outsider.instanceId} is not a member of any cluster`);
   });
 
   it('asks the holder about its interface when the cluster opted in, at most once per interval', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     await up(harness, 0);
     const asked: string[] = [];
     const reconcile = reconciler(harness, {
@@ -259,7 +257,7 @@ describe('Function: reconcile handler (against moto)', () => {
   });
 
   it('refuses an event that is neither the schedule nor an EC2 state change, naming what it expected', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
 
     await expect(reconciler(harness)({ source: 'pgpool.vip.agent', 'detail-type': 'VIP Switchover Requested', id: 'x' })).rejects.toThrow(
       /not a Scheduled Event nor an EC2 Instance State-change Notification/,
@@ -267,7 +265,7 @@ describe('Function: reconcile handler (against moto)', () => {
   });
 
   it('fails loudly naming the cluster it could not check, after recording the others', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = createMemoryHarness();
     await up(harness, 0);
     const [cluster] = harness.world.config.clusters;
     const logger = new Logger({ serviceName: 'pgpool-vip', logLevel: 'SILENT' });
@@ -276,7 +274,7 @@ describe('Function: reconcile handler (against moto)', () => {
       config: parseControllerConfig({
         clusters: [cluster, { ...cluster, name: 'ghost', vip: '198.19.0.51', routeTables: ['rtb-00000000000000000'] }],
       }),
-      ports: awsReconcilePorts(harness.clients, harness.world.ledgerTable),
+      ports: harness.ports,
       logger,
       confirmDelayMs: 0,
     });

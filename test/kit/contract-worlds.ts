@@ -1,0 +1,114 @@
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateRouteCommand, DeleteRouteCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import type { OutcomeDetail } from '../../lib/contract.ts';
+import { MEMBER_TAG_KEY } from '../../lib/cluster-config.ts';
+import { vipCidr } from '../../functions/core/model.ts';
+import type { SwitchoverPorts } from '../../functions/core/ports.ts';
+import { awsSwitchoverPorts } from '../../functions/adapters/aws-ports.ts';
+import { motoClients } from '../../local/aws-clients.ts';
+import { createWorld } from '../../local/world.ts';
+import { createMemoryWorld, MEMORY_STS_ENDPOINT } from './memory-harness.ts';
+import { sharedMoto } from './moto.ts';
+
+/**
+ * One AWS as the contract suite sees it: the ports, and what a spec arranges around them (things
+ * other people do: a route created by another tool, an instance stopped). Both kinds are built
+ * with the same shape, so every spec runs unchanged on the in-memory ports and on the AWS
+ * adapters against moto.
+ */
+export interface ContractWorld {
+  ports: SwitchoverPorts;
+  vpcId: string;
+  vpcCidr: string;
+  /** Fresh route tables of the VPC; each spec takes its own with `nextTable()`. */
+  nextTable(): string;
+  /** Tagged members, running. */
+  members: Array<{ instanceId: string; eni: string; credentials: AwsCredentialIdentity }>;
+  memberTag: { key: string; value: string };
+  roleName: string;
+  region: string;
+  stsEndpoint: string;
+  /** A route someone else created to an instance id, not an ENI. */
+  routeToInstance(routeTableId: string, vip: string, instanceId: string): Promise<void>;
+  deleteRoute(routeTableId: string, vip: string): Promise<void>;
+  stop(instanceId: string): Promise<void>;
+  /** Outcome events the bus delivered since the last call. */
+  deliveredOutcomes(): Promise<OutcomeDetail[]>;
+}
+
+const TABLES = 12;
+
+export function memoryContractWorld(): Promise<ContractWorld> {
+  const world = createMemoryWorld({ routeTableCount: TABLES });
+  const { aws } = world;
+  let tables = 0;
+  let delivered = 0;
+  return Promise.resolve({
+    ports: aws.ports(),
+    vpcId: world.vpcId,
+    vpcCidr: '198.18.0.0/16',
+    nextTable: () => tableAt(world.routeTableIds, tables++),
+    members: world.instances,
+    memberTag: { key: MEMBER_TAG_KEY, value: world.config.clusters[0]?.name ?? '' },
+    roleName: world.roleName,
+    region: world.region,
+    stsEndpoint: MEMORY_STS_ENDPOINT,
+    routeToInstance: (routeTableId, vip, instanceId) => Promise.resolve(aws.putRoute(routeTableId, vipCidr(vip), `instance:${instanceId}`)),
+    deleteRoute: (routeTableId, vip) => Promise.resolve(aws.deleteRoute(routeTableId, vipCidr(vip))),
+    stop: (instanceId) => {
+      const instance = aws.instances.get(instanceId);
+      if (instance !== undefined) instance.state = 'stopped';
+      return Promise.resolve();
+    },
+    deliveredOutcomes: () => {
+      const fresh = aws.outcomes.slice(delivered);
+      delivered = aws.outcomes.length;
+      return Promise.resolve(fresh);
+    },
+  });
+}
+
+let motoWorlds = 0;
+
+export async function motoContractWorld(): Promise<ContractWorld> {
+  const { endpoint } = sharedMoto();
+  const clients = motoClients(endpoint);
+  motoWorlds += 1;
+  const world = await createWorld(clients, { prefix: `contract${motoWorlds}-${process.pid}-`, routeTableCount: TABLES });
+  let tables = 0;
+  return {
+    ports: awsSwitchoverPorts(
+      { ...clients, stsHttp: new NodeHttpHandler() },
+      { ledgerTable: world.ledgerTable, busName: world.busName, stsEndpoint: new URL(endpoint) },
+    ),
+    vpcId: world.vpcId,
+    vpcCidr: '198.18.0.0/16',
+    nextTable: () => tableAt(world.routeTableIds, tables++),
+    members: world.instances,
+    memberTag: { key: MEMBER_TAG_KEY, value: world.config.clusters[0]?.name ?? '' },
+    roleName: world.roleName,
+    region: world.region,
+    stsEndpoint: endpoint,
+    routeToInstance: async (routeTableId, vip, instanceId) => {
+      await clients.ec2.send(new CreateRouteCommand({ RouteTableId: routeTableId, DestinationCidrBlock: vipCidr(vip), InstanceId: instanceId }));
+    },
+    deleteRoute: async (routeTableId, vip) => {
+      await clients.ec2.send(new DeleteRouteCommand({ RouteTableId: routeTableId, DestinationCidrBlock: vipCidr(vip) }));
+    },
+    stop: async (instanceId) => {
+      await clients.ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+    },
+    deliveredOutcomes: async () => {
+      const received = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: world.outcomeQueueUrl, MaxNumberOfMessages: 10 }));
+      return (received.Messages ?? []).map((message) => (JSON.parse(message.Body ?? '{}') as { detail: OutcomeDetail }).detail);
+    },
+  };
+}
+
+function tableAt(ids: string[], index: number): string {
+  const id = ids[index];
+  if (id === undefined) throw new Error(`the contract world has ${ids.length} route tables; a spec asked for one more`);
+  return id;
+}
