@@ -172,12 +172,17 @@ export class DrillWorld {
   }
 
   /** The agent's configuration file, as the README has users write it. */
-  public writeAgentConfig(): string {
+  /** The agent's config on every node; `localAddress` turns the local fast path on. */
+  public writeAgentConfig(options: { localAddress?: boolean } = {}): string {
     const path = join(this.workdir, 'agent.json');
-    writeFileSync(
-      path,
-      `${JSON.stringify({ cluster: this.world.config.clusters[0]?.name ?? 'demo', vip: VIP, bus: this.world.busName, ledgerTable: this.world.ledgerTable }, null, 2)}\n`,
-    );
+    const config = {
+      cluster: this.world.config.clusters[0]?.name ?? 'demo',
+      vip: VIP,
+      bus: this.world.busName,
+      ledgerTable: this.world.ledgerTable,
+      ...(options.localAddress === true ? { localAddress: true } : {}),
+    };
+    writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`);
     chmodSync(path, 0o644);
     return path;
   }

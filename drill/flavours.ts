@@ -16,6 +16,8 @@ export interface ClusterChoice {
   /** The agent bundle the nodes run (a copy per run, so two drills never share one file). */
   agentBundle: string;
   dir: string;
+  /** pgpool-vip's pgpool keeps CAP_NET_ADMIN and its agent adds the VIP itself (the local fast path). */
+  localAddress?: boolean;
 }
 
 /**
@@ -45,6 +47,7 @@ export function createCluster(drill: DrillWorld, timeline: Timeline, agentConfig
     priority: choice.priority,
     install: choice.install,
     asServiceUser: product,
+    netAdmin: product && choice.localAddress === true,
     timeline,
   });
 }

@@ -8,17 +8,24 @@ import { MAX_SEED } from './soak/prng.ts';
 export const SCRIPTS = ['pgpool-vip', 'article'] as const;
 export type Script = (typeof SCRIPTS)[number];
 
+/** Who puts the VIP on pgpool-vip's new leader: SSM Run Command, or the agent itself (the local fast path). */
+export const ADDRESS_CHOICES = ['ssm', 'local'] as const;
+export type AddressChoice = (typeof ADDRESS_CHOICES)[number];
+
 export interface DrillOptions {
   pgpool: PgpoolVersion;
+  address: AddressChoice;
   /** What AWS calls of the agent and the controller cost: moto as it answers, or the AWS latency model. */
   latency: LatencyChoice;
   /** null: the scenarios, both scripts; otherwise a soak of that many sequences. */
   soak: { sequences: number; seed: number; seedGiven: boolean; script: Script; out: string } | null;
 }
 
-export const USAGE = `usage: npm run drill -- [--pgpool 4.3|4.7] [--latency moto|aws] [--soak N [--seed S] [--script pgpool-vip|article] [--out DIR]]
+export const USAGE = `usage: npm run drill -- [--pgpool 4.3|4.7] [--latency moto|aws] [--address ssm|local] [--soak N [--seed S] [--script pgpool-vip|article] [--out DIR]]
   --pgpool   pgpool version on the nodes: 4.3 (Debian's package, default) or 4.7 (4.7.2, built from ../shared/vendor once)
   --latency  moto (default: moto's own answer times) or aws (the AWS latency model for the agent and the controller)
+  --address  who puts the VIP on pgpool-vip's new leader: ssm (default: SSM Run Command) or local (pgpool keeps
+             CAP_NET_ADMIN and the agent adds it itself, localAddress in its config)
   --soak N   N random sequences of failures (1-200) with pgpool's default watchdog timings, instead of the scenarios
   --seed S   the soak's seed (0-${MAX_SEED}); a random one when not given (printed at the start)
   --script   what pgpool runs as if_up_cmd/if_down_cmd in the soak: pgpool-vip (default) or article
@@ -28,6 +35,7 @@ const Flags = z
   .object({
     pgpool: z.enum(PGPOOL_VERSIONS).default('4.3'),
     latency: z.enum(LATENCY_CHOICES).default('moto'),
+    address: z.enum(ADDRESS_CHOICES).default('ssm'),
     soak: z.coerce.number().int().min(1).max(200).optional(),
     seed: z
       .string()
@@ -60,14 +68,16 @@ export function parseDrillOptions(argv: readonly string[], defaultOut: string): 
     const where = issue?.path.join('.') ?? '';
     throw new Error(issue?.code === 'unrecognized_keys' ? `unknown flag: ${issue.keys.map((key) => `--${key}`).join(', ')}` : `--${where}: ${issue?.message ?? 'invalid'}`);
   }
-  const { pgpool, latency, soak, seed, script, out } = parsed.data;
+  const { pgpool, latency, address, soak, seed, script, out } = parsed.data;
+  if (soak !== undefined && address !== 'ssm') throw new Error('--address local is for the scenarios; the soak runs with SSM');
   if (soak === undefined) {
     if (seed !== undefined || script !== undefined || out !== undefined) throw new Error('--seed, --script and --out belong to --soak N');
-    return { pgpool, latency, soak: null };
+    return { pgpool, latency, address, soak: null };
   }
   return {
     pgpool,
     latency,
+    address,
     soak: { sequences: soak, seed: seed ?? randomInt(0, MAX_SEED), seedGiven: seed !== undefined, script: script ?? 'pgpool-vip', out: out ?? defaultOut },
   };
 }

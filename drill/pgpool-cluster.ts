@@ -35,6 +35,8 @@ export interface PgpoolClusterOptions {
   install: PgpoolInstall;
   /** false runs pgpool as root (the article's script needs root for `ip`; see docs/drill.md). */
   asServiceUser: boolean;
+  /** pgpool keeps CAP_NET_ADMIN (ambient), as with the systemd drop-in of the local fast path. */
+  netAdmin?: boolean;
   timeline: Timeline;
 }
 
@@ -130,6 +132,7 @@ export class PgpoolCluster {
       {
         ns: node.host.ns,
         asServiceUser: this.options.asServiceUser,
+        netAdmin: this.options.netAdmin === true,
         cwd: node.dir,
         env: this.options.env(node.host),
         argv: [this.options.install.bin, '-n', '-D', '-f', node.conf, '-F', join(node.dir, 'pcp.conf')],

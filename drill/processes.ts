@@ -12,14 +12,20 @@ export interface NamespaceCommand {
   argv: string[];
   /** Run as SERVICE_USER instead of root. */
   asServiceUser?: boolean;
+  /**
+   * With asServiceUser: keep CAP_NET_ADMIN as an ambient capability, as systemd's
+   * `AmbientCapabilities=CAP_NET_ADMIN` gives it to the pgpool service (the local fast path).
+   */
+  netAdmin?: boolean;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
 }
 
 /** argv that runs a command inside a network namespace, optionally dropping root. */
 export function namespaceArgv(command: NamespaceCommand): string[] {
+  const ambient = command.netAdmin === true ? ['--inh-caps=+net_admin', '--ambient-caps=+net_admin'] : [];
   const drop = command.asServiceUser
-    ? ['setpriv', `--reuid=${SERVICE_USER}`, `--regid=${SERVICE_USER}`, '--init-groups', '--']
+    ? ['setpriv', `--reuid=${SERVICE_USER}`, `--regid=${SERVICE_USER}`, '--init-groups', ...ambient, '--']
     : [];
   return ['ip', 'netns', 'exec', command.ns, ...drop, ...command.argv];
 }

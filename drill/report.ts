@@ -9,6 +9,10 @@ export interface DrillReport {
   pgpool: string;
   flavours: Record<string, ScenarioResult[]>;
   passed: boolean;
+  /** What the AWS calls cost: moto as it answers, or the AWS latency model. */
+  latency?: string;
+  /** Who put the VIP on pgpool-vip's new leader: SSM Run Command, or the agent (the local fast path). */
+  address?: 'ssm' | 'local';
 }
 
 export const PRODUCT = 'pgpool-vip';
@@ -34,13 +38,21 @@ function blackoutText(result: ScenarioResult | undefined): string {
   return seconds(result.blackoutMs);
 }
 
-/** The side-by-side table: scenario x {article script, pgpool-vip}: blackout, if_up time, verdict. */
+/** pgpool-vip's name in the table, with who adds the VIP when that is the agent. */
+export function productLabel(report: Pick<DrillReport, 'address'>): string {
+  return report.address === 'local' ? `${PRODUCT} (local add)` : PRODUCT;
+}
+
+/**
+ * The side-by-side table: scenario x {article script, pgpool-vip}: blackout, the blackout after
+ * if_up_cmd started (the blackout minus pgpool's own detection and election), if_up time, verdict.
+ */
 export function summaryTable(report: DrillReport): string {
   const baseline = report.flavours[BASELINE] ?? [];
   const product = report.flavours[PRODUCT] ?? [];
   const ids = [...new Set([...baseline, ...product].map((result) => result.id))].sort();
   const rows: string[][] = [
-    ['scenario', `${BASELINE}: blackout`, 'if_up', 'verdict', `${PRODUCT}: blackout`, 'if_up', 'verdict'],
+    ['scenario', `${BASELINE}: blackout`, 'after if_up start', 'if_up', 'verdict', `${productLabel(report)}: blackout`, 'after if_up start', 'if_up', 'verdict'],
   ];
   for (const id of ids) {
     const b = baseline.find((result) => result.id === id);
@@ -48,9 +60,11 @@ export function summaryTable(report: DrillReport): string {
     rows.push([
       `${id} ${(p ?? b)?.name ?? ''}`,
       blackoutText(b),
+      seconds(b?.afterIfUpMs ?? null),
       seconds(b?.ifUpMs ?? null),
       b?.verdict ?? '-',
       blackoutText(p),
+      seconds(p?.afterIfUpMs ?? null),
       seconds(p?.ifUpMs ?? null),
       p?.verdict ?? '-',
     ]);
@@ -61,6 +75,36 @@ export function summaryTable(report: DrillReport): string {
   return [line(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
 }
 
+function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? null) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+/**
+ * Medians over the scenarios that ran an if_up_cmd, per script, and pgpool-vip's ratio to the
+ * article's script in the same run: the figures the speed goals are stated in.
+ */
+export function summaryFigures(report: DrillReport): string {
+  const figures = (results: readonly ScenarioResult[]) => {
+    const ifUp = results.flatMap((result) => (result.ifUpMs === null ? [] : [result.ifUpMs]));
+    const after = results.flatMap((result) => (result.afterIfUpMs === null ? [] : [result.afterIfUpMs]));
+    return { ifUp: median(ifUp), ifUpN: ifUp.length, after: median(after), afterN: after.length };
+  };
+  const baseline = figures(report.flavours[BASELINE] ?? []);
+  const product = figures(report.flavours[PRODUCT] ?? []);
+  const line = (name: string, f: ReturnType<typeof figures>): string =>
+    `${name}: if_up_cmd median ${seconds(f.ifUp)} (n=${f.ifUpN}); blackout after if_up start median ${seconds(f.after)} (n=${f.afterN})`;
+  const ratio = product.ifUp !== null && baseline.ifUp !== null && baseline.ifUp > 0 ? (product.ifUp / baseline.ifUp).toFixed(2) : '-';
+  return [
+    `latency: ${report.latency ?? 'moto'}; VIP added by ${report.address === 'local' ? "pgpool-vip's agent (local fast path)" : 'SSM Run Command'}`,
+    line(BASELINE, baseline),
+    line(productLabel(report), product),
+    `if_up_cmd median, ${productLabel(report)} / ${BASELINE}: ${ratio}`,
+  ].join('\n');
+}
+
 /** Per scenario: verdict, problems, notes and the timeline. */
 export function scenarioDetails(results: readonly ScenarioResult[]): string {
   const parts: string[] = [];
@@ -68,7 +112,7 @@ export function scenarioDetails(results: readonly ScenarioResult[]): string {
     parts.push(`\n[${result.flavour}] scenario ${result.id}: ${result.name}: ${result.verdict.toUpperCase()}`);
     for (const note of result.notes) parts.push(`  note: ${note}`);
     for (const problem of result.problems) parts.push(`  problem: ${problem}`);
-    parts.push(`  blackout: ${blackoutText(result)}; if_up_cmd start -> exit: ${seconds(result.ifUpMs)}`);
+    parts.push(`  blackout: ${blackoutText(result)} (after if_up_cmd started: ${seconds(result.afterIfUpMs)}); if_up_cmd start -> exit: ${seconds(result.ifUpMs)}`);
     parts.push(...result.timeline);
   }
   return parts.join('\n');

@@ -86,6 +86,7 @@ async function main(): Promise<number> {
     say(`agent bundle ${built.outfile}`);
     if (interrupted) return EXIT.interrupted;
     say(`latency model: ${latency}${latency === 'moto' ? '' : ` (seed ${latencySeed}; PGVD_LATENCY_SEED repeats it)`}`);
+    say(`the VIP on pgpool-vip's new leader: ${options.address === 'local' ? 'added by the agent (pgpool keeps CAP_NET_ADMIN)' : 'added by SSM Run Command'}`);
     say('network namespaces: bridge, VPC router, AWS host, app host, backend, pgpool-1..3');
     createNetwork();
     const soak = options.soak;
@@ -106,6 +107,7 @@ async function main(): Promise<number> {
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         POWERTOOLS_METRICS_DISABLED: 'true',
         PGVD_LATENCY: latency,
+        PGVD_ADDRESS: options.address,
         PGVD_LATENCY_SEED: String(latencySeed),
       },
     });

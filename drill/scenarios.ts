@@ -25,6 +25,12 @@ export interface ScenarioResult {
   blackouts: Blackout[];
   /** if_up_cmd start to exit on the node that ended up with the VIP. */
   ifUpMs: number | null;
+  /**
+   * The blackout from that if_up_cmd's start on: the blackout minus pgpool's own part (the
+   * failure detection and the election before it runs if_up_cmd). 0 when no blackout outlasted
+   * the start; null when no if_up_cmd ran or the VIP never came back.
+   */
+  afterIfUpMs: number | null;
   startedAt: number;
   endedAt: number;
   timeline: string[];
@@ -115,11 +121,20 @@ function firstRun(cluster: PgpoolCluster, node: string, action: string, since: n
   return cluster.ifCommandRuns().find((run) => run.node === node && run.action === action && run.startedAt >= since);
 }
 
-function ifUpMsOf(cluster: PgpoolCluster, since: number): number | null {
+/** The first if_up_cmd since `since` on the node that leads now. */
+function ifUpOf(cluster: PgpoolCluster, since: number): IfCommandRun | undefined {
   const leader = cluster.escalatedNodes()[0];
-  if (leader === undefined) return null;
-  const up = firstRun(cluster, leader, 'up', since);
-  return up?.endedAt == null ? null : up.endedAt - up.startedAt;
+  return leader === undefined ? undefined : firstRun(cluster, leader, 'up', since);
+}
+
+/** The part of the blackouts after `from`; null when one never ended. */
+export function blackoutAfter(found: readonly Blackout[], from: number): number | null {
+  let total = 0;
+  for (const blackout of found) {
+    if (blackout.to === null) return null;
+    total += Math.max(0, blackout.to - Math.max(blackout.from, from));
+  }
+  return total;
 }
 
 function acquiredSince(ctx: ScenarioContext, node: string, since: number): boolean {
@@ -165,7 +180,7 @@ async function rejoin(ctx: ScenarioContext, node: string, problems: string[]): P
   problems.push(`${node} did not rejoin the watchdog cluster after restart (state ${ctx.cluster.watchdogState(node)})`);
 }
 
-function result(ctx: ScenarioContext, id: number, problems: string[], notes: string[], startedAt: number, ifUpMs: number | null, na = false): ScenarioResult {
+function result(ctx: ScenarioContext, id: number, problems: string[], notes: string[], startedAt: number, ifUp: IfCommandRun | null | undefined, na = false): ScenarioResult {
   const endedAt = Date.now();
   const found = blackouts(ctx.drill.samples, startedAt, endedAt);
   const name = SCENARIOS.find((scenario) => scenario.id === id)?.name ?? String(id);
@@ -178,7 +193,8 @@ function result(ctx: ScenarioContext, id: number, problems: string[], notes: str
     notes,
     blackoutMs: totalBlackoutMs(found),
     blackouts: found,
-    ifUpMs,
+    ifUpMs: ifUp?.endedAt == null ? null : ifUp.endedAt - ifUp.startedAt,
+    afterIfUpMs: ifUp == null ? null : blackoutAfter(found, ifUp.startedAt),
     startedAt,
     endedAt,
     timeline: formatTimeline(ctx.drill.timeline.between(startedAt, endedAt), startedAt),
@@ -200,7 +216,7 @@ async function start(ctx: ScenarioContext): Promise<ScenarioResult> {
     problems.push(...(await settle(ctx, acquired(ctx, leader, startedAt), 10_000, 0)));
   }
   const notes = leader === undefined ? [] : [`leader ${leader}`];
-  return result(ctx, 1, problems, notes, startedAt, ifUpMsOf(ctx.cluster, startedAt));
+  return result(ctx, 1, problems, notes, startedAt, ifUpOf(ctx.cluster, startedAt));
 }
 
 /** 2: `pgpool -m fast stop` on the leader; a standby takes over; the old leader rejoins. */
@@ -217,10 +233,10 @@ async function plannedSwitchover(ctx: ScenarioContext): Promise<ScenarioResult> 
   if (problems.length === 0 && next !== undefined && !acquiredSince(ctx, next, startedAt)) {
     problems.push(...(await settle(ctx, acquired(ctx, next, startedAt), 10_000, 0)));
   }
-  const ifUpMs = ifUpMsOf(ctx.cluster, startedAt);
+  const ifUp = ifUpOf(ctx.cluster, startedAt);
   await rejoin(ctx, leader, problems);
   problems.push(...(await settle(ctx, converged(ctx, startedAt), problems.length === 0 ? 20_000 : 3000)));
-  return result(ctx, 2, problems, [`${leader} -> ${next ?? 'none'}`, ...notes], startedAt, ifUpMs);
+  return result(ctx, 2, problems, [`${leader} -> ${next ?? 'none'}`, ...notes], startedAt, ifUp);
 }
 
 /** 3: kill -9 of the leader's pgpool: no if_down_cmd; the VIP must leave the dead node's interface too. */
@@ -234,12 +250,12 @@ async function crash(ctx: ScenarioContext): Promise<ScenarioResult> {
   await ctx.cluster.crash(leader);
   const problems = await settle(ctx, converged(ctx, startedAt, { not: leader }), 30_000);
   const next = ctx.cluster.escalatedNodes()[0];
-  const ifUpMs = ifUpMsOf(ctx.cluster, startedAt);
+  const ifUp = ifUpOf(ctx.cluster, startedAt);
   const seen = await ctx.drill.observe();
   notes.unshift(`${leader} -> ${next ?? 'none'}`, `VIP after the crash on: ${seen.vipOn.join(', ') || 'none'}`);
   await rejoin(ctx, leader, problems);
   problems.push(...(await settle(ctx, converged(ctx, startedAt), problems.length === 0 ? 20_000 : 3000)));
-  return result(ctx, 3, problems, notes, startedAt, ifUpMs);
+  return result(ctx, 3, problems, notes, startedAt, ifUp);
 }
 
 /**
@@ -298,7 +314,6 @@ async function isolation(ctx: ScenarioContext): Promise<ScenarioResult> {
     notes.push(`old leader ${leader}'s down started ${gap}s after new leader ${newLeader ?? '?'}'s up`);
     if (lateDown.startedAt <= newUp.startedAt) problems.push('precondition: the old leader\'s down did not come after the new leader\'s up');
   }
-  const ifUpMs = newUp?.endedAt == null ? null : newUp.endedAt - newUp.startedAt;
   // The late down has run: the VIP must stay with the new leader.
   const isolated = await settle(ctx, converged(ctx, startedAt, { not: leader }), 8000, 2000);
   problems.push(...isolated.map((problem) => `after the late down: ${problem}`));
@@ -316,7 +331,7 @@ async function isolation(ctx: ScenarioContext): Promise<ScenarioResult> {
   problems.push(...healed.map((problem) => `after the heal: ${problem}`));
   notes.push(`after the heal the VIP is with ${ctx.cluster.escalatedNodes().join(', ') || 'nobody'}`);
   notes.push(`heal at +${((healAt - startedAt) / 1000).toFixed(1)}s`);
-  return result(ctx, 4, problems, notes, startedAt, ifUpMs);
+  return result(ctx, 4, problems, notes, startedAt, newUp);
 }
 
 /** 5: an untagged instance asks for the VIP, and an old event is replayed: both refused, nothing moves. */

@@ -13,7 +13,7 @@ import { DrillWorld, REPO_ROOT } from './drill-world.ts';
 import { createCluster } from './flavours.ts';
 import { watchdogPriority, watchdogTimings } from './pgpool-config.ts';
 import { findPgpool, PGPOOL_VERSIONS, type PgpoolVersion } from './pgpool-install.ts';
-import { BASELINE, machine, PRODUCT, scenarioDetails, summaryTable, type DrillReport } from './report.ts';
+import { BASELINE, machine, PRODUCT, productLabel, scenarioDetails, summaryFigures, summaryTable, type DrillReport } from './report.ts';
 import { runScenarios, type ScenarioResult } from './scenarios.ts';
 import { Timeline } from './timeline.ts';
 
@@ -39,7 +39,9 @@ const log = (line: string): void => console.log(`drill: [${((Date.now() - starte
 const timeline = new Timeline();
 const latency = latencyFor(parseLatencyChoice(process.env.PGVD_LATENCY), seededRandom(seedFrom(process.env.PGVD_LATENCY_SEED)));
 const drill = await DrillWorld.create(workdir, timeline, log, latency);
-const agentConfig = drill.writeAgentConfig();
+// The local fast path: pgpool keeps CAP_NET_ADMIN and pgpool-vip's agent adds the VIP itself.
+const localAddress = process.env.PGVD_ADDRESS === 'local';
+const agentConfig = drill.writeAgentConfig({ localAddress });
 
 const flavours: Array<{ name: string; product: boolean }> = [
   { name: PRODUCT, product: true },
@@ -49,7 +51,7 @@ const results: Record<string, ScenarioResult[]> = {};
 try {
   for (const flavour of flavours) {
     if (stopping) break;
-    log(`--- ${flavour.name}: pgpool2 ${install.label.replace(/^pgpool-II version /, '')} watchdog x3 ---`);
+    log(`--- ${flavour.product ? productLabel({ address: localAddress ? 'local' : 'ssm' }) : flavour.name}: pgpool2 ${install.label.replace(/^pgpool-II version /, '')} watchdog x3 ---`);
     await drill.resetVip();
     if (flavour.product) drill.startController();
     const cluster = createCluster(drill, timeline, agentConfig, {
@@ -59,6 +61,7 @@ try {
       priority: watchdogPriority,
       agentBundle,
       dir: join(workdir, flavour.product ? 'pgpool-vip' : 'article'),
+      localAddress,
     });
     try {
       const report = (result: ScenarioResult): void => {
@@ -86,9 +89,13 @@ const report: DrillReport = {
   pgpool: install.label,
   flavours: results,
   passed,
+  latency: process.env.PGVD_LATENCY ?? 'moto',
+  address: localAddress ? 'local' : 'ssm',
 };
 console.log('');
 console.log(summaryTable(report));
+console.log('');
+console.log(summaryFigures(report));
 console.log(`\nmachine: ${report.machine.cpus} x ${report.machine.cpu}, Linux ${report.machine.kernel}, node ${report.machine.node}, ${install.label}; drill took ${(report.durationMs / 1000).toFixed(0)} s`);
 writeFileSync(join(REPO_ROOT, 'drill-report.json'), `${JSON.stringify(report, null, 2)}\n`);
 console.log(`drill-report.json written; pgpool-vip verdicts: ${passed ? 'all pass' : 'NOT all pass'}`);

@@ -205,13 +205,14 @@ describe('the soak plan', () => {
 
 describe('the drill flags', () => {
   it('default to the scenarios on pgpool 4.3', () => {
-    expect(parseDrillOptions([], '/repo')).toEqual({ pgpool: '4.3', latency: 'moto', soak: null });
+    expect(parseDrillOptions([], '/repo')).toEqual({ pgpool: '4.3', latency: 'moto', address: 'ssm', soak: null });
   });
 
   it('take a soak with its seed, script, pgpool version and output folder', () => {
     expect(parseDrillOptions(['--soak', '3', '--seed=12', '--pgpool', '4.7', '--script', 'article'], '/repo')).toEqual({
       pgpool: '4.7',
       latency: 'moto',
+      address: 'ssm',
       soak: { sequences: 3, seed: 12, seedGiven: true, script: 'article', out: '/repo' },
     });
     const random = parseDrillOptions(['--soak', '1'], '/repo').soak;
