@@ -16,6 +16,10 @@ export type Invocation =
       iface: string;
       configPath?: string;
       skipInterfaceCheck: boolean;
+      /** Ask the controller for its plan only: it decides and changes nothing. */
+      dryRun: boolean;
+      /** With dryRun: the plan as one JSON document on stdout. */
+      json: boolean;
     }
   | { command: 'status'; iface?: string; configPath?: string; json: boolean }
   | { command: 'doctor'; iface?: string; configPath?: string; json: boolean; pgpoolConf?: string; pgpoolVersion?: string };
@@ -34,6 +38,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
       options: {
         config: { type: 'string' },
         'no-interface-check': { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
         json: { type: 'boolean' },
         'pgpool-conf': { type: 'string' },
         'pgpool-version': { type: 'string' },
@@ -62,7 +67,12 @@ export function parseInvocation(argv: readonly string[]): Invocation {
         throw new UsageError(`${command} needs VIP and IFACE: pgpool-vip ${command} VIP IFACE`);
       }
       rejectExtra(command, extra);
-      rejectOptions(command, values, ['json', 'pgpool-conf', 'pgpool-version']);
+      rejectOptions(command, values, ['pgpool-conf', 'pgpool-version']);
+      const dryRun = values['dry-run'] === true;
+      if (values.json === true && !dryRun) throw new UsageError(`--json applies to ${command} only with --dry-run; see pgpool-vip ${command} --help`);
+      if (dryRun && values['no-interface-check'] === true) {
+        throw new UsageError('--no-interface-check does not apply to a dry run: it never waits for the interface');
+      }
       if (!IPV4_PATTERN.test(vip)) throw new UsageError(`VIP '${vip}' is not a dotted IPv4 address`);
       checkInterfaceName(iface);
       return {
@@ -72,6 +82,8 @@ export function parseInvocation(argv: readonly string[]): Invocation {
         iface,
         ...configPath,
         skipInterfaceCheck: values['no-interface-check'] === true,
+        dryRun,
+        json: values.json === true,
       };
     }
     case 'status':
@@ -79,6 +91,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
       if (values['no-interface-check'] === true) {
         throw new UsageError(`--no-interface-check applies to up and down, not ${command}`);
       }
+      if (values['dry-run'] === true) throw new UsageError(`--dry-run applies to up and down, not ${command}`);
       const [iface, ...extra] = rest;
       rejectExtra(command, extra);
       if (iface !== undefined) checkInterfaceName(iface);

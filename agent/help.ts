@@ -24,11 +24,13 @@ pgpool.conf (Pgpool-II 4.4 to 4.7; on 4.3 the first line is delegate_IP):
 Options:
 ${CONFIG_OPTION}
   --no-interface-check     up/down: do not wait for the VIP on IFACE (only where it cannot be there)
-  --json                   status/doctor: one JSON document on stdout
+  --dry-run                up/down: the controller verifies and decides, reports its plan, changes nothing
+  --json                   status/doctor, and up/down with --dry-run: one JSON document on stdout
 
 Exit codes: 0 done, 1 rejected or failed (reason on stderr), 2 usage or config error, 3 timed out.`;
 
 const SWITCHOVER_HELP = (action: 'up' | 'down'): string => `Usage: pgpool-vip ${action} VIP IFACE [--config PATH] [--no-interface-check]
+       pgpool-vip ${action} VIP IFACE --dry-run [--json] [--config PATH]
 
 ${action === 'up' ? "Asks the controller to route VIP to this node's ENI in every configured route table and to add\nVIP to IFACE, then waits until VIP is on IFACE. pgpool runs it as if_up_cmd:\n  if_up_cmd = '/usr/local/bin/pgpool-vip up $_IP_$ ens5'" : "Asks the controller to take VIP off IFACE (the route stays: it is never deleted), then waits until\nVIP is gone from IFACE. pgpool runs it as if_down_cmd:\n  if_down_cmd = '/usr/local/bin/pgpool-vip down $_IP_$ ens5'"}
 
@@ -36,9 +38,17 @@ VIP must be the cluster's VIP in the agent config; IFACE is the interface with t
 primary IP (ens5 on Nitro images, eth0 on older ones). A wait longer than 2 s prints one line
 on stderr saying what for.
 
+With --dry-run the signed request carries a dry-run flag: the controller verifies the proof,
+checks the member and decides, then reports the plan (the route in each table, the SSM commands
+it would send) and changes nothing; the audit records it as a dry run. It proves a node's IAM,
+tags and config before its first real failover. Exit 0 when the real run would be applied (or
+a noop), 1 with the reason when it would be refused or stale.
+
 Options:
 ${CONFIG_OPTION}
   --no-interface-check     do not wait for the VIP on IFACE (only where it cannot be there)
+  --dry-run                ask for the controller's plan only; nothing is changed
+  --json                   with --dry-run: the plan as one JSON document on stdout
 
 Exit codes: 0 done, 1 rejected or failed (reason on stderr), 2 usage or config error, 3 timed out.`;
 

@@ -20,8 +20,14 @@ import { DeadlineReachedError, describeAwsError } from './errors.ts';
  */
 const OutcomeFieldsSchema = RequestRecordSchema.pick({ status: true, reason: true, failedStep: true, attempts: true, digest: true });
 export type OutcomeFields = z.infer<typeof OutcomeFieldsSchema>;
+/**
+ * What a dry run's record says the real run would do. Read apart from the outcome fields, and
+ * only when it fits: a record the agent cannot read as a plan still carries its outcome.
+ */
+const PlanFieldsSchema = RequestRecordSchema.pick({ dryRun: true, holderBefore: true, holderAfter: true, routes: true, ssmCommands: true });
+export type PlanFields = z.infer<typeof PlanFieldsSchema>;
 /** The outcomes after which the agent stops waiting for the controller. */
-export type SettledRecord = OutcomeFields & { status: Exclude<OutcomeFields['status'], 'claimed'> };
+export type SettledRecord = OutcomeFields & { status: Exclude<OutcomeFields['status'], 'claimed'>; plan?: PlanFields };
 
 export interface OutcomeQuery {
   /** DynamoDB. */
@@ -98,7 +104,8 @@ async function readRequestRecord(query: OutcomeQuery): Promise<RecordRead> {
   if (query.afterAttempt !== undefined && (outcome.attempts ?? 1) <= query.afterAttempt) {
     return { kind: 'pending', seen: `attempt ${outcome.attempts ?? 1} ${outcome.status}, waiting for the resent request` };
   }
-  return { kind: 'settled', outcome: { ...outcome, status: outcome.status } };
+  const plan = PlanFieldsSchema.safeParse(item);
+  return { kind: 'settled', outcome: { ...outcome, status: outcome.status, ...(plan.success ? { plan: plan.data } : {}) } };
 }
 
 /** The VIP's holder as the ledger records it; undefined when no `up` was ever applied. */

@@ -23,6 +23,8 @@ export interface RequestInput {
   incarnation?: Incarnation | undefined;
   /** The agent put the VIP on its interface itself (the local fast path); `up` only. */
   localAddress?: boolean;
+  /** A dry run: the controller reports its plan and changes nothing. */
+  dryRun?: boolean;
   requestId?: string;
   issuedAt?: Date;
 }
@@ -42,6 +44,8 @@ export async function buildSignedRequest(input: RequestInput): Promise<RequestDe
     issuedAt: issuedAt.toISOString(),
     ...(input.incarnation === undefined ? {} : { incarnation: input.incarnation }),
     ...(input.localAddress === true ? { localAddress: true as const } : {}),
+    // Only ever `true` on the wire: a request without it keeps the digest it always had.
+    ...(input.dryRun === true ? { dryRun: true as const } : {}),
   };
   const proof = await signProof({
     detail: unsigned,

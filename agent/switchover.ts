@@ -14,6 +14,7 @@ import { requestDigest } from '../lib/digest.ts';
 import { waitForOutcome, type SettledRecord } from './outcome.ts';
 import { Progress } from './progress.ts';
 import { publishRequest } from './publish.ts';
+import { answeredAsDryRun, dryRunDocument, dryRunLines, type DryRunSubject } from './dry-run-report.ts';
 import { buildSignedRequest } from './request.ts';
 import { checkedInterface, interfaceMacFor } from './preflight.ts';
 
@@ -29,6 +30,9 @@ export interface SwitchoverCommand {
   config: AgentConfig;
   configPath: string;
   skipInterfaceCheck: boolean;
+  /** Ask for the controller's plan only; print it (as JSON with `json`), change nothing. */
+  dryRun?: boolean;
+  json?: boolean;
 }
 
 /**
@@ -54,6 +58,7 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
     () => readNodeIdentity(imds, { iface, mac, ...(config.region === undefined ? {} : { region: config.region }) }),
   );
   const credentials = await progress.during(() => 'the instance-profile credentials from IMDS', () => resolveCredentials(deadline, imds));
+  const dryRun = command.dryRun === true;
   const local = await addingLocally;
   if (local.note !== null) io.stderr(`pgpool-vip: ${local.note}`);
   const detail = await buildSignedRequest({
@@ -65,6 +70,7 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
     credentials,
     incarnation,
     localAddress: local.onInterface,
+    dryRun,
     env: io.env,
   });
   const takeBack = async (): Promise<void> => {
@@ -106,6 +112,7 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
       if (outcome.status !== 'failed' || attempt >= MAX_SENDS || deadline.remainingMs() < RESEND_MIN_REMAINING_MS) break;
       io.stderr(`pgpool-vip: ${oneLine(refusal(outcome, detail.requestId).message)}; sending the request again (${attempt + 1} of ${MAX_SENDS})`);
     }
+    if (dryRun) return reportDryRun(outcome, { action, vip, iface, instanceId: identity.instanceId, eni: identity.eni, requestId: detail.requestId }, command.json === true, io);
     if (outcome.status !== 'applied' && outcome.status !== 'noop') {
       if (refusedBeforeRoute(outcome)) await takeBack();
       throw refusal(outcome, detail.requestId);
@@ -133,9 +140,30 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
 /** Plans and carries out the local fast path (a no-op unless configured, for an escalation's `up`). */
 async function addLocally(command: SwitchoverCommand, reacquire: boolean): Promise<LocalAddress> {
   const { action, vip, iface, config } = command;
-  const enabled = config.localAddress && action === 'up' && !reacquire;
+  // A dry run changes nothing, on this node's interface either.
+  const configured = config.localAddress && command.dryRun !== true;
+  const enabled = configured && action === 'up' && !reacquire;
   const host = enabled ? await readLocalHost(vip, iface) : { netAdmin: false, ipPath: null, present: false };
-  return await applyLocalAddress(planLocalAddress({ enabled: config.localAddress, action, reacquire, host }), vip, iface);
+  return await applyLocalAddress(planLocalAddress({ enabled: configured, action, reacquire, host }), vip, iface);
+}
+
+/**
+ * A dry run's answer: the plan on stdout (lines, or one JSON document); exit 0 when the real run
+ * would be applied or a noop, 1 with the reason when it would be refused, stale or failed.
+ */
+function reportDryRun(outcome: SettledRecord, subject: DryRunSubject, json: boolean, io: AgentIo): ExitCode {
+  const done = outcome.status === 'applied' || outcome.status === 'noop';
+  if (done && !answeredAsDryRun(outcome)) {
+    // Only a controller that ignores the flag could answer so; it may have acted on the request.
+    throw new SwitchoverFailedError(
+      `the controller answered request ${subject.requestId} ${outcome.status} without marking it a dry run: it may have moved the VIP; check with pgpool-vip status`,
+    );
+  }
+  const document = dryRunDocument(subject, outcome);
+  if (json) io.stdout(JSON.stringify(document, null, 2));
+  else for (const line of dryRunLines(document)) io.stdout(line);
+  if (done) return EXIT.done;
+  throw new SwitchoverFailedError(`dry run: ${refusal(outcome, subject.requestId).message}`);
 }
 
 function refusal(outcome: SettledRecord, requestId: string): SwitchoverFailedError {

@@ -69,6 +69,13 @@ describe('Function: main (pgpool-vip command line)', () => {
     expect(COMMAND_HELP[command]).toMatch(new RegExp(`^Usage: pgpool-vip ${command} `));
   });
 
+  it.each(['up', 'down'] as const)('lists --dry-run and --json in the help of %s and in the general help', (command) => {
+    expect(COMMAND_HELP[command]).toContain(`pgpool-vip ${command} VIP IFACE --dry-run [--json]`);
+    expect(COMMAND_HELP[command]).toMatch(/--dry-run {16}ask for the controller's plan only; nothing is changed/);
+    expect(COMMAND_HELP[command]).toMatch(/--json {19}with --dry-run: the plan as one JSON document on stdout/);
+    expect(HELP_TEXT).toMatch(/--dry-run {16}up\/down: /);
+  });
+
   it('prints the help on stdout and exits 0', async () => {
     // Act
     const result = await run(['--help']);
@@ -107,7 +114,11 @@ describe('Function: main (pgpool-vip command line)', () => {
     [['up', '198.19.0.50', 'eth0', '--config'], "pgpool-vip: option '--config' needs a value"],
     [['up', '198.19.0.50', 'eth0', '--config='], 'pgpool-vip: --config needs a file path'],
     [['status', '--no-interface-check'], 'pgpool-vip: --no-interface-check applies to up and down, not status'],
-    [['up', '198.19.0.50', 'eth0', '--json'], 'pgpool-vip: --json does not apply to up; see pgpool-vip up --help'],
+    [['up', '198.19.0.50', 'eth0', '--json'], 'pgpool-vip: --json applies to up only with --dry-run; see pgpool-vip up --help'],
+    [['down', '198.19.0.50', 'eth0', '--dry-run', '--no-interface-check'], 'pgpool-vip: --no-interface-check does not apply to a dry run: it never waits for the interface'],
+    [['status', '--dry-run'], 'pgpool-vip: --dry-run applies to up and down, not status'],
+    [['doctor', '--dry-run'], 'pgpool-vip: --dry-run applies to up and down, not doctor'],
+    [['up', '198.19.0.50', 'eth0', '--dry-run=yes'], "pgpool-vip: option '--dry-run' takes no value"],
     [['status', '--pgpool-conf', '/etc/pgpool-II/pgpool.conf'], 'pgpool-vip: --pgpool-conf does not apply to status; see pgpool-vip status --help'],
     [['doctor', '--pgpool-version', '4.7'], 'pgpool-vip: --pgpool-version goes with --pgpool-conf FILE'],
     [['doctor', '--pgpool-conf', 'p.conf', '--pgpool-version', 'four'], "pgpool-vip: --pgpool-version 'four' is not a version like 4.7 or 4.3.5"],
