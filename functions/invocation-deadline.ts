@@ -29,3 +29,19 @@ export function deadlineAfter(ms: number, reason: string): { signal: AbortSignal
   const timer = setTimeout(() => controller.abort(new Error(reason)), Math.max(0, ms));
   return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
+
+/** The work's result, or a rejection with the signal's reason as soon as it is aborted. */
+export async function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return await work;
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}

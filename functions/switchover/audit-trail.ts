@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { describeError } from '../../lib/errors.ts';
+import { untilAborted } from '../invocation-deadline.ts';
 import { AUDIT_MESSAGE, METRICS } from '../../lib/telemetry.ts';
 import type { Ledger, OutcomeBus } from '../core/ports.ts';
 import { auditEntryOf, outcomeDetailOf, requestRecordOf, type AuditEntry, type SwitchoverOutcome } from '../core/switchover-outcome.ts';
@@ -17,9 +18,10 @@ export interface AuditTrailDeps {
 /**
  * Records one outcome four ways: the ledger (what the agent waits for) and the outcome event at
  * once, the audit log line, EMF metrics. A ledger failure is thrown (the request must not look
- * lost); an outcome event that cannot be put is logged and counted, not fatal.
+ * lost); an outcome event that cannot be put is logged and counted, not fatal. Neither write is
+ * waited for past `cutoff`: a ledger write still pending then is a failure, an event a lost one.
  */
-export async function recordOutcome(deps: AuditTrailDeps, outcome: SwitchoverOutcome): Promise<AuditEntry> {
+export async function recordOutcome(deps: AuditTrailDeps, outcome: SwitchoverOutcome, cutoff?: AbortSignal): Promise<AuditEntry> {
   const recordedAt = deps.now();
   // What the ledger record and the outcome event carry: they cannot include their own write.
   const written = auditEntryOf(outcome, recordedAt);
@@ -27,8 +29,8 @@ export async function recordOutcome(deps: AuditTrailDeps, outcome: SwitchoverOut
   const { identity } = outcome;
 
   const [ledgerResult, eventResult] = await Promise.allSettled([
-    record === null ? Promise.resolve(true) : outcome.claimed ? deps.ledger.recordOutcome(record) : deps.ledger.recordUnclaimedOutcome(record),
-    deps.outcomeBus.publish(outcomeDetailOf(written)),
+    untilAborted(record === null ? Promise.resolve(true) : outcome.claimed ? deps.ledger.recordOutcome(record) : deps.ledger.recordUnclaimedOutcome(record), cutoff),
+    untilAborted(deps.outcomeBus.publish(outcomeDetailOf(written)), cutoff),
   ]);
   // The audit line and the duration metric come after the writes, so they include the record step.
   const doneAt = deps.now();

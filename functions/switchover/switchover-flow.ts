@@ -152,8 +152,8 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     const recordCutoff = deadlineAfter(leftMs, 'the outcome could not be recorded before the invocation\'s timeout');
     calls.signal = recordCutoff.signal;
     try {
-      const { step } = stepTimer(undefined, recordCutoff.signal);
-      return await step('record', () => recordOutcome(audit, outcome));
+      const { step } = stepTimer();
+      return await step('record', () => recordOutcome(audit, outcome, recordCutoff.signal));
     } finally {
       recordCutoff.clear();
     }

@@ -79,6 +79,19 @@ describe('A switchover cut off by its deadline (real controller clients, front d
     expect(Object.values(await harness.routeTargets())).toEqual(harness.world.routeTableIds.map(() => node2.eni));
   });
 
+  it('returns the recorded outcome when only the outcome event hangs past the timeout', async () => {
+    const node3 = harness.world.instances[2] as WorldInstance;
+    door.clearFaults();
+    door.inject({ service: 'events', operation: 'PutEvents', fault: 'delay', delayMs: HUNG_MS, times: Number.POSITIVE_INFINITY });
+    const { requestId, event } = await upEvent(node3);
+    const ended = await timed(harness.invoke(event));
+    door.clearFaults();
+
+    expect(ended.value.outcome).toBe('applied');
+    expect(ended.ms).toBeLessThan(TIMEOUT_MS);
+    expect((await harness.request(requestId))?.status).toBe('applied');
+  });
+
   it('ends the invocation with its own error, before the timeout, when the ledger does not take the outcome', async () => {
     const [node1] = harness.world.instances as [WorldInstance, WorldInstance];
     // The outcome is the request's PutItem; the claim and the VIP record are one transaction.
