@@ -58,7 +58,8 @@ export interface StageConfig {
 
 /** Lambda allows 4 KB for all environment variables of a function together. */
 export const CONFIG_ENV_LIMIT_BYTES = 3072;
-const SWITCHOVER_TIMEOUT_MARGIN_SECONDS = 25;
+/** Lambda's timeout for the switchover: the SSM wait plus this margin for everything else. */
+export const SWITCHOVER_TIMEOUT_MARGIN_SECONDS = 25;
 const EVENTBRIDGE_MIN_EVENT_AGE_SECONDS = 60;
 
 const ARN_PREFIX = 'arn:${AWS::Partition}';
