@@ -38,19 +38,23 @@ try {
   for (const persistence of persistences) {
     console.log(`\nfault matrix, persistence "${persistence}" (ok+N: the agent sent a failed request N more times; STUCK-CLAIMED: no outcome until the claim lease ends)`);
     console.log(`  ${'call (role) path'.padEnd(58)} ${faults.map((fault) => fault.padEnd(18)).join('')}  max request ms`);
-    const rows = new Map<string, Map<string, CellResult>>();
+    // A row is printed as soon as its cells are done (cells come row by row).
+    const printRow = (row: string, results: Map<string, CellResult>) => {
+      const maxMs = Math.max(...[...results.values()].flatMap((result) => result.outcomes.map((outcome) => outcome.totalMs)));
+      console.log(`  ${row.padEnd(58)} ${faults.map((fault) => (results.has(fault) ? verdict(results.get(fault) as CellResult) : '-').padEnd(18)).join('')}  ${maxMs.toFixed(0).padStart(6)}`);
+    };
+    let current: { row: string; results: Map<string, CellResult> } | null = null;
     for (const cell of allCells(persistence).filter((candidate) => `${candidate.call.service}:${candidate.call.operation}`.includes(only))) {
+      const row = `${cell.call.service}:${cell.call.operation} (${cell.call.role}) ${cell.path}`;
+      if (current !== null && current.row !== row) printRow(current.row, current.results);
+      if (current === null || current.row !== row) current = { row, results: new Map<string, CellResult>() };
       const result = await runCell(moto.endpoint, door, cell, world);
       world = result.world;
       cells += 1;
-      const row = `${cell.call.service}:${cell.call.operation} (${cell.call.role}) ${cell.path}`;
-      rows.set(row, (rows.get(row) ?? new Map<string, CellResult>()).set(cell.fault, result));
+      current.results.set(cell.fault, result);
       if (!result.ok) failures.push(result);
     }
-    for (const [row, results] of rows) {
-      const maxMs = Math.max(...[...results.values()].flatMap((result) => result.outcomes.map((outcome) => outcome.totalMs)));
-      console.log(`  ${row.padEnd(58)} ${faults.map((fault) => (results.has(fault) ? verdict(results.get(fault) as CellResult) : '-').padEnd(18)).join('')}  ${maxMs.toFixed(0).padStart(6)}`);
-    }
+    if (current !== null) printRow(current.row, current.results);
   }
 } finally {
   await door.stop();

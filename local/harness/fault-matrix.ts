@@ -27,7 +27,8 @@ export interface MatrixCall {
 
 export const MATRIX_CALLS: readonly MatrixCall[] = [
   { service: 'sts', operation: 'GetCallerIdentity', role: 'proof replay', paths: ['up', 'down'] },
-  { service: 'dynamodb', operation: 'UpdateItem', role: 'claim', paths: ['up', 'down'] },
+  { service: 'dynamodb', operation: 'UpdateItem', role: 'claim alone', paths: ['up', 'down'] },
+  { service: 'dynamodb', operation: 'TransactWriteItems', role: 'claim + VIP record', paths: ['up', 'down'] },
   { service: 'dynamodb', operation: 'GetItem', role: 'VIP record read', paths: ['up', 'down'] },
   { service: 'dynamodb', operation: 'PutItem', role: 'VIP record, outcome', paths: ['up', 'down'] },
   { service: 'ec2', operation: 'DescribeInstances', role: 'members', paths: ['up', 'down'] },

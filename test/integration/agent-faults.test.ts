@@ -86,4 +86,22 @@ describe('Agent under AWS faults (bundled agent, front door before moto)', () =>
     expect([1, 3]).toContain(run.code);
     expect(tookMs).toBeLessThan((DEADLINE_SECONDS + 15) * 1000);
   });
+
+  it('exits 3 by its deadline when the ledger is down throughout, for the controller and the agent alike', async () => {
+    const { node } = await nodeIn({ controller: true });
+    door.clearFaults();
+    for (const operation of ['GetItem', 'PutItem', 'UpdateItem', 'TransactWriteItems']) {
+      door.inject({ service: 'dynamodb', operation, fault: 'server-error', times: Number.POSITIVE_INFINITY });
+    }
+    const startedAt = Date.now();
+
+    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    const tookMs = Date.now() - startedAt;
+    door.clearFaults();
+
+    // No outcome can be written or read: the agent gives up at its deadline, as on a timeout.
+    expect(run.code).toBe(3);
+    expect(door.calls.some((call) => call.service === 'dynamodb' && call.fault === 'server-error')).toBe(true);
+    expect(tookMs).toBeLessThan((DEADLINE_SECONDS + 15) * 1000);
+  });
 });
