@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAwsFrontDoor, type AwsFrontDoor } from '../../local/front-door/front-door.ts';
+import { describeCell, MATRIX_CALLS, runCell, type MatrixCell, type MatrixFault } from '../../local/harness/fault-matrix.ts';
+import type { World } from '../../local/world.ts';
+import { sharedMoto } from '../kit/moto.ts';
+
+// A few representative cells of the fault matrix (`npm run bench:faults` runs them all): each
+// runs node 1 up, node 2 up (takeover), node 2 down through the front door with the controller's
+// production retry settings, the fault on one call; a request that ends `failed` is sent again,
+// as the agent does. Every request must end as a run without faults would, with one final record.
+const CELLS: ReadonlyArray<[operation: string, fault: MatrixFault, path: 'up' | 'down', persistence: MatrixCell['persistence']]> = [
+  // The proof replay throttled: retried inside the verify step.
+  ['GetCallerIdentity', 'throttle', 'up', 'once'],
+  // The claim's transaction took effect but its answer was lost: the retry meets its own claim.
+  ['TransactWriteItems', 'drop-after', 'up', 'once'],
+  // Every route write fails until the request has failed once: recorded failed, resent, applied.
+  ['ReplaceRoute', 'server-error', 'up', 'always'],
+  // The script failed on the node: the request fails, the resend converges.
+  ['SendCommand', 'ssm-command-failed', 'up', 'once'],
+  // The ledger's reads throttled on the way down.
+  ['GetItem', 'throttle', 'down', 'always'],
+  // The outcome event cannot be put: logged, the outcome still recorded.
+  ['PutEvents', 'server-error', 'down', 'always'],
+];
+
+let moto: ReturnType<typeof sharedMoto>;
+let door: AwsFrontDoor;
+let world: World | undefined;
+
+beforeAll(async () => {
+  moto = sharedMoto();
+  door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: moto.endpoint });
+});
+afterAll(async () => {
+  await door?.stop();
+});
+
+describe('Fault matrix, representative cells (controller through the front door, production retries)', () => {
+  it.each(CELLS)('%s %s on the %s path (%s): every request ends as without the fault, one record each', async (operation, fault, path, persistence) => {
+    const call = MATRIX_CALLS.find((candidate) => candidate.operation === operation);
+    if (call === undefined) throw new Error(`no matrix call ${operation}`);
+    const cell: MatrixCell = { call, fault, path, persistence };
+
+    const result = await runCell(moto.endpoint, door, cell, world);
+    world = result.world;
+
+    expect({ cell: describeCell(cell), problems: result.problems }).toEqual({ cell: describeCell(cell), problems: [] });
+    expect(result.injected).toBeGreaterThan(0);
+    expect(result.outcomes.map((outcome) => outcome.outcome)).not.toContain('failed');
+  });
+});
