@@ -7,6 +7,8 @@ import { findSavedQuery, HISTORY_QUERY_TEXT, insightsLines, runInsightsQuery } f
 import { configPathFrom, loadAgentConfig, CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH } from './config.ts';
 import { Deadline } from './deadline.ts';
 import { AgentError, EXIT, UsageError, describeAwsError, oneLine, type ExitCode } from './errors.ts';
+import { readRegion } from './identity.ts';
+import { InstanceMetadata, imdsEndpointFor } from './imds.ts';
 import type { AgentIo } from './io.ts';
 
 /** `pgpool-vip audit --help`, on stdout. */
@@ -21,7 +23,8 @@ Options:
   --json               print a JSON array instead of text
   --cluster NAME       default: cluster of the agent config
   --ledger-table NAME  default: ledgerTable of the agent config
-  --region REGION      default: region of the agent config, else AWS_REGION
+  --region REGION      default: region of the agent config, else AWS_REGION, else this instance's
+                       region from IMDS (as up, down, status and doctor do)
   --config PATH        agent config (default: $${CONFIG_PATH_ENV}, else ${DEFAULT_CONFIG_PATH});
                        not read when --cluster and --ledger-table (or --insights) are given
   --insights           run the saved query pgpool-vip/<stage>/switchover-history instead
@@ -29,7 +32,9 @@ Options:
   --log-group NAME     with --insights: run the same query text on this log group, no saved query needed
   --timeout SECONDS    give up after this long (default 30, 120 with --insights)
 
-Needs dynamodb:Query on the ledger's byCluster index; with --insights logs:DescribeQueryDefinitions,
+Runs with the operator's AWS credentials (the SDK's default chain: AWS_PROFILE, SSO, environment),
+not the node's: attach the stack's AuditReadPolicyArn to the operators' role. It needs
+dynamodb:Query on the ledger's byCluster index; with --insights logs:DescribeQueryDefinitions,
 logs:StartQuery and logs:GetQueryResults. Exit codes: 0 done, 1 AWS error, 2 usage, 3 timed out.`;
 
 /** Clients the command uses; tests point them at an emulator. */
@@ -154,10 +159,29 @@ async function resolveTarget(invocation: AuditInvocation, env: NodeJS.ProcessEnv
   }
   const cluster = invocation.cluster ?? config?.cluster;
   const ledgerTable = invocation.ledgerTable ?? config?.ledgerTable;
-  const region = invocation.region ?? config?.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION);
   if (cluster === undefined) throw new UsageError('audit: no cluster; pass --cluster');
-  if (region === undefined) throw new UsageError('audit: no region; pass --region or set AWS_REGION');
+  // The operator's AWS_REGION comes before IMDS: on a bastion it may name another region on purpose.
+  const region = invocation.region ?? config?.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? (await regionFromImds(env));
   return { cluster, ledgerTable, region };
+}
+
+/** IMDS answers within milliseconds on an instance; off one, do not hang on it. */
+const IMDS_REGION_TIMEOUT_MS = 3000;
+
+/** The instance's region from IMDSv2, when nothing else names one; a UsageError says what to pass instead. */
+async function regionFromImds(env: NodeJS.ProcessEnv): Promise<string> {
+  const deadline = new Deadline(IMDS_REGION_TIMEOUT_MS);
+  const imds = new InstanceMetadata(imdsEndpointFor(env), deadline);
+  try {
+    return await readRegion(imds);
+  } catch (error) {
+    throw new UsageError(
+      `audit: no region: pass --region, set region in the agent config or AWS_REGION, or run it on an instance (IMDS at ${imds.endpoint}: ${describeAwsError(error)})`,
+      { cause: error },
+    );
+  } finally {
+    deadline.dispose();
+  }
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -1,5 +1,7 @@
 import { CloudWatchLogsClient, DescribeQueryDefinitionsCommand, GetQueryResultsCommand, StartQueryCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseSince, runAudit } from '../../agent/audit-command.ts';
@@ -84,13 +86,32 @@ describe('Function: runAudit (usage)', () => {
     expect(dynamodbMock.calls()).toHaveLength(0);
   });
 
-  it('exits 2 without a region', async () => {
-    const io = captureIo();
+  it('exits 2 saying what to pass when no region is given and IMDS does not answer', async () => {
+    // A loopback port nobody listens on stands in for IMDS off an instance.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((resolve) => closed.close(resolve));
+    const io = captureIo({ AWS_EC2_METADATA_SERVICE_ENDPOINT: endpoint });
 
     const code = await runAudit(['--cluster', 'main', '--ledger-table', 'pgpool-vip-ledger'], io, clients());
 
     expect(code).toBe(2);
-    expect(io.err).toEqual(['pgpool-vip: audit: no region; pass --region or set AWS_REGION']);
+    expect(io.err).toHaveLength(1);
+    expect(io.err[0]).toMatch(
+      new RegExp(`^pgpool-vip: audit: no region: pass --region, set region in the agent config or AWS_REGION, or run it on an instance \\(IMDS at ${endpoint}: .+\\)$`),
+    );
+    expect(dynamodbMock.calls()).toHaveLength(0);
+  });
+
+  it('takes the region from AWS_REGION before asking IMDS', async () => {
+    dynamodbMock.on(QueryCommand).resolves({ Items: [] });
+    const io = captureIo({ AWS_REGION: 'eu-west-1', AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://127.0.0.1:9' });
+
+    const code = await runAudit(['--cluster', 'main', '--ledger-table', 'pgpool-vip-ledger'], io, clients());
+
+    expect([code, io.err]).toEqual([0, []]);
+    expect(io.out).toEqual(['no switchovers recorded for cluster main in pgpool-vip-ledger']);
   });
 
   it('prints its help on stdout and exits 0', async () => {
