@@ -1,14 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { AwsCredentialIdentity } from '@smithy/types';
-import {
-  CONTRACT_VERSION,
-  RequestDetailSchema,
-  type RequestDetail,
-  type Incarnation,
-  type SwitchoverAction,
-  type UnsignedRequestDetail,
-} from '../lib/contract.ts';
-import { signProof, stsEndpointFor } from '../lib/proof.ts';
+import { RequestDetailSchema, type RequestDetail, type Incarnation, type SwitchoverAction } from '../lib/contract.ts';
+import { signRequest, stsEndpointFor } from '../lib/proof.ts';
 import type { NodeIdentity } from './identity.ts';
 
 export interface RequestInput {
@@ -31,28 +23,29 @@ export interface RequestInput {
 
 /** The request detail with its proof, checked against the contract before it leaves the node. */
 export async function buildSignedRequest(input: RequestInput): Promise<RequestDetail> {
-  const issuedAt = input.issuedAt ?? new Date();
-  const unsigned: UnsignedRequestDetail = {
-    version: CONTRACT_VERSION,
-    action: input.action,
-    cluster: input.cluster,
-    vip: input.vip,
-    instanceId: input.identity.instanceId,
-    interface: input.iface,
-    eni: input.identity.eni,
-    requestId: input.requestId ?? randomUUID(),
-    issuedAt: issuedAt.toISOString(),
-    ...(input.incarnation === undefined ? {} : { incarnation: input.incarnation }),
-    ...(input.localAddress === true ? { localAddress: true as const } : {}),
-    // Only ever `true` on the wire: a request without it keeps the digest it always had.
-    ...(input.dryRun === true ? { dryRun: true as const } : {}),
-  };
-  const proof = await signProof({
-    detail: unsigned,
-    region: input.identity.region,
-    credentials: input.credentials,
-    stsEndpoint: stsEndpointFor(input.identity.region, input.env),
-    signingDate: issuedAt,
-  });
-  return RequestDetailSchema.parse({ ...unsigned, proof });
+  const { identity } = input;
+  const detail = await signRequest(
+    {
+      action: input.action,
+      cluster: input.cluster,
+      vip: input.vip,
+      instanceId: identity.instanceId,
+      eni: identity.eni,
+      interface: input.iface,
+      fields: {
+        ...(input.incarnation === undefined ? {} : { incarnation: input.incarnation }),
+        ...(input.localAddress === true ? { localAddress: true as const } : {}),
+        // Only ever `true` on the wire: a request without it keeps the digest it always had.
+        ...(input.dryRun === true ? { dryRun: true as const } : {}),
+      },
+    },
+    {
+      region: identity.region,
+      credentials: input.credentials,
+      stsEndpoint: stsEndpointFor(identity.region, input.env),
+      ...(input.requestId === undefined ? {} : { requestId: input.requestId }),
+      ...(input.issuedAt === undefined ? {} : { issuedAt: input.issuedAt }),
+    },
+  );
+  return RequestDetailSchema.parse(detail);
 }

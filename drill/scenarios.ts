@@ -1,7 +1,6 @@
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { randomUUID } from 'node:crypto';
-import { CONTRACT_VERSION, REQUEST_DETAIL_TYPE, REQUEST_SOURCE, type RequestDetail, type UnsignedRequestDetail } from '../lib/contract.ts';
-import { signProof, stsEndpointFor } from '../lib/proof.ts';
+import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE, type RequestDetail } from '../lib/contract.ts';
+import { signRequest, stsEndpointFor } from '../lib/proof.ts';
 import { blackouts, totalBlackoutMs, type Blackout } from './blackout.ts';
 import type { DrillWorld } from './drill-world.ts';
 import type { IfCommandRun, PgpoolCluster } from './pgpool-cluster.ts';
@@ -360,27 +359,14 @@ async function refusedRequests(ctx: ScenarioContext): Promise<ScenarioResult> {
   };
 
   const stranger = await drill.createNonMember();
-  const unsigned: UnsignedRequestDetail = {
-    version: CONTRACT_VERSION,
-    action: 'up',
-    cluster: drill.world.config.clusters[0]?.name ?? 'demo',
-    vip: VIP,
-    instanceId: stranger.instanceId,
-    interface: NODE_INTERFACE,
-    eni: stranger.eni,
-    requestId: randomUUID(),
-    issuedAt: new Date().toISOString(),
-  };
-  const proof = await signProof({
-    detail: unsigned,
-    region: drill.world.region,
-    credentials: stranger.credentials,
-    stsEndpoint: stsEndpointFor(drill.world.region, { AWS_ENDPOINT_URL: drill.frontDoor.endpoint }),
-  });
+  const request = await signRequest(
+    { action: 'up', cluster: drill.world.config.clusters[0]?.name ?? 'demo', vip: VIP, instanceId: stranger.instanceId, eni: stranger.eni, interface: NODE_INTERFACE },
+    { region: drill.world.region, credentials: stranger.credentials, stsEndpoint: stsEndpointFor(drill.world.region, { AWS_ENDPOINT_URL: drill.frontDoor.endpoint }) },
+  );
   let mark = drill.results.length;
-  await put({ ...unsigned, proof });
+  await put(request);
   drill.timeline.add('drill', `non-member ${stranger.instanceId} (untagged) asks for the VIP`);
-  const strangerOutcome = await outcomeOf(unsigned.requestId, mark);
+  const strangerOutcome = await outcomeOf(request.requestId, mark);
   notes.push(`non-member request: ${strangerOutcome ?? 'no outcome'}`);
   if (strangerOutcome === null || !strangerOutcome.startsWith('rejected')) problems.push(`non-member request was not rejected (${strangerOutcome ?? 'no outcome'})`);
 

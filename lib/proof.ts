@@ -2,7 +2,16 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { DIGEST_HEADER, GET_CALLER_IDENTITY_BODY, type Proof, type UnsignedRequestDetail } from './contract.ts';
+import { randomUUID } from 'node:crypto';
+import {
+  CONTRACT_VERSION,
+  DIGEST_HEADER,
+  GET_CALLER_IDENTITY_BODY,
+  type Proof,
+  type RequestDetail,
+  type SwitchoverAction,
+  type UnsignedRequestDetail,
+} from './contract.ts';
 import { requestDigest } from './digest.ts';
 
 export { DIGEST_HEADER, GET_CALLER_IDENTITY_BODY } from './contract.ts';
@@ -62,4 +71,52 @@ export async function signProof(input: SignProofInput): Promise<Proof> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(signed.headers)) headers[name.toLowerCase()] = value;
   return { headers, body: GET_CALLER_IDENTITY_BODY };
+}
+
+/** What a node asks for, as its agent sends it; the signer adds the version, id, time and proof. */
+export interface RequestToSign {
+  action: SwitchoverAction;
+  cluster: string;
+  vip: string;
+  instanceId: string;
+  eni: string;
+  interface: string;
+  /** The contract's optional fields (incarnation, dryRun, localAddress), signed like the rest. */
+  fields?: Partial<UnsignedRequestDetail>;
+}
+
+export interface RequestSigning {
+  region: string;
+  credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** The controller's STS endpoint, which the proof is signed for. */
+  stsEndpoint: URL;
+  requestId?: string;
+  issuedAt?: Date;
+  /** When the proof is signed; `issuedAt` unless said otherwise (the controller checks they agree). */
+  signingDate?: Date;
+}
+
+/**
+ * The one request signer, for the agent and for everything that plays a node (the local story,
+ * the drill, the tests): the request detail and its proof, bound to each other by the digest.
+ * It checks nothing: the agent checks the result against the contract before it leaves the node.
+ */
+export async function signRequest(request: RequestToSign, signing: RequestSigning): Promise<RequestDetail> {
+  const issuedAt = signing.issuedAt ?? new Date();
+  const { fields, ...asked } = request;
+  const unsigned: UnsignedRequestDetail = {
+    version: CONTRACT_VERSION,
+    ...asked,
+    requestId: signing.requestId ?? randomUUID(),
+    issuedAt: issuedAt.toISOString(),
+    ...fields,
+  };
+  const proof = await signProof({
+    detail: unsigned,
+    region: signing.region,
+    credentials: signing.credentials,
+    stsEndpoint: signing.stsEndpoint,
+    signingDate: signing.signingDate ?? issuedAt,
+  });
+  return { ...unsigned, proof };
 }

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import {
-  CONTRACT_VERSION,
   REQUEST_DETAIL_TYPE,
   REQUEST_SOURCE,
   type RequestDetail,
   type SwitchoverAction,
   type UnsignedRequestDetail,
 } from '../lib/contract.ts';
-import { signProof } from '../lib/proof.ts';
+import { signRequest } from '../lib/proof.ts';
 import type { World, WorldInstance } from './world.ts';
 
 export interface RequestOptions {
@@ -20,31 +19,29 @@ export interface RequestOptions {
   detail?: Partial<UnsignedRequestDetail>;
 }
 
-/** A signed request detail, as the agent on `instance` would build it. */
+/** A signed request detail, as the agent on `instance` would build it (lib/proof.ts signs it). */
 export async function signedDetail(world: World, instance: WorldInstance, options: RequestOptions): Promise<RequestDetail> {
-  const issuedAt = options.issuedAt ?? new Date();
   const cluster = world.config.clusters[0];
   if (cluster === undefined) throw new Error('world has no cluster');
-  const unsigned: UnsignedRequestDetail = {
-    version: CONTRACT_VERSION,
-    action: options.action,
-    cluster: cluster.name,
-    vip: cluster.vip,
-    instanceId: instance.instanceId,
-    interface: 'eth0',
-    eni: instance.eni,
-    requestId: options.requestId ?? randomUUID(),
-    issuedAt: issuedAt.toISOString(),
-    ...options.detail,
-  };
-  const proof = await signProof({
-    detail: unsigned,
-    region: world.region,
-    credentials: instance.credentials,
-    stsEndpoint: new URL(options.stsEndpoint),
-    signingDate: options.signingDate ?? issuedAt,
-  });
-  return { ...unsigned, proof };
+  return await signRequest(
+    {
+      action: options.action,
+      cluster: cluster.name,
+      vip: cluster.vip,
+      instanceId: instance.instanceId,
+      eni: instance.eni,
+      interface: 'eth0',
+      ...(options.detail === undefined ? {} : { fields: options.detail }),
+    },
+    {
+      region: world.region,
+      credentials: instance.credentials,
+      stsEndpoint: new URL(options.stsEndpoint),
+      ...(options.requestId === undefined ? {} : { requestId: options.requestId }),
+      ...(options.issuedAt === undefined ? {} : { issuedAt: options.issuedAt }),
+      ...(options.signingDate === undefined ? {} : { signingDate: options.signingDate }),
+    },
+  );
 }
 
 /** The EventBridge envelope Lambda receives for a detail. */

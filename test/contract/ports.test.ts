@@ -2,8 +2,8 @@ import { GetCommandInvocationCommand, SendCommandCommand, SSMClient, type Comman
 import { mockClient } from 'aws-sdk-client-mock';
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CONTRACT_VERSION, type OutcomeDetail, type UnsignedRequestDetail } from '../../lib/contract.ts';
-import { signProof } from '../../lib/proof.ts';
+import type { OutcomeDetail } from '../../lib/contract.ts';
+import { signRequest } from '../../lib/proof.ts';
 import { RouteTableNotFoundError } from '../../functions/core/ports.ts';
 import { waitForInvocation } from '../../functions/adapters/ssm-address.ts';
 import { memoryContractWorld, motoContractWorld, type ContractWorld } from '../kit/contract-worlds.ts';
@@ -270,18 +270,10 @@ describe.each([
   describe('Port: caller identity', () => {
     it('names the instance-profile session that signed a proof', async () => {
       const signer = member(world, 0);
-      const detail: UnsignedRequestDetail = {
-        version: CONTRACT_VERSION,
-        action: 'up',
-        cluster: 'demo',
-        vip: VIP,
-        instanceId: signer.instanceId,
-        interface: 'eth0',
-        eni: signer.eni,
-        requestId: randomUUID(),
-        issuedAt: new Date().toISOString(),
-      };
-      const proof = await signProof({ detail, region: world.region, credentials: signer.credentials, stsEndpoint: new URL(world.stsEndpoint) });
+      const { proof } = await signRequest(
+        { action: 'up', cluster: 'demo', vip: VIP, instanceId: signer.instanceId, eni: signer.eni, interface: 'eth0' },
+        { region: world.region, credentials: signer.credentials, stsEndpoint: new URL(world.stsEndpoint) },
+      );
 
       expect(await world.ports.callerIdentity.callerArn(proof)).toMatch(new RegExp(`^arn:aws:sts::\\d{12}:assumed-role/${world.roleName}/${signer.instanceId}$`));
     });
