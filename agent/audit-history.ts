@@ -62,7 +62,10 @@ export async function readHistory(query: HistoryQuery): Promise<History> {
 /** Column titles of the text listing. */
 export const HISTORY_HEADER = 'RECORDED AT               OUTCOME   ACTION  INSTANCE              HOLDER BEFORE -> AFTER                         MS      REQUEST';
 
-/** One line per outcome (plus an indented reason when there is one), newest first. */
+/**
+ * One line per outcome (plus an indented reason when there is one), newest first. A dry run
+ * (nothing changed) and an operator's break-glass are marked after the request id.
+ */
 export function historyLines(records: readonly RequestRecord[]): string[] {
   const lines = [HISTORY_HEADER];
   for (const record of records) {
@@ -75,7 +78,7 @@ export function historyLines(records: readonly RequestRecord[]): string[] {
         (record.instanceId ?? '-').padEnd(21),
         holders.padEnd(46),
         String(record.durationMs ?? '-').padEnd(7),
-        record.requestId,
+        record.requestId + (record.dryRun === true ? ' (dry run)' : record.breakGlass === true ? ' (break-glass)' : ''),
       ].join(' '),
     );
     if (record.reason) lines.push(`    ${record.failedStep ? `${record.failedStep}: ` : ''}${record.reason.replace(/\s*[\r\n]+\s*/g, ' ')}`);

@@ -56,6 +56,8 @@ export const RequestRecordSchema = z.object({
   durationMs: z.number().optional(),
   /** A dry run: nothing was changed; `routes`, `ssmCommands` and `holderAfter` are the plan. */
   dryRun: z.boolean().optional(),
+  /** Written by the operator's break-glass command, not by the controller (docs/operations.md). */
+  breakGlass: z.boolean().optional(),
   ttl: z.number(),
 });
 export type RequestRecord = z.infer<typeof RequestRecordSchema>;

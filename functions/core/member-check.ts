@@ -37,7 +37,7 @@ export function checkClusterNetwork(cluster: ClusterConfig, routes: VipRoute[], 
  * it names must be attached to it. `sender` is null when EC2 does not know the instance.
  */
 export function checkMember(
-  request: RequestDetail,
+  request: Pick<RequestDetail, 'instanceId' | 'eni'>,
   cluster: ClusterConfig,
   sender: Member | null,
   vpcId: string,

@@ -188,6 +188,16 @@ describe('Function: historyLines', () => {
     expect(lines[1]).toMatch(/^2026-11-25T10:00:01\.350Z\s+failed\s+up\s+i-0a632a8349b701357\s+i-0b1c2d3e4f5a69788 -> i-0a632a8349b701357\s+1250\s+5b0c6a8e-/);
     expect(lines[2]).toBe('    ssm-add: SSM command c0ffee (add) ended Failed: no interface');
   });
+
+  it('marks a dry run and a break-glass after the request id, and nothing else', () => {
+    const plain = { ...record, status: 'applied' as const, reason: null, failedStep: null };
+
+    const [, dry, glass, , normal] = historyLines([{ ...plain, dryRun: true }, { ...plain, breakGlass: true, reason: 'break-glass by arn:aws:sts::123456789012:assumed-role/ops/alice: INC-4711' }, plain]);
+
+    expect(dry).toMatch(/ 5b0c6a8e-7c57-4b5e-9a56-0c1d2e3f4a5b \(dry run\)$/);
+    expect(glass).toMatch(/ 5b0c6a8e-7c57-4b5e-9a56-0c1d2e3f4a5b \(break-glass\)$/);
+    expect(normal).toMatch(/ 5b0c6a8e-7c57-4b5e-9a56-0c1d2e3f4a5b$/);
+  });
 });
 
 describe('Function: runAudit --insights', () => {
