@@ -11,8 +11,9 @@
 // asynchronously, and Lambda keeps the events beyond that concurrency in its queue until an
 // instance is free (here at once; Lambda retries a throttled event with a backoff, so on AWS a
 // little later, within the function's maximumEventAge). What is not AWS:
-// the emulator. moto answers one call at a time per process, so the clusters are spread over
-// LOAD_MOTO_SERVERS moto processes (default: one per CPU core), cluster i on server i mod M. The
+// the emulator. moto answers one call at a time per process, and its cost per call grows with what
+// it holds, so the clusters are spread over LOAD_MOTO_SERVERS moto processes (default: one per
+// CLUSTERS_PER_MOTO clusters), cluster i on server i mod M. The
 // clusters share nothing (each its own VPC, ledger table and bus), so which process emulates
 // which cluster changes no result, only how long the emulator makes calls wait.
 //
@@ -24,11 +25,11 @@
 // waiting on AWS calls, a call's time, and the wall time of the whole wave.
 // LOAD_CLUSTERS (comma-separated N, default 10,30,100). Prints numbers; nothing here asserts a time.
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { HttpHandler } from '@smithy/protocol-http';
+import { DeadlineBoundHttpHandler } from '../functions/adapters/client-settings.ts';
 import { DynamoLedger } from '../functions/adapters/ledger.ts';
 import { createSwitchoverHandler } from '../functions/switchover/switchover-flow.ts';
 import type { RequestDetail } from '../lib/contract.ts';
@@ -42,7 +43,8 @@ import { SWITCHOVER_TIMEOUT_MARGIN_SECONDS } from '../scripts/stage-config.ts';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 const SIZES = (process.env.LOAD_CLUSTERS ?? '10,30,100').split(',').map(Number);
-const MOTO_SERVERS = Number(process.env.LOAD_MOTO_SERVERS ?? availableParallelism());
+/** Clusters per moto process: moto's per-call cost grows with the instances it holds (SendCommand and DescribeInstances walk them all). */
+const CLUSTERS_PER_MOTO = 25;
 const RESERVED_CONCURRENCY = Number(/switchoverReservedConcurrency: (\d+)/.exec(readFileSync(new URL('../serverless.yml', import.meta.url), 'utf8'))?.[1]);
 const CONCURRENCY = Number(process.env.LOAD_CONCURRENCY ?? RESERVED_CONCURRENCY) || Number.POSITIVE_INFINITY;
 const ROUTE_TABLES = 3;
@@ -86,7 +88,9 @@ async function counted<T>(calls: Call[], name: string, work: () => Promise<T>): 
 
 /** A controller for one world whose every AWS call is counted and timed, the STS proof replay included. */
 function clusterOf(endpoint: string, world: World): Cluster {
-  const clients = motoClients(endpoint);
+  // As in Lambda, a call still in flight at the invocation's deadline is aborted
+  // (functions/adapters/client-settings.ts); moto's HTML 500s are not retried (maxAttempts 1).
+  const clients = motoClients(endpoint, undefined, new DeadlineBoundHttpHandler(new NodeHttpHandler()));
   const calls: Call[] = [];
   for (const [service, client] of Object.entries(clients)) {
     (client as AwsClients['ec2']).middlewareStack.add(
@@ -94,7 +98,7 @@ function clusterOf(endpoint: string, world: World): Cluster {
       { step: 'initialize', name: 'loadCalls' },
     );
   }
-  const inner = new NodeHttpHandler({ connectionTimeout: 2000, requestTimeout: 5000 });
+  const inner = new DeadlineBoundHttpHandler(new NodeHttpHandler({ connectionTimeout: 2000, requestTimeout: 5000 }));
   const stsHttp: HttpHandler = {
     handle: async (...args: Parameters<HttpHandler['handle']>) => await counted(calls, 'sts:GetCallerIdentity(proof)', () => inner.handle(...args)),
     updateHttpClientConfig: () => undefined,
@@ -198,6 +202,7 @@ async function problems(run: Switchover): Promise<string[]> {
   return found;
 }
 
+const MOTO_SERVERS = Number(process.env.LOAD_MOTO_SERVERS ?? Math.ceil(Math.max(...SIZES) / CLUSTERS_PER_MOTO));
 const servers = await Promise.all(Array.from({ length: MOTO_SERVERS }, () => startMotoServer()));
 try {
   const largest = Math.max(...SIZES);
@@ -247,6 +252,11 @@ try {
     if (broken.length > 0) process.exitCode = 1;
     const sample = runs[0]?.calls.map((call) => call.name) ?? [];
     if (size === largest) console.log(`  the calls of one switchover: ${[...new Set(sample)].map((name) => `${name}x${sample.filter((call) => call === name).length}`).join(' ')}`);
+    // Where the emulator's time goes: each kind of call's time, median and p95, slowest first.
+    const byKind = new Map<string, number[]>();
+    for (const call of runs.flatMap((run) => run.calls)) byKind.set(call.name, [...(byKind.get(call.name) ?? []), call.endedAt - call.startedAt]);
+    const kinds = [...byKind].sort((a, b) => median(b[1]) - median(a[1]));
+    console.log(`      ms per call by kind (median/p95): ${kinds.map(([name, spans]) => `${name} ${ms(median(spans))}/${ms(percentile(spans, 95))}`).join(', ')}`);
   }
 } finally {
   await Promise.all(servers.map((server) => server.stop()));

@@ -6,6 +6,8 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
+import type { NodeHttpHandlerOptions } from '@smithy/node-http-handler';
+import type { HttpHandler } from '@smithy/protocol-http';
 import type { AwsCredentialIdentity } from '@smithy/types';
 
 export const MOTO_REGION = 'us-east-1';
@@ -28,9 +30,9 @@ export interface AwsClients {
   logs: CloudWatchLogsClient;
 }
 
-/** One client per service, all pointed at the same moto endpoint. */
-export function motoClients(endpoint: string, credentials?: AwsCredentialIdentity): AwsClients {
-  const config = motoClientConfig(endpoint, credentials);
+/** One client per service, all pointed at the same moto endpoint (through `requestHandler` when given). */
+export function motoClients(endpoint: string, credentials?: AwsCredentialIdentity, requestHandler?: HttpHandler<NodeHttpHandlerOptions>): AwsClients {
+  const config = { ...motoClientConfig(endpoint, credentials), ...(requestHandler === undefined ? {} : { requestHandler }) };
   return {
     ec2: new EC2Client(config),
     ssm: new SSMClient(config),
