@@ -57,6 +57,8 @@ interface SequenceReport {
   convergenceMs: number[];
   epochs: SequenceAnalysis['epochs'];
   leaderless: SequenceAnalysis['leaderless'];
+  /** The controller's decisions in the sequence (null: the script has no controller). */
+  decisions: Record<string, number> | null;
   /** The timeline picture, for a sequence that broke a check. */
   picture: string | null;
   /** The drill's event log of the sequence, for a sequence that broke a check. */
@@ -68,6 +70,13 @@ const log = (line: string): void => console.log(`soak: [${((Date.now() - started
 const reports: SequenceReport[] = [];
 const picturesDir = join(outDir, 'soak-timelines');
 const reportPath = join(outDir, 'soak-report.json');
+
+/** The controller's decisions over the whole soak, by kind. */
+function totalDecisions(): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const [kind, n] of reports.flatMap((report) => Object.entries(report.decisions ?? {}))) total[kind] = (total[kind] ?? 0) + n;
+  return total;
+}
 
 function writeReport(finished: boolean): boolean {
   const checks = reports.flatMap((report) => report.checks);
@@ -95,6 +104,7 @@ function writeReport(finished: boolean): boolean {
     checks: byCheck,
     brokenChecks: broken,
     convergence: percentiles(reports.flatMap((sequence) => sequence.convergenceMs)),
+    decisions: product ? totalDecisions() : null,
     sequences: reports,
   };
   writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
@@ -172,6 +182,27 @@ function fencesOf(from: number, to: number): FenceRun[] {
     );
 }
 
+/**
+ * What the controller decided during the sequence: outcomes by kind, and how often the leadership
+ * rule held a displaced node's re-acquire or handed the VIP over on a release, so a report shows
+ * which parts of the rule a run exercised.
+ */
+function decisionsOf(from: number, to: number): Record<string, number> | null {
+  if (!product) return null;
+  const decisions: Record<string, number> = {};
+  const count = (key: string): void => {
+    decisions[key] = (decisions[key] ?? 0) + 1;
+  };
+  for (const result of drill.results) {
+    const received = Date.parse(result.receivedAt);
+    if (result.duplicate || received < from || received > to) continue;
+    count(`${result.action ?? 'unknown'} ${result.outcome}`);
+    if (result.outcome === 'stale' && (result.reason ?? '').includes('re-acquiring it in the same leadership')) count('held re-acquire');
+    if (result.action === 'down' && (result.reason ?? '').startsWith('handed the VIP')) count('hand-over');
+  }
+  return decisions;
+}
+
 async function runSequence(plan: SequencePlan): Promise<void> {
   log(`sequence ${plan.index + 1}/${sequences} (seed ${plan.seed}): ${plan.steps.map(describeStep).join(' | ')}`);
   const notes = await runner.healthy();
@@ -198,6 +229,7 @@ async function runSequence(plan: SequencePlan): Promise<void> {
     ledger,
   };
   const analysis = analyzeSequence(record);
+  const decisions = decisionsOf(from, to);
   let picture: string | null = null;
   let events: string | null = null;
   if (analysis.broken.length > 0) {
@@ -223,11 +255,13 @@ async function runSequence(plan: SequencePlan): Promise<void> {
     convergenceMs: analysis.convergenceMs,
     epochs: analysis.epochs,
     leaderless: analysis.leaderless,
+    decisions,
     picture,
     events,
   });
   const convergence = analysis.convergenceMs.map((ms) => `${(ms / 1000).toFixed(1)}s`).join(' ');
   log(`sequence ${plan.index + 1}: ${analysis.checks.length} checks, ${analysis.broken.length} broken; leaders ${analysis.epochs.map((epoch) => epoch.leader).join(' -> ') || 'none'}; convergence ${convergence || '-'}`);
+  if (decisions !== null) log(`  controller: ${Object.entries(decisions).map(([kind, n]) => `${n} ${kind}`).join(', ') || 'no request'}`);
   for (const note of notes) log(`  note: ${note}`);
   for (const window of analysis.leaderless.filter((w) => w.to - w.from >= 3000)) {
     log(`  no leader with quorum for ${((window.to - window.from) / 1000).toFixed(1)}s`);
@@ -258,5 +292,6 @@ log(
   `done: seed ${seed}, ${reports.length} sequence(s), ${reports.reduce((sum, report) => sum + report.steps.length, 0)} failure steps, ` +
     `${checks.length} checks, ${checks.filter((check) => check.verdict === 'broken').length} broken; convergence median ${seconds(convergence.medianMs)}, p95 ${seconds(convergence.p95Ms)} (n=${convergence.n})`,
 );
+if (product) log(`controller: ${Object.entries(totalDecisions()).map(([kind, n]) => `${n} ${kind}`).join(', ')}`);
 log(`${reportPath} written${passed ? '' : '; NOT passed'}`);
 process.exit(passed ? 0 : 1);
