@@ -9,9 +9,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 2,
-    // The SDK, Powertools and zod take seconds to import under load; each worker imports them once
-    // for all its files, not once per file. No test file changes process-wide state it does not restore.
-    isolate: false,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_METRICS_DISABLED: 'true' },
   },
 });
