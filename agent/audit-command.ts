@@ -78,6 +78,22 @@ export function parseSince(text: string, now: Date): Date {
   return time;
 }
 
+/** The options of `pgpool-vip audit`. */
+const AUDIT_OPTIONS = {
+  since: { type: 'string' },
+  limit: { type: 'string' },
+  json: { type: 'boolean' },
+  cluster: { type: 'string' },
+  'ledger-table': { type: 'string' },
+  region: { type: 'string' },
+  config: { type: 'string' },
+  insights: { type: 'boolean' },
+  query: { type: 'string' },
+  'log-group': { type: 'string' },
+  timeout: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** Parses the arguments after `audit`; a UsageError explains the first mistake. */
 export function parseAuditArguments(argv: readonly string[], now: Date): AuditInvocation {
   let parsed;
@@ -86,20 +102,7 @@ export function parseAuditArguments(argv: readonly string[], now: Date): AuditIn
       args: [...argv],
       strict: true,
       allowPositionals: true,
-      options: {
-        since: { type: 'string' },
-        limit: { type: 'string' },
-        json: { type: 'boolean' },
-        cluster: { type: 'string' },
-        'ledger-table': { type: 'string' },
-        region: { type: 'string' },
-        config: { type: 'string' },
-        insights: { type: 'boolean' },
-        query: { type: 'string' },
-        'log-group': { type: 'string' },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: AUDIT_OPTIONS,
     });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

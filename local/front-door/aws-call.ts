@@ -101,31 +101,21 @@ interface ErrorSpec {
   message: string;
 }
 
+/** A service's throttling and internal-error answers, as [status, code, message] each. */
+const answers = (throttle: [number, string, string], serverError: [number, string, string]): Record<ErrorKind, ErrorSpec> => ({
+  throttle: { status: throttle[0], code: throttle[1], message: throttle[2] },
+  'server-error': { status: serverError[0], code: serverError[1], message: serverError[2] },
+});
+const RATE_EXCEEDED: [number, string, string] = [400, 'ThrottlingException', 'Rate exceeded'];
+const UNKNOWN_FAILURE: [number, string, string] = [500, 'InternalFailure', 'The request processing has failed because of an unknown error.'];
+
 const ERRORS: Record<string, Record<ErrorKind, ErrorSpec>> = {
-  ec2: {
-    throttle: { status: 503, code: 'RequestLimitExceeded', message: 'Request limit exceeded.' },
-    'server-error': { status: 500, code: 'InternalError', message: 'An internal error has occurred.' },
-  },
-  sts: {
-    throttle: { status: 400, code: 'Throttling', message: 'Rate exceeded' },
-    'server-error': { status: 500, code: 'InternalFailure', message: 'The request processing has failed because of an unknown error.' },
-  },
-  dynamodb: {
-    throttle: { status: 400, code: 'ThrottlingException', message: 'Rate of requests exceeds the allowed throughput.' },
-    'server-error': { status: 500, code: 'InternalServerError', message: 'Internal server error' },
-  },
-  ssm: {
-    throttle: { status: 400, code: 'ThrottlingException', message: 'Rate exceeded' },
-    'server-error': { status: 500, code: 'InternalServerError', message: 'An error occurred on the server side.' },
-  },
-  events: {
-    throttle: { status: 400, code: 'ThrottlingException', message: 'Rate exceeded' },
-    'server-error': { status: 500, code: 'InternalException', message: 'This exception occurs due to unexpected causes.' },
-  },
-  default: {
-    throttle: { status: 400, code: 'ThrottlingException', message: 'Rate exceeded' },
-    'server-error': { status: 500, code: 'InternalFailure', message: 'The request processing has failed because of an unknown error.' },
-  },
+  ec2: answers([503, 'RequestLimitExceeded', 'Request limit exceeded.'], [500, 'InternalError', 'An internal error has occurred.']),
+  sts: answers([400, 'Throttling', 'Rate exceeded'], UNKNOWN_FAILURE),
+  dynamodb: answers([400, 'ThrottlingException', 'Rate of requests exceeds the allowed throughput.'], [500, 'InternalServerError', 'Internal server error']),
+  ssm: answers(RATE_EXCEEDED, [500, 'InternalServerError', 'An error occurred on the server side.']),
+  events: answers(RATE_EXCEEDED, [500, 'InternalException', 'This exception occurs due to unexpected causes.']),
+  default: answers(RATE_EXCEEDED, UNKNOWN_FAILURE),
 };
 
 const MESSAGES: Record<string, string> = {

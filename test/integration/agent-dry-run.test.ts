@@ -1,65 +1,33 @@
-import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DynamoLedger } from '../../functions/adapters/ledger.ts';
-import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
-import { buildAgentBundle, runAgent, startAgentNode, type AgentNode } from '../../local/agent-node.ts';
-import { startLocalController, type LocalController } from '../../local/controller.ts';
-import { createWorld, type World } from '../../local/world.ts';
-import { sharedMoto } from '../kit/moto.ts';
+import { runAgent, type AgentNode } from '../../local/agent-node.ts';
+import { type LocalController } from '../../local/controller.ts';
+import { type World } from '../../local/world.ts';
+import { useAgentStage } from '../kit/agent-stage.ts';
 
 // `pgpool-vip up --dry-run` as an operator runs it on a new node: the bundled agent, its IMDS,
 // the local controller on moto. The host's loopback stands in for the node's interface.
 const IFACE = 'lo';
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
-let moto: ReturnType<typeof sharedMoto>;
-let clients: AwsClients;
-let bundle: Awaited<ReturnType<typeof buildAgentBundle>>;
-const started: { stop(): Promise<void> }[] = [];
-let worldCount = 0;
-
-beforeAll(async () => {
-  moto = sharedMoto();
-  bundle = await buildAgentBundle();
-  clients = motoClients(moto.endpoint);
-});
-afterAll(async () => {
-  for (const thing of started.reverse()) await thing.stop();
-  if (clients !== undefined) destroyClients(clients);
-  await moto?.stop();
-  await bundle?.remove();
-});
+const stage = useAgentStage('dr');
 
 async function world(options: { tagMembers?: boolean } = {}): Promise<{ world: World; nodes: AgentNode[]; controller: LocalController }> {
-  worldCount += 1;
-  const created = await createWorld(clients, { prefix: `dr${worldCount}-${process.pid}-`, instanceCount: 2, ...options });
-  const cluster = created.config.clusters[0];
-  const controller = startLocalController({ endpoint: moto.endpoint, world: created, configOverrides: { clusters: [{ ...cluster, interface: IFACE }] } });
-  started.push(controller);
-  const nodes: AgentNode[] = [];
-  for (const index of [0, 1]) {
-    const node = await startAgentNode(created, index, { awsEndpoint: moto.endpoint, dir: bundle.dir });
-    started.push(node.imds);
-    nodes.push(node);
-  }
+  const created = await stage.world(options);
+  const controller = stage.controller(created);
+  const nodes = [await stage.node(created, 0), await stage.node(created, 1)];
   return { world: created, nodes, controller };
-}
-
-async function routeTarget(world: World): Promise<string | null> {
-  const tables = await clients.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: world.routeTableIds }));
-  const route = tables.RouteTables?.[0]?.Routes?.find((candidate) => candidate.DestinationCidrBlock === '198.19.0.50/32');
-  return route?.NetworkInterfaceId ?? null;
 }
 
 describe('Function: pgpool-vip up --dry-run (bundled agent, moto, local IMDS, local controller)', () => {
   it("prints the controller's plan, exits 0, and the route and the VIP record stay as they were", async () => {
     const { world: w, nodes } = await world();
     const [first, second] = nodes as [AgentNode, AgentNode];
-    expect((await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], first.env)).code).toBe(0);
-    const ledger = new DynamoLedger(clients.dynamodb, w.ledgerTable);
+    expect((await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], first.env)).code).toBe(0);
+    const ledger = new DynamoLedger(stage.clients.dynamodb, w.ledgerTable);
     const vipBefore = await ledger.readVip(w.config.clusters[0]?.name ?? '');
 
-    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--dry-run'], second.env);
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--dry-run'], second.env);
 
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -75,7 +43,7 @@ describe('Function: pgpool-vip up --dry-run (bundled agent, moto, local IMDS, lo
         ].join('\\n'),
       ),
     );
-    expect(await routeTarget(w)).toBe(first.instance.eni);
+    expect(await stage.routeTarget(w)).toBe(first.instance.eni);
     expect(await ledger.readVip(w.config.clusters[0]?.name ?? '')).toEqual(vipBefore);
     const requestId = /request ([0-9a-f-]{36});/.exec(run.stdout)?.[1] ?? '';
     expect(await ledger.readRequest(requestId)).toMatchObject({ status: 'applied', dryRun: true, instanceId: second.instance.instanceId });
@@ -85,7 +53,7 @@ describe('Function: pgpool-vip up --dry-run (bundled agent, moto, local IMDS, lo
     const { world: w, nodes } = await world();
     const [first] = nodes as [AgentNode];
 
-    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--dry-run', '--json'], first.env);
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--dry-run', '--json'], first.env);
 
     expect([run.code, run.stderr]).toEqual([0, '']);
     expect(JSON.parse(run.stdout)).toMatchObject({
@@ -102,20 +70,20 @@ describe('Function: pgpool-vip up --dry-run (bundled agent, moto, local IMDS, lo
       routes: [{ routeTableId: w.routeTableIds[0], before: null, after: first.instance.eni, change: 'create' }],
       ssmCommands: [{ purpose: 'add', instanceIds: [first.instance.instanceId] }, { purpose: 'remove', instanceIds: [nodes[1]?.instance.instanceId] }],
     });
-    expect(await routeTarget(w)).toBeNull();
+    expect(await stage.routeTarget(w)).toBeNull();
   });
 
   it('exits 1 with the reason when the real run would be refused (a node without the member tag)', async () => {
     const { world: w, nodes } = await world({ tagMembers: false });
     const [first] = nodes as [AgentNode];
 
-    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--dry-run'], first.env);
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--dry-run'], first.env);
 
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(new RegExp(`^pgpool-vip: dry run of up 198\\.19\\.0\\.50 on lo .*: the controller would answer rejected, request ${UUID}; nothing was changed\\n`));
     expect(run.stderr).toMatch(
       new RegExp(`^pgpool-vip: dry run: controller rejected request ${UUID}: instance ${first.instance.instanceId} is not a member of cluster "${w.config.clusters[0]?.name}"`),
     );
-    expect(await routeTarget(w)).toBeNull();
+    expect(await stage.routeTarget(w)).toBeNull();
   });
 });

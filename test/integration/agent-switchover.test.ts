@@ -1,21 +1,9 @@
-import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RequestDetailSchema, RequestEventSchema } from '../../lib/contract.ts';
 import { requestDigest } from '../../lib/digest.ts';
 import { DIGEST_HEADER } from '../../lib/proof.ts';
-import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
-import { startLocalController, type LocalController } from '../../local/controller.ts';
-import { sharedMoto } from '../kit/moto.ts';
-import { createWorld, type World } from '../../local/world.ts';
-import {
-  buildAgentBundle,
-  queuedRequests,
-  runAgent,
-  startAgentNode,
-  startEventBridgeProxy,
-  type AgentNode,
-  type NodeOptions,
-} from '../../local/agent-node.ts';
+import { useAgentStage } from '../kit/agent-stage.ts';
+import { queuedRequests, runAgent, startEventBridgeProxy } from '../../local/agent-node.ts';
 
 // The host's loopback stands in for eth0 (tests never add addresses outside namespaces they
 // create), so the controller is told the cluster interface is `lo` and the agent looks up the
@@ -23,60 +11,16 @@ import {
 const IFACE = 'lo';
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
-let moto: ReturnType<typeof sharedMoto>;
-let clients: AwsClients;
-let bundle: Awaited<ReturnType<typeof buildAgentBundle>>;
-const started: { stop(): Promise<void> }[] = [];
-let worldCount = 0;
-
-beforeAll(async () => {
-  moto = sharedMoto();
-  bundle = await buildAgentBundle();
-  clients = motoClients(moto.endpoint);
-});
-afterAll(async () => {
-  for (const thing of started.reverse()) await thing.stop();
-  if (clients !== undefined) destroyClients(clients);
-  await moto?.stop();
-  await bundle?.remove();
-});
-
-async function newWorld(options: { tagMembers?: boolean } = {}): Promise<World> {
-  worldCount += 1;
-  return await createWorld(clients, { prefix: `ag${worldCount}-${process.pid}-`, instanceCount: 2, ...options });
-}
-
-function controllerFor(world: World): LocalController {
-  const cluster = world.config.clusters[0];
-  const controller = startLocalController({
-    endpoint: moto.endpoint,
-    world,
-    configOverrides: { clusters: [{ ...cluster, interface: IFACE }] },
-  });
-  started.push(controller);
-  return controller;
-}
-
-async function nodeOf(world: World, index: number, options: Partial<NodeOptions> = {}): Promise<AgentNode> {
-  const node = await startAgentNode(world, index, { awsEndpoint: moto.endpoint, dir: bundle.dir, ...options });
-  started.push(node.imds);
-  return node;
-}
-
-async function routeTarget(world: World): Promise<string | null> {
-  const tables = await clients.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: world.routeTableIds }));
-  const route = tables.RouteTables?.[0]?.Routes?.find((candidate) => candidate.DestinationCidrBlock === '198.19.0.50/32');
-  return route?.NetworkInterfaceId ?? null;
-}
+const stage = useAgentStage('ag');
 
 describe('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local controller)', () => {
   it('routes the VIP to the node on up and exits 0 naming the outcome', async () => {
     // Prepare
-    const world = await newWorld();
-    controllerFor(world);
-    const node = await nodeOf(world, 0);
+    const world = await stage.world();
+    stage.controller(world);
+    const node = await stage.node(world, 0);
     // Act
-    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
     // Assess
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -85,32 +29,32 @@ describe('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local c
         `^pgpool-vip: up 198\\.19\\.0\\.50 on lo \\(${node.instance.instanceId}, ${node.instance.eni}\\): applied, request ${UUID}; interface check skipped \\(--no-interface-check\\)\\n$`,
       ),
     );
-    expect(await routeTarget(world)).toBe(node.instance.eni);
+    expect(await stage.routeTarget(world)).toBe(node.instance.eni);
   });
 
   it('moves the VIP to the second node, then releases it with down from that node', async () => {
-    const world = await newWorld();
-    controllerFor(world);
-    const [first, second] = [await nodeOf(world, 0), await nodeOf(world, 1)];
-    const firstUp = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], first.env);
+    const world = await stage.world();
+    stage.controller(world);
+    const [first, second] = [await stage.node(world, 0), await stage.node(world, 1)];
+    const firstUp = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], first.env);
     expect([firstUp.code, firstUp.stderr]).toEqual([0, '']);
 
-    const up = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], second.env);
-    const down = await runAgent(bundle.bundle, ['down', '198.19.0.50', IFACE, '--no-interface-check'], second.env);
+    const up = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], second.env);
+    const down = await runAgent(stage.bundle.bundle, ['down', '198.19.0.50', IFACE, '--no-interface-check'], second.env);
 
     expect([up.code, up.stderr]).toEqual([0, '']);
     expect([down.code, down.stderr]).toEqual([0, '']);
     expect(down.stdout).toMatch(/^pgpool-vip: down 198\.19\.0\.50 on lo .*: (applied|noop), request /);
     // The route is never deleted by down: it still points at the last holder.
-    expect(await routeTarget(world)).toBe(second.instance.eni);
+    expect(await stage.routeTarget(world)).toBe(second.instance.eni);
   });
 
   it('exits 1 with the controller reason when the instance is not a cluster member', async () => {
-    const world = await newWorld({ tagMembers: false });
-    controllerFor(world);
-    const node = await nodeOf(world, 0);
+    const world = await stage.world({ tagMembers: false });
+    stage.controller(world);
+    const node = await stage.node(world, 0);
 
-    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
 
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
@@ -119,13 +63,13 @@ describe('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local c
         `^pgpool-vip: controller rejected request ${UUID}: instance ${node.instance.instanceId} is not a member of cluster "${world.config.clusters[0]?.name}" \\(missing tag pgpool-vip:cluster=${world.config.clusters[0]?.name}\\)\\n$`,
       ),
     );
-    expect(await routeTarget(world)).toBeNull();
+    expect(await stage.routeTarget(world)).toBeNull();
   });
 
   it('sends the same request again when the controller reports it failed, and exits 0 once it converges', async () => {
     // Prepare: the controller's first route write fails (throttled), the second goes through.
-    const world = await newWorld();
-    const controller = controllerFor(world);
+    const world = await stage.world();
+    const controller = stage.controller(world);
     let failures = 1;
     controller.clients.ec2.middlewareStack.add(
       (next, context) => async (args) => {
@@ -137,10 +81,10 @@ describe('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local c
       },
       { step: 'initialize', name: 'throttleFirstRouteWrite' },
     );
-    const node = await nodeOf(world, 0);
+    const node = await stage.node(world, 0);
 
     // Act
-    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
 
     // Assess
     expect(run.code).toBe(0);
@@ -150,14 +94,14 @@ describe('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local c
       ),
     );
     expect(run.stdout).toMatch(/: applied, request /);
-    expect(await routeTarget(world)).toBe(node.instance.eni);
+    expect(await stage.routeTarget(world)).toBe(node.instance.eni);
   });
 
   it('exits 3 at its deadline when no controller answers, after putting a valid signed request on the bus', async () => {
-    const world = await newWorld();
-    const node = await nodeOf(world, 0, { config: { deadlineSeconds: 5 } });
+    const world = await stage.world();
+    const node = await stage.node(world, 0, { config: { deadlineSeconds: 5 } });
 
-    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE], node.env);
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE], node.env);
 
     expect(run.code).toBe(3);
     const requestId = new RegExp(`request (${UUID})`).exec(run.stderr)?.[1];
@@ -168,45 +112,45 @@ describe('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local c
     expect(run.progress).toEqual([
       expect.stringMatching(new RegExp(`^pgpool-vip: still waiting after 2\\.\\d s for the controller's outcome of request ${requestId} \\(ledger: no record yet\\); giving up in [0-3]\\.\\d s$`)),
     ]);
-    const [event] = await queuedRequests(clients.sqs, world.requestQueueUrl);
+    const [event] = await queuedRequests(stage.clients.sqs, world.requestQueueUrl);
     const detail = RequestDetailSchema.parse(RequestEventSchema.parse(event).detail);
     expect(detail).toMatchObject({ action: 'up', requestId, instanceId: node.instance.instanceId, eni: node.instance.eni, interface: IFACE });
     expect(detail.proof.headers[DIGEST_HEADER]).toBe(requestDigest(detail));
     // The proof is accepted by STS as the instance's own role session.
-    const sts = await fetch(moto.endpoint, { method: 'POST', headers: detail.proof.headers, body: detail.proof.body });
+    const sts = await fetch(stage.endpoint, { method: 'POST', headers: detail.proof.headers, body: detail.proof.body });
     expect(await sts.text()).toContain(`assumed-role/${world.roleName}/${node.instance.instanceId}</Arn>`);
   });
 
   it('retries PutEvents refused with ThrottlingException (HTTP 200, FailedEntryCount 1) and then succeeds', async () => {
-    const world = await newWorld();
-    controllerFor(world);
-    const proxy = await startEventBridgeProxy(moto.endpoint, { refusals: 2 });
-    started.push(proxy);
-    const node = await nodeOf(world, 0, { extraEnv: { AWS_ENDPOINT_URL_EVENTBRIDGE: proxy.endpoint } });
+    const world = await stage.world();
+    stage.controller(world);
+    const proxy = await startEventBridgeProxy(stage.endpoint, { refusals: 2 });
+    stage.started.push(proxy);
+    const node = await stage.node(world, 0, { extraEnv: { AWS_ENDPOINT_URL_EVENTBRIDGE: proxy.endpoint } });
 
-    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
 
     expect([run.code, run.stderr]).toEqual([0, '']);
     expect(proxy.putEvents).toEqual(['throttled', 'throttled', 'forwarded']);
-    expect(await routeTarget(world)).toBe(node.instance.eni);
+    expect(await stage.routeTarget(world)).toBe(node.instance.eni);
   });
 
   it('exits 1 naming the AWS error when the bus does not exist', async () => {
-    const world = await newWorld();
-    const node = await nodeOf(world, 0, { config: { bus: 'no-such-bus', deadlineSeconds: 10 } });
+    const world = await stage.world();
+    const node = await stage.node(world, 0, { config: { bus: 'no-such-bus', deadlineSeconds: 10 } });
 
-    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE], node.env);
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE], node.env);
 
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^pgpool-vip: PutEvents to bus no-such-bus failed after 3 attempts: ResourceNotFoundException: .+\n$/);
   });
 
   it('sends nothing, not even to IMDS, when the VIP is not the cluster VIP or the interface does not exist', async () => {
-    const world = await newWorld();
-    const node = await nodeOf(world, 0);
+    const world = await stage.world();
+    const node = await stage.node(world, 0);
 
-    const wrongVip = await runAgent(bundle.bundle, ['up', '198.19.0.51', IFACE], node.env);
-    const noInterface = await runAgent(bundle.bundle, ['up', '198.19.0.50', 'pgvipnone0'], node.env);
+    const wrongVip = await runAgent(stage.bundle.bundle, ['up', '198.19.0.51', IFACE], node.env);
+    const noInterface = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', 'pgvipnone0'], node.env);
 
     expect([wrongVip.code, wrongVip.stderr]).toEqual([
       2,
@@ -217,16 +161,16 @@ describe('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local c
       "pgpool-vip: no interface 'pgvipnone0' on this host (/sys/class/net/pgvipnone0 is missing)\n",
     ]);
     expect(node.imds.requests).toEqual([]);
-    expect(await queuedRequests(clients.sqs, world.requestQueueUrl)).toEqual([]);
+    expect(await queuedRequests(stage.clients.sqs, world.requestQueueUrl)).toEqual([]);
   });
 });
 
 describe('Function: pgpool-vip status and doctor (bundled agent, moto, local IMDS)', () => {
   it('says what to fix when the bus and the ledger table do not exist', async () => {
-    const world = await newWorld();
-    const node = await nodeOf(world, 1, { config: { bus: 'no-such-bus', ledgerTable: 'no-such-table' } });
+    const world = await stage.world();
+    const node = await stage.node(world, 1, { config: { bus: 'no-such-bus', ledgerTable: 'no-such-table' } });
 
-    const doctor = await runAgent(bundle.bundle, ['doctor', IFACE], node.env);
+    const doctor = await runAgent(stage.bundle.bundle, ['doctor', IFACE], node.env);
 
     expect(doctor.code).toBe(1);
     const lines = doctor.stdout.split('\n');

@@ -8,7 +8,7 @@ import { vipCidr } from '../../functions/core/model.ts';
 import type { SwitchoverPorts } from '../../functions/core/ports.ts';
 import { awsSwitchoverPorts } from '../../functions/adapters/aws-ports.ts';
 import { motoClients } from '../../local/aws-clients.ts';
-import { createWorld } from '../../local/world.ts';
+import { createWorld, DEMO, type World } from '../../local/world.ts';
 import { createMemoryWorld, MEMORY_STS_ENDPOINT } from './memory-harness.ts';
 import { sharedMoto } from './moto.ts';
 
@@ -40,21 +40,28 @@ export interface ContractWorld {
 
 const TABLES = 12;
 
-export function memoryContractWorld(): Promise<ContractWorld> {
-  const world = createMemoryWorld({ routeTableCount: TABLES });
-  const { aws } = world;
+/** What both kinds of world read the same way from the demo world's shape. */
+function shared(world: World, stsEndpoint: string): Pick<ContractWorld, 'vpcId' | 'vpcCidr' | 'nextTable' | 'members' | 'memberTag' | 'roleName' | 'region' | 'stsEndpoint'> {
   let tables = 0;
-  let delivered = 0;
-  return Promise.resolve({
-    ports: aws.ports(),
+  return {
     vpcId: world.vpcId,
-    vpcCidr: '198.18.0.0/16',
+    vpcCidr: DEMO.vpcCidr,
     nextTable: () => tableAt(world.routeTableIds, tables++),
     members: world.instances,
     memberTag: { key: MEMBER_TAG_KEY, value: world.config.clusters[0]?.name ?? '' },
     roleName: world.roleName,
     region: world.region,
-    stsEndpoint: MEMORY_STS_ENDPOINT,
+    stsEndpoint,
+  };
+}
+
+export function memoryContractWorld(): Promise<ContractWorld> {
+  const world = createMemoryWorld({ routeTableCount: TABLES });
+  const { aws } = world;
+  let delivered = 0;
+  return Promise.resolve({
+    ...shared(world, MEMORY_STS_ENDPOINT),
+    ports: aws.ports(),
     routeToInstance: (routeTableId, vip, instanceId) => Promise.resolve(aws.putRoute(routeTableId, vipCidr(vip), `instance:${instanceId}`)),
     deleteRoute: (routeTableId, vip) => Promise.resolve(aws.deleteRoute(routeTableId, vipCidr(vip))),
     stop: (instanceId) => {
@@ -77,20 +84,12 @@ export async function motoContractWorld(): Promise<ContractWorld> {
   const clients = motoClients(endpoint);
   motoWorlds += 1;
   const world = await createWorld(clients, { prefix: `contract${motoWorlds}-${process.pid}-`, routeTableCount: TABLES });
-  let tables = 0;
   return {
+    ...shared(world, endpoint),
     ports: awsSwitchoverPorts(
       { ...clients, stsHttp: new NodeHttpHandler() },
       { ledgerTable: world.ledgerTable, busName: world.busName, stsEndpoint: new URL(endpoint) },
     ),
-    vpcId: world.vpcId,
-    vpcCidr: '198.18.0.0/16',
-    nextTable: () => tableAt(world.routeTableIds, tables++),
-    members: world.instances,
-    memberTag: { key: MEMBER_TAG_KEY, value: world.config.clusters[0]?.name ?? '' },
-    roleName: world.roleName,
-    region: world.region,
-    stsEndpoint: endpoint,
     routeToInstance: async (routeTableId, vip, instanceId) => {
       await clients.ec2.send(new CreateRouteCommand({ RouteTableId: routeTableId, DestinationCidrBlock: vipCidr(vip), InstanceId: instanceId }));
     },

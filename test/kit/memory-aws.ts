@@ -195,24 +195,9 @@ export class MemoryLedger implements Ledger {
     const vipHolds = vipWrite === undefined || this.versionIs(vipWrite.next.cluster, vipWrite.expectedVersion);
     if (claimable && vipHolds) {
       const { reason: _reason, failedStep: _failedStep, recordedAt: _recordedAt, ...kept } = existing ?? ({} as Partial<RequestRecord>);
+      const { now, leaseMs: _leaseMs, attemptsBefore: _attemptsBefore, ...fields } = input;
       const attempts = (existing?.attempts ?? 0) + 1;
-      const record = {
-        ...kept,
-        pk: requestKey(input.requestId),
-        requestId: input.requestId,
-        cluster: input.cluster,
-        vip: input.vip,
-        action: input.action,
-        instanceId: input.instanceId,
-        issuedAt: input.issuedAt,
-        digest: input.digest,
-        callerArn: input.callerArn,
-        status: 'claimed' as const,
-        claimedAt: input.now.toISOString(),
-        claimToken: input.claimToken,
-        ttl: input.ttl,
-        attempts,
-      };
+      const record = { ...kept, ...fields, pk: requestKey(input.requestId), status: 'claimed' as const, claimedAt: now.toISOString(), attempts };
       this.aws.writeItem(record.pk, record);
       if (vipWrite !== undefined) this.aws.writeItem(vipWrite.next.pk, vipWrite.next);
       return { kind: 'claimed', attempts: vipWrite === undefined ? attempts : (input.attemptsBefore ?? 0) + 1 };

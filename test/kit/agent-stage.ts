@@ -1,0 +1,85 @@
+import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll } from 'vitest';
+import { buildAgentBundle, startAgentNode, type AgentNode, type NodeOptions } from '../../local/agent-node.ts';
+import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
+import { startLocalController, type LocalController } from '../../local/controller.ts';
+import { createWorld, type World, type WorldOptions } from '../../local/world.ts';
+import { sharedMoto } from './moto.ts';
+
+/**
+ * The host's loopback stands in for a node's eth0 (tests never add addresses outside namespaces
+ * they create): the controller is told the cluster interface is `lo`.
+ */
+export const LOOPBACK = 'lo';
+
+/** Where the bundled agent meets the run's moto: worlds, local controllers and nodes, all stopped after the file. */
+export interface AgentStage {
+  readonly endpoint: string;
+  readonly clients: AwsClients;
+  readonly bundle: Awaited<ReturnType<typeof buildAgentBundle>>;
+  /** Stopped in reverse order after the file's tests. */
+  readonly started: Array<{ stop(): Promise<void> }>;
+  /** A fresh world with two nodes, its names apart from every other world in the run. */
+  world(options?: WorldOptions): Promise<World>;
+  /** The local controller of `world`, its cluster interface the loopback. */
+  controller(world: World, endpoint?: string): LocalController;
+  node(world: World, index: number, options?: Partial<NodeOptions>): Promise<AgentNode>;
+  /** Where the first table's VIP route points (ENI id), or null. */
+  routeTarget(world: World): Promise<string | null>;
+}
+
+/** Registers the stage's set-up and clean-up for the calling test file. */
+export function useAgentStage(tag: string): AgentStage {
+  let endpoint = '';
+  let clients: AwsClients | undefined;
+  let bundle: AgentStage['bundle'] | undefined;
+  const started: AgentStage['started'] = [];
+  let worlds = 0;
+  beforeAll(async () => {
+    endpoint = sharedMoto().endpoint;
+    bundle = await buildAgentBundle();
+    clients = motoClients(endpoint);
+  });
+  afterAll(async () => {
+    for (const thing of started.reverse()) await thing.stop();
+    if (clients !== undefined) destroyClients(clients);
+    await bundle?.remove();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the agent stage is used before its beforeAll ran');
+    return value;
+  };
+  const stage: AgentStage = {
+    get endpoint() {
+      return endpoint;
+    },
+    get clients() {
+      return ready(clients);
+    },
+    get bundle() {
+      return ready(bundle);
+    },
+    started,
+    async world(options = {}) {
+      worlds += 1;
+      return await createWorld(stage.clients, { prefix: `${tag}${worlds}-${process.pid}-`, instanceCount: 2, ...options });
+    },
+    controller(world, controllerEndpoint = endpoint) {
+      const cluster = world.config.clusters[0];
+      const controller = startLocalController({ endpoint: controllerEndpoint, world, configOverrides: { clusters: [{ ...cluster, interface: LOOPBACK }] } });
+      started.push(controller);
+      return controller;
+    },
+    async node(world, index, options = {}) {
+      const node = await startAgentNode(world, index, { awsEndpoint: endpoint, dir: stage.bundle.dir, ...options });
+      started.push(node.imds);
+      return node;
+    },
+    async routeTarget(world) {
+      const tables = await stage.clients.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: world.routeTableIds }));
+      const vip = world.config.clusters[0]?.vip;
+      return tables.RouteTables?.[0]?.Routes?.find((route) => route.DestinationCidrBlock === `${vip}/32`)?.NetworkInterfaceId ?? null;
+    },
+  };
+  return stage;
+}
