@@ -98,12 +98,7 @@ const AUDIT_OPTIONS = {
 export function parseAuditArguments(argv: readonly string[], now: Date): AuditInvocation {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: AUDIT_OPTIONS,
-    });
+    parsed = parseArgs({ args: [...argv], strict: true, allowPositionals: true, options: AUDIT_OPTIONS });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const option = /'(-{1,2}[^'\s,]*)/.exec(message)?.[1] ?? message.split('\n')[0];

@@ -4,18 +4,11 @@ import { Deadline } from '../../agent/deadline.ts';
 import { DeadlineReachedError, SwitchoverFailedError } from '../../agent/errors.ts';
 import { publishRequest } from '../../agent/publish.ts';
 import type { RequestDetail } from '../../lib/contract.ts';
+import { SAMPLE_REQUEST } from '../kit/samples.ts';
 
 // moto cannot refuse one PutEvents and accept the next, nor hang: these cases script the bus's answers.
 const DETAIL: RequestDetail = {
-  version: 1,
-  action: 'up',
-  cluster: 'main',
-  vip: '198.19.0.50',
-  instanceId: 'i-0a632a8349b701357',
-  interface: 'eth0',
-  eni: 'eni-0f1e2d3c4b5a69788',
-  requestId: '5b0c7a8e-1d2f-4e3a-9b4c-5d6e7f8a9b0c',
-  issuedAt: '2026-11-25T10:00:00.000Z',
+  ...SAMPLE_REQUEST,
   proof: { headers: { authorization: 'AWS4-HMAC-SHA256 ...' }, body: 'Action=GetCallerIdentity&Version=2011-06-15' },
 };
 

@@ -13,6 +13,7 @@ import { EventBridgeOutcomeBus } from '../../functions/adapters/outcome-events.t
 import { identityOf } from '../../functions/core/parse-request.ts';
 import { auditEntryOf, type SwitchoverOutcome } from '../../functions/core/switchover-outcome.ts';
 import { recordOutcome } from '../../functions/switchover/audit-trail.ts';
+import { SAMPLE_REQUEST } from '../kit/samples.ts';
 
 /** The audit line's fields, in the order docs/audit.md documents them. */
 const AUDIT_FIELDS = [
@@ -27,21 +28,26 @@ const RECEIVED_AT = new Date('2026-11-25T10:00:00.100Z');
 const RECORDED_AT = new Date('2026-11-25T10:00:01.350Z');
 
 /** A request event as the agent sends it, proof included: the audit must never carry the proof. */
+/** The audit trail on the AWS adapters, whose SDK clients the tests mock. */
+function auditTrail(logger: ReturnType<typeof createLogger>, metrics: Metrics, now: () => Date) {
+  return {
+    ledger: new DynamoLedger(new DynamoDBClient({ region: 'us-east-1' }), 'pgpool-vip-ledger'),
+    outcomeBus: new EventBridgeOutcomeBus(new EventBridgeClient({ region: 'us-east-1' }), 'pgpool-vip'),
+    logger,
+    metrics,
+    ttlDays: 90,
+    now,
+  };
+}
+
 function requestEvent(): unknown {
   return {
     id: 'e1',
     source: 'pgpool.vip.agent',
     'detail-type': 'VIP Switchover Requested',
     detail: {
-      version: 1,
-      action: 'up',
-      cluster: 'main',
-      vip: '198.19.0.50',
-      instanceId: 'i-0a632a8349b701357',
-      interface: 'eth0',
-      eni: 'eni-0f1e2d3c4b5a69788',
+      ...SAMPLE_REQUEST,
       requestId: REQUEST_ID,
-      issuedAt: '2026-11-25T10:00:00.000Z',
       proof: {
         headers: { authorization: `AWS4-HMAC-SHA256 Credential=ASIA/20261125/us-east-1/sts/aws4_request, SignedHeaders=host, ${SIGNATURE}`, 'x-amz-security-token': 'SECRET-TOKEN' },
         body: 'Action=GetCallerIdentity&Version=2011-06-15',
@@ -134,14 +140,7 @@ describe('Function: recordOutcome (log line, EMF metrics, outcome event)', () =>
     const logger = createLogger({ logLevel: 'INFO' });
     const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: 'pgpool-vip' });
     const entry = await recordOutcome(
-      {
-        ledger: new DynamoLedger(new DynamoDBClient({ region: 'us-east-1' }), 'pgpool-vip-ledger'),
-        outcomeBus: new EventBridgeOutcomeBus(new EventBridgeClient({ region: 'us-east-1' }), 'pgpool-vip'),
-        logger,
-        metrics,
-        ttlDays: 90,
-        now: () => RECORDED_AT,
-      },
+      auditTrail(logger, metrics, () => RECORDED_AT),
       { ...outcomeOf(kind), ...change },
     );
     metrics.publishStoredMetrics();
@@ -173,14 +172,7 @@ describe('Function: recordOutcome (log line, EMF metrics, outcome event)', () =>
     // The clock reads 300 ms more once the ledger write and the event are done.
     const clock = [RECORDED_AT, new Date(RECORDED_AT.getTime() + 300)];
     const entry = await recordOutcome(
-      {
-        ledger: new DynamoLedger(new DynamoDBClient({ region: 'us-east-1' }), 'pgpool-vip-ledger'),
-        outcomeBus: new EventBridgeOutcomeBus(new EventBridgeClient({ region: 'us-east-1' }), 'pgpool-vip'),
-        logger,
-        metrics,
-        ttlDays: 90,
-        now: () => clock.shift() ?? RECORDED_AT,
-      },
+      auditTrail(logger, metrics, () => clock.shift() ?? RECORDED_AT),
       outcome,
     );
     metrics.publishStoredMetrics();
