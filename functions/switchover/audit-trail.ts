@@ -3,6 +3,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { describeError } from '../../lib/errors.ts';
 import { untilAborted } from '../invocation-deadline.ts';
 import { AUDIT_MESSAGE, METRICS } from '../../lib/telemetry.ts';
+import type { RequestRecord } from '../../lib/ledger-records.ts';
 import type { Ledger, OutcomeBus } from '../core/ports.ts';
 import { auditEntryOf, outcomeDetailOf, requestRecordOf, type AuditEntry, type SwitchoverOutcome } from '../core/switchover-outcome.ts';
 
@@ -29,7 +30,7 @@ export async function recordOutcome(deps: AuditTrailDeps, outcome: SwitchoverOut
   const { identity } = outcome;
 
   const [ledgerResult, eventResult] = await Promise.allSettled([
-    untilAborted(record === null ? Promise.resolve(true) : outcome.claimed ? deps.ledger.recordOutcome(record) : deps.ledger.recordUnclaimedOutcome(record), cutoff),
+    untilAborted(record === null ? Promise.resolve(true) : writeRecord(deps.ledger, record, outcome), cutoff),
     untilAborted(deps.outcomeBus.publish(outcomeDetailOf(written)), cutoff),
   ]);
   // The audit line and the duration metric come after the writes, so they include the record step.
@@ -73,4 +74,15 @@ function countOutcome(metrics: Metrics, outcome: SwitchoverOutcome, entry: Audit
   if (outcome.outcome === 'stale') metrics.addMetric(METRICS.staleRequests, MetricUnit.Count, 1);
   const ssmFailures = outcome.ssmCommands.filter((command) => !['Success', 'Sent'].includes(command.status)).length;
   if (ssmFailures > 0) metrics.addMetric(METRICS.ssmFailures, MetricUnit.Count, ssmFailures);
+}
+
+/**
+ * The request's record: over this attempt's own claim; or, when the claim's answer was lost (the
+ * outcome carries the token of a claim that may have landed), over that claim if it is there and
+ * as a new record if it is not; or, never claimed, only where no record is yet.
+ */
+async function writeRecord(ledger: Ledger, record: RequestRecord, outcome: SwitchoverOutcome): Promise<boolean> {
+  if (outcome.claimed) return await ledger.recordOutcome(record);
+  if (outcome.claimToken !== null) return (await ledger.recordOutcome(record)) || (await ledger.recordUnclaimedOutcome(record));
+  return await ledger.recordUnclaimedOutcome(record);
 }

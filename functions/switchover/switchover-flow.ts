@@ -18,7 +18,7 @@ import { dryRunReport } from '../core/dry-run.ts';
 import { checkClusterNetwork, checkMember } from '../core/member-check.ts';
 import type { Member, VipRoute } from '../core/model.ts';
 import { clusterFor, identityOf, parseRequest, type RequestIdentity } from '../core/parse-request.ts';
-import { RouteTableNotFoundError, type ClaimInput, type SwitchoverPorts } from '../core/ports.ts';
+import { RouteTableNotFoundError, type ClaimInput, type ClaimResult, type SwitchoverPorts } from '../core/ports.ts';
 import { RequestRejectedError, StepFailedError, StepFaultError, stepTimer, verdictOfError, type Step } from '../core/steps.ts';
 import { auditEntryOf, type AuditEntry, type SwitchoverOutcome } from '../core/switchover-outcome.ts';
 import { checkProofOffline, confirmCaller } from '../core/verify-proof.ts';
@@ -86,6 +86,8 @@ type Committed =
       next: VipRecord | null;
       holderBefore: string | null;
       sourceDestCheckDisabled: boolean;
+      /** Turning the receiver's source/dest check off failed beside a claim that landed; or null. */
+      sourceDestCheckFailure: Error | null;
     };
 type Decided = Extract<Committed, { kind: 'claimed' }>;
 
@@ -114,6 +116,8 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     const { step, durations } = stepTimer(undefined, cutoff.signal);
     let facts: Facts = { identity: identityOf(event), receivedAt: now() };
     let verdict: Verdict;
+    // The token of the last claim sent: a claim whose answer was lost may have landed.
+    const attempted: { claimToken: string | null } = { claimToken: null };
     try {
       const { request, cluster } = await step('parse', () => parsed(event));
       facts = { ...facts, interface: request.interface, eni: request.eni, digest: requestDigest(request), dryRun: request.dryRun === true };
@@ -125,16 +129,19 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
         step('read', () => look(cluster, request)),
       );
       facts = { ...facts, callerArn };
-      const committed = await decideAndClaim(step, request, cluster, facts, sight, remainingMs);
+      const committed = await decideAndClaim(step, request, cluster, facts, sight, remainingMs, attempted);
       if (committed.kind === 'duplicate') return duplicateDelivery(facts, committed.record);
       facts = { ...facts, ...claimFacts(committed) };
       if (committed.kind === 'refused') throw committed.rejection;
+      if (committed.sourceDestCheckFailure !== null) throw committed.sourceDestCheckFailure;
       // A dry run stops here: decided and claimed, with no VIP record written; it reports the plan.
       const acted = request.dryRun === true ? planOnly(committed, request) : await act(step, committed, request, cluster, deadline);
       facts = { ...facts, ...acted.facts };
       verdict = acted.verdict;
     } catch (error) {
       verdict = verdictOfError(error);
+      // Recorded over this invocation's own claim if it landed, so the request is not left claimed.
+      if (facts.claimed !== true && attempted.claimToken !== null) facts = { ...facts, claimToken: attempted.claimToken };
       if (error instanceof StepFaultError || !(error instanceof PgpoolVipError)) {
         logger.error('unexpected error in switchover', { step: verdict.failedStep, error: describeError(error instanceof StepFaultError ? error.cause : error) });
       }
@@ -190,12 +197,21 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
    * was read, nothing was written: read again and decide again. A verified request that is
    * refused is claimed too, so that a redelivery is answered from the ledger.
    */
-  async function decideAndClaim(step: Step, request: RequestDetail, cluster: ClusterConfig, facts: Facts, first: Sight, remainingMs: number): Promise<Committed> {
+  async function decideAndClaim(
+    step: Step,
+    request: RequestDetail,
+    cluster: ClusterConfig,
+    facts: Facts,
+    first: Sight,
+    remainingMs: number,
+    attempted: { claimToken: string | null },
+  ): Promise<Committed> {
     let sight = first;
     let sourceDestCheckDisabled = false;
     for (let attempt = 1; ; attempt += 1) {
       const claim = claimInput(request, facts, sight.earlier, remainingMs);
       const check = await step('validate', () => memberCheck(request, cluster, sight));
+      attempted.claimToken = claim.claimToken;
       if (check instanceof RequestRejectedError) {
         const claimed = await step('claim', () => ports.ledger.claim(claim));
         if (claimed.kind !== 'claimed') return claimed.kind === 'duplicate' ? claimed : unreachable(claimed);
@@ -212,15 +228,33 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
       const dryRun = request.dryRun === true;
       const disableCheck: boolean = !dryRun && receiving !== null && !sourceDestCheckDisabled;
       const written = dryRun ? null : next;
-      const [claimed] = await Promise.all([
+      // Both settle before either counts: a claim that landed beside a failed check must be
+      // known, so that the failure is recorded over it rather than leaving the request claimed.
+      const [claimSettled, checkSettled]: [PromiseSettledResult<ClaimResult>, PromiseSettledResult<void>] = await Promise.allSettled([
         step('claim', () => ports.ledger.claim(claim, written === null ? undefined : { next: written, expectedVersion: vip?.version ?? null })),
         disableCheck && receiving !== null ? step('source-dest-check', () => ports.members.disableSourceDestCheck(receiving)) : undefined,
       ]);
-      sourceDestCheckDisabled ||= disableCheck;
+      if (claimSettled.status === 'rejected') throw claimSettled.reason;
+      const claimed = claimSettled.value;
+      const sourceDestCheckFailure: Error | null = checkSettled.status !== 'rejected' ? null : checkSettled.reason instanceof Error ? checkSettled.reason : new StepFaultError('source-dest-check', checkSettled.reason);
+      sourceDestCheckDisabled ||= disableCheck && sourceDestCheckFailure === null;
       if (claimed.kind === 'duplicate') return claimed;
       if (claimed.kind === 'claimed') {
-        return { kind: 'claimed', attempts: claimed.attempts, claimToken: claim.claimToken, plan, members, written, next, holderBefore: vip?.holderInstanceId ?? null, sourceDestCheckDisabled };
+        return {
+          kind: 'claimed',
+          attempts: claimed.attempts,
+          claimToken: claim.claimToken,
+          plan,
+          members,
+          written,
+          next,
+          holderBefore: vip?.holderInstanceId ?? null,
+          sourceDestCheckDisabled,
+          sourceDestCheckFailure,
+        };
       }
+      // Nothing was claimed (the VIP record changed): a failed check fails the request here.
+      if (sourceDestCheckFailure !== null) throw sourceDestCheckFailure;
       if (attempt >= VIP_WRITE_ATTEMPTS) {
         throw new StepFailedError('ledger', `the VIP record of cluster "${cluster.name}" kept changing under this request; gave up after ${attempt} attempts`);
       }

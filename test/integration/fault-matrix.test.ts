@@ -4,7 +4,7 @@ import { describeCell, MATRIX_CALLS, runCell, type MatrixCell, type MatrixFault 
 import type { World } from '../../local/world.ts';
 import { sharedMoto } from '../kit/moto.ts';
 
-// A few representative cells of the fault matrix (`npm run bench:faults` runs them all): each
+// Representative cells of the fault matrix (`npm run bench:faults` runs them all): each
 // runs node 1 up, node 2 up (takeover), node 2 down through the front door with the controller's
 // production retry settings, the fault on one call; a request that ends `failed` is sent again,
 // as the agent does. Every request must end as a run without faults would, with one final record.
@@ -15,6 +15,12 @@ const CELLS: ReadonlyArray<[operation: string, fault: MatrixFault, path: 'up' | 
   ['TransactWriteItems', 'drop-after', 'up', 'once'],
   // Every route write fails until the request has failed once: recorded failed, resent, applied.
   ['ReplaceRoute', 'server-error', 'up', 'always'],
+  // Every answer to the claim's transaction lost although it took effect: the failure is
+  // recorded over the claim that landed, and the resend converges.
+  ['TransactWriteItems', 'drop-after', 'up', 'always'],
+  // The receiver's source/dest check cannot be turned off beside a claim that landed: recorded
+  // failed over that claim (not left claimed), and the resend converges.
+  ['ModifyNetworkInterfaceAttribute', 'server-error', 'up', 'always'],
   // The script failed on the node: the request fails, the resend converges.
   ['SendCommand', 'ssm-command-failed', 'up', 'once'],
   // The ledger's reads throttled on the way down.
