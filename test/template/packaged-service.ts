@@ -1,4 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,14 +64,7 @@ export async function runPackage(options: { stage?: string; configFile?: string;
     ],
     { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const status = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve(code));
-  });
+  const { status, stdout, stderr } = await finished(child);
   const cleanup = (): void => {
     rmSync(dir, { recursive: true, force: true });
     rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
@@ -106,4 +100,17 @@ export function resource(template: CfnTemplate, logicalId: string): CfnResource 
   const found = template.Resources[logicalId];
   if (found === undefined) throw new Error(`template has no resource ${logicalId}`);
   return found;
+}
+
+/** A child's exit status and everything it wrote, once it has closed. */
+export async function finished(child: ChildProcessByStdio<null, Readable, Readable>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const status = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code));
+  });
+  return { status, stdout, stderr };
 }

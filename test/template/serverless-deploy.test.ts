@@ -28,7 +28,7 @@ import {
   type StackContext,
 } from './deployer-permissions.ts';
 import { MOTO_DEPENDENT_DROPS, MOTO_UNSUPPORTED_TYPES } from './moto-stack.ts';
-import { REPO_ROOT, requireTool, runPackage, TEMPLATE_FILE, type CfnTemplate, type PackageRun } from './packaged-service.ts';
+import { finished, REPO_ROOT, requireTool, runPackage, TEMPLATE_FILE, type CfnTemplate, type PackageRun } from './packaged-service.ts';
 
 // `serverless deploy` and `serverless remove` themselves, pointed at moto with the SDK's standard
 // AWS_ENDPOINT_URL: the framework creates its stack and deployment bucket, uploads, runs its
@@ -81,15 +81,7 @@ async function serverless(args: string[]): Promise<CliRun> {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const status = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  return { status, stdout, stderr };
+  return await finished(child);
 }
 
 function recordedCalls(): string[] {
