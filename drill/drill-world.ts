@@ -1,4 +1,4 @@
-import { DeleteRouteCommand, DescribeInstancesCommand, DescribeRouteTablesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { DeleteRouteCommand, DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
@@ -14,7 +14,7 @@ import { requestKey } from '../lib/ledger-records.ts';
 import { motoClients, MOTO_ACCOUNT_ID, type AwsClients } from '../local/aws-clients.ts';
 import { startLocalController, type LocalController } from '../local/controller.ts';
 import { startMotoServer, type MotoServer } from '../local/moto-server.ts';
-import { createWorld, instanceRoleCredentials, type World, type WorldInstance } from '../local/world.ts';
+import { createWorld, instanceRoleCredentials, runInstance, type World, type WorldInstance } from '../local/world.ts';
 import type { SwitchoverResult } from '../functions/switchover/switchover-flow.ts';
 import { startAwsFrontDoor, type AwsFrontDoor } from './aws-front-door.ts';
 import { NO_LATENCY, type LatencyModel } from '../local/front-door/latency-profile.ts';
@@ -339,22 +339,7 @@ export class DrillWorld {
   /** An instance in the same VPC that is not a cluster member (no member tag), with role credentials. */
   public async createNonMember(): Promise<{ instanceId: string; eni: string; credentials: WorldInstance['credentials'] }> {
     const subnetId = this.world.instances[0]?.subnetId;
-    const run = await this.clients.ec2.send(
-      new RunInstancesCommand({
-        ImageId: 'ami-12c6146b',
-        InstanceType: 't3.micro',
-        MinCount: 1,
-        MaxCount: 1,
-        SubnetId: subnetId,
-        IamInstanceProfile: { Name: this.world.roleName },
-        TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'not-a-member' }] }],
-      }),
-    );
-    const instanceId = run.Instances?.[0]?.InstanceId;
-    if (instanceId === undefined) throw new Error('RunInstances answered without an instance');
-    const described = await this.clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
-    const eni = described.Reservations?.[0]?.Instances?.[0]?.NetworkInterfaces?.[0]?.NetworkInterfaceId;
-    if (eni === undefined) throw new Error('the non-member instance has no ENI');
+    const { instanceId, eni } = await runInstance(this.clients, { subnetId, roleName: this.world.roleName, name: 'not-a-member' });
     const credentials = await instanceRoleCredentials(this.clients, this.world.roleName, instanceId);
     return { instanceId, eni, credentials };
   }

@@ -133,26 +133,7 @@ export async function createWorld(clients: AwsClients, options: WorldOptions = {
     );
     const subnetId = required(subnet.Subnet?.SubnetId, 'SubnetId');
     const privateIp = index < DEMO.nodeSubnets.length ? spec.privateIp : `198.18.${index + 1}.10`;
-    const run = await clients.ec2.send(
-      new RunInstancesCommand({
-        ImageId: 'ami-12c6146b',
-        InstanceType: 't3.micro',
-        MinCount: 1,
-        MaxCount: 1,
-        SubnetId: subnetId,
-        PrivateIpAddress: privateIp,
-        IamInstanceProfile: { Name: roleName },
-        TagSpecifications: [
-          {
-            ResourceType: 'instance',
-            Tags: [{ Key: 'Name', Value: `${prefix}pgpool-${index + 1}` }],
-          },
-        ],
-      }),
-    );
-    const instanceId = required(run.Instances?.[0]?.InstanceId, 'InstanceId');
-    const described = await describeInstance(clients, instanceId);
-    const eni = required(described.NetworkInterfaces?.[0]?.NetworkInterfaceId, 'NetworkInterfaceId');
+    const { instanceId, eni, described } = await runInstance(clients, { subnetId, roleName, name: `${prefix}pgpool-${index + 1}`, privateIp });
     // Members carry the tag on the instance and on its ENI, as the deploy guide asks (ENIs do not inherit it).
     if (options.tagMembers ?? true) {
       await clients.ec2.send(
@@ -241,6 +222,28 @@ export async function createWorld(clients: AwsClients, options: WorldOptions = {
       ],
     },
   };
+}
+
+/** One instance with the role's instance profile, in a subnet of the world; its ENI from EC2. */
+export async function runInstance(
+  clients: AwsClients,
+  spec: { subnetId: string | undefined; roleName: string; name: string; privateIp?: string },
+): Promise<{ instanceId: string; eni: string; described: Instance }> {
+  const run = await clients.ec2.send(
+    new RunInstancesCommand({
+      ImageId: 'ami-12c6146b',
+      InstanceType: 't3.micro',
+      MinCount: 1,
+      MaxCount: 1,
+      SubnetId: spec.subnetId,
+      ...(spec.privateIp === undefined ? {} : { PrivateIpAddress: spec.privateIp }),
+      IamInstanceProfile: { Name: spec.roleName },
+      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: spec.name }] }],
+    }),
+  );
+  const instanceId = required(run.Instances?.[0]?.InstanceId, 'InstanceId');
+  const described = await describeInstance(clients, instanceId);
+  return { instanceId, eni: required(described.NetworkInterfaces?.[0]?.NetworkInterfaceId, 'NetworkInterfaceId'), described };
 }
 
 /** Credentials as the instance profile hands them out: AssumeRole with the instance id as session name. */
