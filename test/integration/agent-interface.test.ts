@@ -18,7 +18,7 @@ describe.skipIf(!isRoot)('Function: pgpool-vip on a node interface (network name
   let emulateSsm = true;
 
   beforeAll(async () => {
-    stage = await startNetnsNode({ tag: 't', hostAddress: '198.18.254.1', nodeAddress: '198.18.254.2', config: {} });
+    stage = await startNetnsNode({ tag: 't', config: {} });
     const { moto, world, node } = stage;
     const instance = node.instance;
     const controller = startLocalController({

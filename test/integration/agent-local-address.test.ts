@@ -20,7 +20,7 @@ describe.skipIf(!isRoot)('Function: pgpool-vip up with localAddress on a node in
   const results: SwitchoverResult[] = [];
 
   beforeAll(async () => {
-    stage = await startNetnsNode({ tag: 'l', hostAddress: '198.18.253.1', nodeAddress: '198.18.253.2', config: { localAddress: true, deadlineSeconds: 20 } });
+    stage = await startNetnsNode({ tag: 'l', config: { localAddress: true, deadlineSeconds: 20 } });
     stage.stops.push(startLocalController({ endpoint: stage.moto.endpoint, world: stage.world, onResult: (result) => results.push(result) }));
     withoutNetAdmin = join(stage.bundle.dir, 'node-without-net-admin');
     await writeFile(withoutNetAdmin, `#!/bin/sh\nexec setpriv --inh-caps=-net_admin --bounding-set=-net_admin -- ${process.execPath} "$@"\n`);

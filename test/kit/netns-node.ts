@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { buildAgentBundle, startAgentNode, type AgentNode } from '../../local/agent-node.ts';
 import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
@@ -28,13 +29,59 @@ export interface NetnsNode {
   stop(): Promise<void>;
 }
 
+/** Where the test kit's node links take their /30s: inside 198.18.0.0/15, apart from the drill's. */
+const LINK_POOL = { base: (198 << 24) | (18 << 16) | (128 << 8), slots: 4096 };
+const dotted = (address: number): string => [24, 16, 8, 0].map((shift) => (address >>> shift) & 255).join('.');
+
+/**
+ * A /30 no interface of this machine uses yet, picked at random: two copies of the suite at once
+ * (or a namespace a killed run left behind) must not answer for this run's IMDS or moto.
+ */
+export function freeLink(): { hostAddress: string; nodeAddress: string } {
+  const used = ip('-4', '-o', 'addr', 'show');
+  for (let attempt = 0; attempt < 64; attempt += 1) {
+    const base = LINK_POOL.base + randomInt(0, LINK_POOL.slots) * 4;
+    const link = { hostAddress: dotted(base + 1), nodeAddress: dotted(base + 2) };
+    if (!used.includes(` ${link.hostAddress}/`) && !used.includes(` ${link.nodeAddress}/`)) return link;
+  }
+  throw new Error('no free /30 for a test node in 198.18.128.0/18');
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Removes the namespaces (and host veths) this kit started in runs whose process is gone: a test
+ * run killed half-way leaves them, and they are named by that run's pid.
+ */
+export function removeOrphanedNodes(): void {
+  for (const line of ip('netns', 'list').split('\n')) {
+    const match = /^pgvip-([a-z]{1,2})-(\d+)\b/.exec(line);
+    if (match === null || alive(Number(match[2]))) continue;
+    const [netns, tag, pid] = [`pgvip-${match[1]}-${match[2]}`, match[1], match[2]];
+    for (const args of [['netns', 'del', netns], ['link', 'del', `pgv${tag}${pid}`.slice(0, 15)]]) {
+      try {
+        execFileSync('ip', args, { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
 export async function startNetnsNode(options: {
   /** A letter or two that keeps this file's namespace and veth apart from other files'. */
   tag: string;
-  hostAddress: string;
-  nodeAddress: string;
   config: Record<string, unknown>;
 }): Promise<NetnsNode> {
+  removeOrphanedNodes();
+  const { hostAddress, nodeAddress } = freeLink();
   const netns = `pgvip-${options.tag}-${process.pid}`;
   const hostVeth = `pgv${options.tag}${process.pid}`.slice(0, 15);
   const stops: NetnsNode['stops'] = [];
@@ -54,22 +101,22 @@ export async function startNetnsNode(options: {
   };
   ip('netns', 'add', netns);
   ip('link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns);
-  ip('addr', 'add', `${options.hostAddress}/30`, 'dev', hostVeth);
+  ip('addr', 'add', `${hostAddress}/30`, 'dev', hostVeth);
   ip('link', 'set', hostVeth, 'up');
   ip('-n', netns, 'link', 'set', 'lo', 'up');
-  const [moto, bundle] = await Promise.all([startMotoServer({ host: options.hostAddress }), buildAgentBundle()]);
+  const [moto, bundle] = await Promise.all([startMotoServer({ host: hostAddress }), buildAgentBundle()]);
   const clients = motoClients(moto.endpoint);
   Object.assign(started, { moto, bundle, clients });
   const world = await createWorld(clients, { prefix: `${options.tag}${process.pid}-`, instanceCount: 2 });
   const instance = world.instances[0];
   if (instance === undefined) throw new Error('no instance');
   ip('-n', netns, 'link', 'set', 'eth0', 'address', instance.mac);
-  ip('-n', netns, 'addr', 'add', `${options.nodeAddress}/30`, 'dev', 'eth0');
+  ip('-n', netns, 'addr', 'add', `${nodeAddress}/30`, 'dev', 'eth0');
   ip('-n', netns, 'link', 'set', 'eth0', 'up');
   const node = await startAgentNode(world, 0, {
     awsEndpoint: moto.endpoint,
     dir: bundle.dir,
-    imdsHost: options.hostAddress,
+    imdsHost: hostAddress,
     macOverride: false,
     config: { routeTables: world.routeTableIds, ...options.config },
   });
