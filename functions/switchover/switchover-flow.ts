@@ -16,7 +16,7 @@ import { routesForTakeover } from '../core/route-takeover.ts';
 import { decide, nextVipRecord, routePlansFor, type Handoff, type SwitchoverPlan } from '../core/decide.ts';
 import { dryRunReport } from '../core/dry-run.ts';
 import { checkClusterNetwork, checkMember } from '../core/member-check.ts';
-import type { Member, VipRoute } from '../core/model.ts';
+import type { Member, RoutePlan, VipRoute } from '../core/model.ts';
 import { clusterFor, identityOf, parseRequest, type RequestIdentity } from '../core/parse-request.ts';
 import { RouteTableNotFoundError, type ClaimInput, type ClaimResult, type SwitchoverPorts } from '../core/ports.ts';
 import { RequestRejectedError, StepFailedError, StepFaultError, stepTimer, verdictOfError, type Step } from '../core/steps.ts';
@@ -322,10 +322,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     }
     // The routes never wait for SSM; whether a newer request overtook this one is asked as soon as
     // the routes are written, while SSM is still at work.
-    const routed = step('route', () => rewriteRoutes(ports.routeTables, cluster.vip, request.eni, plan.routes));
-    const overtaken = routed.then(() =>
-      written === null ? null : step('ledger', () => supersedingRequest(cluster, written.version, request.instanceId)),
-    );
+    const { routed, overtaken } = routeAndWatch(step, cluster, request.eni, plan.routes, written, request.instanceId);
     // An agent with CAP_NET_ADMIN put the VIP on its interface itself (the local fast path).
     const adding = request.localAddress === true ? ADDED_BY_AGENT : step('ssm-add', () => addToSender(target));
     const [rewritten, added, newer] = await Promise.all([routed, adding, overtaken]);
@@ -354,8 +351,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
   async function handOver(step: Step, handoff: Handoff, written: VipRecord, request: RequestDetail, cluster: ClusterConfig, deadline: number) {
     const { claim } = handoff;
     const base = { nodeAddress: ports.nodeAddress, cluster, requestId: request.requestId, waitMs: ssmWaitMs(deadline) };
-    const routed = step('route', () => rewriteRoutes(ports.routeTables, cluster.vip, claim.eni, handoff.routes));
-    const overtaken = routed.then(() => step('ledger', () => supersedingRequest(cluster, written.version, claim.instanceId)));
+    const { routed, overtaken } = routeAndWatch(step, cluster, claim.eni, handoff.routes, written, claim.instanceId);
     const [rewritten, removed, added, newer] = await Promise.all([
       routed,
       step('ssm-remove', () => changeAddress({ ...base, instanceId: request.instanceId }, 'remove')),
@@ -384,6 +380,17 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     const report = dryRunReport(decided.plan, decided.members, request);
     const verdict: Verdict = { outcome: report.outcome, reason: report.reason, failedStep: null };
     return { facts: { routes: report.routes, ssmCommands: report.ssmCommands }, verdict };
+  }
+
+  /**
+   * Every planned table's route to `eni`, all at once; then, as soon as they are written, the VIP
+   * record of a newer request for another instance that took the VIP meanwhile (null when there is
+   * none, or when this request wrote no VIP record).
+   */
+  function routeAndWatch(step: Step, cluster: ClusterConfig, eni: string, plans: RoutePlan[], written: VipRecord | null, holder: string) {
+    const routed = step('route', () => rewriteRoutes(ports.routeTables, cluster.vip, eni, plans));
+    const overtaken = routed.then(() => (written === null ? null : step('ledger', () => supersedingRequest(cluster, written.version, holder))));
+    return { routed, overtaken };
   }
 
   /** How long to wait for SSM on the sender: the configured wait, cut to the time left. */
