@@ -1,14 +1,17 @@
 import {
   CreateRouteCommand,
+
   DescribeRouteTablesCommand,
   ReplaceRouteCommand,
   type EC2Client,
+
   type Route,
   type RouteTable,
 } from '@aws-sdk/client-ec2';
+import type { FinalizeRequestMiddleware } from '@smithy/types';
 
 import { vipCidr, type VipRoute } from '../core/model.ts';
-import { RouteTableNotFoundError, type RouteTables } from '../core/ports.ts';
+import { laterLanding, RouteTableNotFoundError, UnansweredRouteWriteError, type RouteTables, type RouteWriteReceipt } from '../core/ports.ts';
 
 /** The route-tables port on EC2. */
 export class Ec2RouteTables implements RouteTables {
@@ -22,7 +25,7 @@ export class Ec2RouteTables implements RouteTables {
     return describeVipRoutesInVpc(this.ec2, vpcId, vip);
   }
 
-  public pointVipRoute(change: { routeTableId: string; vip: string; eni: string; exists: boolean }): Promise<void> {
+  public pointVipRoute(change: { routeTableId: string; vip: string; eni: string; exists: boolean }): Promise<RouteWriteReceipt> {
     return pointVipRoute(this.ec2, change);
   }
 }
@@ -90,25 +93,82 @@ function routeTarget(route: Route): string {
   return `other:${other ?? 'unknown'}`;
 }
 
+/**
+ * How long after the controller gave up on a route write's attempt EC2 may still apply it. EC2
+ * publishes no bound on how long it goes on with a request whose client has gone; an attempt is
+ * given up on only after the clients' 3 s request timeout (or a dropped connection), and what
+ * lands later than this is left to the reconciler (docs/design.md, "Late route writes").
+ */
+export const UNANSWERED_WRITE_LANDS_WITHIN_MS = 5_000;
+
+interface RouteInput {
+  RouteTableId: string;
+  DestinationCidrBlock: string;
+  NetworkInterfaceId: string;
+}
+
 /** Points VIP/32 at the ENI: create when absent, replace when present (the route is never deleted). */
 async function pointVipRoute(
   ec2: EC2Client,
   change: { routeTableId: string; vip: string; eni: string; exists: boolean },
-): Promise<void> {
-  const input = {
+): Promise<RouteWriteReceipt> {
+  const input: RouteInput = {
     RouteTableId: change.routeTableId,
     DestinationCidrBlock: vipCidr(change.vip),
     NetworkInterfaceId: change.eni,
   };
-  if (change.exists) {
-    await ec2.send(new ReplaceRouteCommand(input));
-    return;
-  }
+  const unanswered = { until: null as number | null };
   try {
-    await ec2.send(new CreateRouteCommand(input));
+    if (change.exists) {
+      await replaceRoute(ec2, input, unanswered);
+      return { mayLandUntil: unanswered.until };
+    }
+    try {
+      await createRoute(ec2, input, unanswered);
+    } catch (error) {
+      // Someone created it between our read and our write: replacing converges to the same end.
+      if ((error as Error).name !== 'RouteAlreadyExists') throw error;
+      await replaceRoute(ec2, input, unanswered);
+    }
+    return { mayLandUntil: unanswered.until };
   } catch (error) {
-    // Someone created it between our read and our write: replacing converges to the same end.
-    if ((error as Error).name !== 'RouteAlreadyExists') throw error;
-    await ec2.send(new ReplaceRouteCommand(input));
+    throw unanswered.until === null ? error : new UnansweredRouteWriteError(error, unanswered.until);
   }
+}
+
+/** Where the watch of each attempt goes: inside the SDK's retries, so it sees every attempt. */
+const EACH_ATTEMPT = { step: 'finalizeRequest', priority: 'low', name: 'unansweredRouteWrites' } as const;
+
+function replaceRoute(ec2: EC2Client, input: RouteInput, unanswered: { until: number | null }) {
+  const command = new ReplaceRouteCommand(input);
+  command.middlewareStack.add(watchAttempts(unanswered), EACH_ATTEMPT);
+  return ec2.send(command);
+}
+
+function createRoute(ec2: EC2Client, input: RouteInput, unanswered: { until: number | null }) {
+  const command = new CreateRouteCommand(input);
+  command.middlewareStack.add(watchAttempts(unanswered), EACH_ATTEMPT);
+  return ec2.send(command);
+}
+
+/**
+ * Watches each attempt of a route write: one that ends without an answer from EC2 may still be
+ * applied, so `unanswered.until` is moved past it.
+ */
+function watchAttempts<I extends object, O extends object>(unanswered: { until: number | null }): FinalizeRequestMiddleware<I, O> {
+  return (next) => async (args) => {
+    try {
+      return await next(args);
+    } catch (error) {
+      if (!answered(error)) unanswered.until = laterLanding(unanswered.until, Date.now() + UNANSWERED_WRITE_LANDS_WITHIN_MS);
+      throw error;
+    }
+  };
+}
+
+/** Whether EC2 answered the attempt (an error answer included): only then is it known to be over. */
+function answered(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const status = (error as { $metadata?: { httpStatusCode?: unknown } }).$metadata?.httpStatusCode;
+  return '$response' in error || typeof status === 'number';
 }

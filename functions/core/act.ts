@@ -3,12 +3,14 @@ import type { RouteReport } from '../../lib/contract.ts';
 import { describeError } from '../../lib/errors.ts';
 import type { SsmCommandReport } from '../../lib/ledger-records.ts';
 import type { Member, RoutePlan } from './model.ts';
-import type { AddressAction, NodeAddress, RouteTables } from './ports.ts';
+import { laterLanding, UnansweredRouteWriteError, type AddressAction, type NodeAddress, type RouteTables } from './ports.ts';
 
 /** What one action on the network did; `failure` is null when it succeeded. */
 export interface RouteWrites {
   routes: RouteReport[];
   failure: string | null;
+  /** Until when an attempt given up on may still land (ms since the epoch), or null. */
+  mayLandUntil: number | null;
 }
 export interface AddressChange {
   report: SsmCommandReport;
@@ -19,8 +21,8 @@ export interface AddressChange {
 export async function rewriteRoutes(routeTables: RouteTables, vip: string, eni: string, plans: RoutePlan[]): Promise<RouteWrites> {
   const results = await Promise.allSettled(
     plans.map(async (plan) => {
-      if (plan.change === 'keep') return;
-      await routeTables.pointVipRoute({ routeTableId: plan.routeTableId, vip, eni, exists: plan.change === 'replace' });
+      if (plan.change === 'keep') return { mayLandUntil: null };
+      return await routeTables.pointVipRoute({ routeTableId: plan.routeTableId, vip, eni, exists: plan.change === 'replace' });
     }),
   );
   const routes = plans.map((plan, index): RouteReport => ({
@@ -30,7 +32,11 @@ export async function rewriteRoutes(routeTables: RouteTables, vip: string, eni: 
   const failures = results.flatMap((result, index) =>
     result.status === 'rejected' ? [`route table ${plans[index]?.routeTableId}: ${describeError(result.reason)}`] : [],
   );
-  return { routes, failure: failures.length === 0 ? null : failures.join('; ') };
+  const mayLandUntil = results.reduce<number | null>((until, result) => {
+    if (result.status === 'fulfilled') return laterLanding(until, result.value.mayLandUntil);
+    return result.reason instanceof UnansweredRouteWriteError ? laterLanding(until, result.reason.mayLandUntil) : until;
+  }, null);
+  return { routes, failure: failures.length === 0 ? null : failures.join('; '), mayLandUntil };
 }
 
 /** Who runs the address command, for whom, and how long to wait for it. */

@@ -91,8 +91,40 @@ export interface RouteTables {
   readVipRoutes(routeTableIds: string[], vip: string): Promise<VipRoute[]>;
   /** Every table of the VPC that has a VIP/32 route, configured or not. */
   readVipRoutesInVpc(vpcId: string, vip: string): Promise<VipRoute[]>;
-  /** Points VIP/32 at the ENI: create when `exists` is false, else replace. */
-  pointVipRoute(change: { routeTableId: string; vip: string; eni: string; exists: boolean }): Promise<void>;
+  /**
+   * Points VIP/32 at the ENI: create when `exists` is false, else replace. Resolves when one
+   * attempt was answered with success; rejects (with UnansweredRouteWriteError when an attempt
+   * went unanswered) when none was.
+   */
+  pointVipRoute(change: { routeTableId: string; vip: string; eni: string; exists: boolean }): Promise<RouteWriteReceipt>;
+}
+
+/**
+ * What a route write leaves behind. An attempt given up on before its answer came (a request
+ * timeout, a dropped connection, the invocation's deadline) may still be applied by EC2 after a
+ * later attempt succeeded, and after a newer switchover moved the route: `mayLandUntil` says until
+ * when (ms since the epoch), or is null when every attempt was answered.
+ */
+export interface RouteWriteReceipt {
+  mayLandUntil: number | null;
+}
+
+/** A route write that failed after one of its attempts went unanswered: that attempt may still land. */
+export class UnansweredRouteWriteError extends Error {
+  public constructor(
+    cause: unknown,
+    public readonly mayLandUntil: number,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    // The failure reads as EC2's own error: only the late landing is added.
+    this.name = cause instanceof Error ? cause.name : 'Error';
+  }
+}
+
+/** Until when a route write may still land: the later of two, either possibly null. */
+export function laterLanding(one: number | null, other: number | null): number | null {
+  if (one === null) return other;
+  return other === null ? one : Math.max(one, other);
 }
 
 /** One instance at a time: all the reconciler needs to know of the members. */

@@ -167,6 +167,15 @@ describe.each([
       expect(replaced).toEqual([{ routeTableId: table, vpcId: world.vpcId, target: two.eni, state: 'active' }]);
     });
 
+    it('reports nothing that may still land when every attempt of a write was answered', async () => {
+      const table = world.nextTable();
+
+      const created = await world.ports.routeTables.pointVipRoute({ routeTableId: table, vip: VIP, eni: member(world, 0).eni, exists: false });
+      const replaced = await world.ports.routeTables.pointVipRoute({ routeTableId: table, vip: VIP, eni: member(world, 1).eni, exists: true });
+
+      expect([created, replaced]).toEqual([{ mayLandUntil: null }, { mayLandUntil: null }]);
+    });
+
     it('ends on the ENI asked for when the route was created by someone else between the read and the create', async () => {
       const table = world.nextTable();
       await world.ports.routeTables.pointVipRoute({ routeTableId: table, vip: VIP, eni: member(world, 0).eni, exists: false });

@@ -21,7 +21,7 @@ function holdFirstRouteWrite(slow: MemoryHarness, meanwhile: () => Promise<unkno
     } else if (alsoFail.laterWrites === true) {
       throw new MemoryAwsError('RequestLimitExceeded', 'Request limit exceeded.');
     }
-    await point(change);
+    return await point(change);
   };
 }
 

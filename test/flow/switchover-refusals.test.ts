@@ -188,7 +188,7 @@ describe('Function: switchover handler refusals (in memory)', () => {
         failures -= 1;
         throw new MemoryAwsError('RequestLimitExceeded', 'Request limit exceeded.');
       }
-      await point(change);
+      return await point(change);
     };
     const [node1] = harness.world.instances;
     const signed = await signedDetail(harness.world, node1 as WorldInstance, { action: 'up', stsEndpoint: MEMORY_STS_ENDPOINT });

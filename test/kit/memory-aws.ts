@@ -19,6 +19,7 @@ import {
   type NodeAddress,
   type OutcomeBus,
   type RouteTables,
+  type RouteWriteReceipt,
   type SwitchoverPorts,
   type VipWrite,
 } from '../../functions/core/ports.ts';
@@ -70,6 +71,13 @@ export class MemoryAwsError extends Error {
   }
 }
 
+/** A route write whose first attempt was given up on: EC2 applies that attempt later. */
+export interface LateRouteWrite {
+  routeTableId: string;
+  destination: string;
+  eni: string;
+}
+
 interface SentCommand {
   commandId: string;
   command: AddressCommand;
@@ -91,6 +99,9 @@ export class MemoryAws {
   public beforeCall: (call: string, input: unknown) => void | Promise<void> = () => undefined;
   /** How nodes answer commands; default: the document succeeds. */
   public commandBehaviour: CommandBehaviour = () => undefined;
+  /** First attempts of route writes that were given up on and have not landed yet. */
+  public readonly lateRouteWrites: LateRouteWrite[] = [];
+  private readonly heldRouteWrites: Array<{ matches: (change: { routeTableId: string; eni: string }) => boolean; landsWithinMs: number }> = [];
   private readonly sessions = new Map<string, { secretAccessKey: string; arn: string }>();
 
   public constructor(
@@ -132,6 +143,29 @@ export class MemoryAws {
 
   public deleteRoute(routeTableId: string, destination: string): void {
     this.table(routeTableId).routes.delete(destination);
+  }
+
+  /**
+   * The next route write that `matches` is held as a request timeout holds it: its first attempt
+   * is given up on, the SDK's retry is applied at once, and the first attempt stays in
+   * `lateRouteWrites` until landLateRouteWrites() applies it, as EC2 may after the caller went on.
+   * The port reports that it may land within `landsWithinMs`.
+   */
+  public holdRouteWrite(matches: (change: { routeTableId: string; eni: string }) => boolean, landsWithinMs: number): void {
+    this.heldRouteWrites.push({ matches, landsWithinMs });
+  }
+
+  /** EC2 applies the attempts given up on, now (whatever the route says by then). */
+  public landLateRouteWrites(): void {
+    for (const late of this.lateRouteWrites.splice(0)) this.table(late.routeTableId).routes.set(late.destination, { target: late.eni, state: 'active' });
+  }
+
+  /** Takes the hold that matches the write, if any: how long its first attempt may take to land. */
+  public takeHeldRouteWrite(change: { routeTableId: string; eni: string }): number | null {
+    const index = this.heldRouteWrites.findIndex((held) => held.matches(change));
+    if (index < 0) return null;
+    const [held] = this.heldRouteWrites.splice(index, 1);
+    return held?.landsWithinMs ?? null;
   }
 
   /** Instance-profile credentials of `instanceId` under `roleName`; the STS port knows them. */
@@ -272,15 +306,18 @@ export class MemoryRouteTables implements RouteTables {
       .map(([routeTableId, table]) => vipRouteOf(routeTableId, table, vip));
   }
 
-  public async pointVipRoute(change: { routeTableId: string; vip: string; eni: string; exists: boolean }): Promise<void> {
+  public async pointVipRoute(change: { routeTableId: string; vip: string; eni: string; exists: boolean }): Promise<RouteWriteReceipt> {
     await this.aws.enter('routes:pointVipRoute', change);
     const table = this.aws.table(change.routeTableId);
     const destination = vipCidr(change.vip);
+    const landsWithinMs = this.aws.takeHeldRouteWrite(change);
+    if (landsWithinMs !== null) this.aws.lateRouteWrites.push({ routeTableId: change.routeTableId, destination, eni: change.eni });
     // As the EC2 adapter: a create that meets a route someone just created replaces it.
     if (change.exists && !table.routes.has(destination)) {
       throw new MemoryAwsError('InvalidParameterValue', `There is no route defined for '${destination}' in the route table`);
     }
     table.routes.set(destination, { target: change.eni, state: 'active' });
+    return { mayLandUntil: landsWithinMs === null ? null : Date.now() + landsWithinMs };
   }
 }
 
