@@ -18,6 +18,7 @@ export const SWITCHOVER_STEPS = [
   'route',
   'ssm-add',
   'ssm-remove',
+  'late-writes',
   'record',
   'unexpected',
 ] as const;

@@ -12,13 +12,14 @@ import { describeError, PgpoolVipError } from '../../lib/errors.ts';
 import type { RequestRecord, VipRecord } from '../../lib/ledger-records.ts';
 import { METRIC_NAMESPACE, METRICS, SERVICE_NAME } from '../../lib/telemetry.ts';
 import { ADDED_BY_AGENT, addToSender, changeAddress, fence, othersToFence, rewriteRoutes } from '../core/act.ts';
+import { settleLateWrites } from '../core/late-writes.ts';
 import { routesForTakeover } from '../core/route-takeover.ts';
 import { decide, nextVipRecord, routePlansFor, type Handoff, type SwitchoverPlan } from '../core/decide.ts';
 import { dryRunReport } from '../core/dry-run.ts';
 import { checkClusterNetwork, checkMember } from '../core/member-check.ts';
 import type { Member, RoutePlan, VipRoute } from '../core/model.ts';
 import { clusterFor, identityOf, parseRequest, type RequestIdentity } from '../core/parse-request.ts';
-import { RouteTableNotFoundError, type ClaimInput, type ClaimResult, type SwitchoverPorts } from '../core/ports.ts';
+import { laterLanding, RouteTableNotFoundError, type ClaimInput, type ClaimResult, type SwitchoverPorts } from '../core/ports.ts';
 import { RequestRejectedError, StepFailedError, StepFaultError, stepTimer, verdictOfError, type Step } from '../core/steps.ts';
 import { auditEntryOf, type AuditEntry, type SwitchoverOutcome } from '../core/switchover-outcome.ts';
 import { checkProofOffline, confirmCaller } from '../core/verify-proof.ts';
@@ -51,6 +52,8 @@ const RECORD_MARGIN_MS = 250;
 const CLAIM_LEASE_MARGIN_MS = 10_000;
 /** Attempts at the VIP record's conditional write before giving up to a busier controller. */
 const VIP_WRITE_ATTEMPTS = 3;
+/** Time kept, before the steps' deadline, for settling late route writes once their wait is over. */
+const SETTLE_TIME_MS = 2000;
 
 /** What the steps have learnt so far; the outcome is built from it once, at the end. */
 type Facts = Pick<SwitchoverOutcome, 'identity' | 'receivedAt'> & Partial<SwitchoverOutcome>;
@@ -138,6 +141,8 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
       const acted = request.dryRun === true ? planOnly(committed, request) : await act(step, committed, request, cluster, deadline);
       facts = { ...facts, ...acted.facts };
       verdict = acted.verdict;
+      const { mayLandUntil } = acted;
+      if (mayLandUntil !== null) ({ facts, verdict } = await step('late-writes', () => afterLateWrites(cluster, mayLandUntil, facts, verdict, deadline)));
     } catch (error) {
       verdict = verdictOfError(error);
       // Recorded over this invocation's own claim if it landed, so the request is not left claimed.
@@ -310,7 +315,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
   async function act(step: Step, decided: Decided, request: RequestDetail, cluster: ClusterConfig, deadline: number) {
     const { plan, members, written } = decided;
     const target = { nodeAddress: ports.nodeAddress, cluster, requestId: request.requestId, instanceId: request.instanceId, waitMs: ssmWaitMs(deadline) };
-    if (plan.kind === 'stale') return { facts: {}, verdict: { outcome: 'stale', reason: plan.reason, failedStep: null } satisfies Verdict };
+    if (plan.kind === 'stale') return { facts: {}, verdict: { outcome: 'stale', reason: plan.reason, failedStep: null } satisfies Verdict, mayLandUntil: null };
     if (plan.kind === 'down' && plan.handoff !== null && written !== null) return await handOver(step, plan.handoff, written, request, cluster, deadline);
     if (plan.kind === 'down') {
       const removed = await step('ssm-remove', () => changeAddress(target, 'remove'));
@@ -318,7 +323,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
         removed.failure === null
           ? { outcome: plan.outcome, reason: null, failedStep: null }
           : { outcome: 'failed', reason: removed.failure, failedStep: 'ssm-remove' };
-      return { facts: { ssmCommands: [removed.report] }, verdict };
+      return { facts: { ssmCommands: [removed.report] }, verdict, mayLandUntil: null };
     }
     // The routes never wait for SSM; whether a newer request overtook this one is asked as soon as
     // the routes are written, while SSM is still at work.
@@ -328,7 +333,8 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     const [rewritten, added, newer] = await Promise.all([routed, adding, overtaken]);
     if (newer !== null) {
       const converged = await step('route', () => convergeToHolder(cluster, newer, request.instanceId, request.requestId));
-      return { facts: { routes: converged.routes, ssmCommands: [...added.reports, converged.fenced], holderAfter: newer.holderInstanceId }, verdict: converged.verdict };
+      const mayLandUntil = laterLanding(rewritten.mayLandUntil, converged.mayLandUntil);
+      return { facts: { routes: converged.routes, ssmCommands: [...added.reports, converged.fenced], holderAfter: newer.holderInstanceId }, verdict: converged.verdict, mayLandUntil };
     }
     const failure =
       rewritten.failure !== null
@@ -340,7 +346,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     const others = failure === null ? othersToFence(members, request.instanceId) : [];
     const fenced = others.length === 0 ? [] : [await step('ssm-remove', () => fence(target, others))];
     const verdict: Verdict = failure === null ? { outcome: plan.outcome, reason: null, failedStep: null } : { outcome: 'failed', ...failure };
-    return { facts: { routes: rewritten.routes, ssmCommands: [...added.reports, ...fenced], holderAfter: request.instanceId }, verdict };
+    return { facts: { routes: rewritten.routes, ssmCommands: [...added.reports, ...fenced], holderAfter: request.instanceId }, verdict, mayLandUntil: rewritten.mayLandUntil };
   }
 
   /**
@@ -360,7 +366,8 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     ]);
     if (newer !== null) {
       const converged = await step('route', () => convergeToHolder(cluster, newer, claim.instanceId, request.requestId));
-      return { facts: { routes: converged.routes, ssmCommands: [removed.report, added.report, converged.fenced], holderAfter: newer.holderInstanceId }, verdict: converged.verdict };
+      const mayLandUntil = laterLanding(rewritten.mayLandUntil, converged.mayLandUntil);
+      return { facts: { routes: converged.routes, ssmCommands: [removed.report, added.report, converged.fenced], holderAfter: newer.holderInstanceId }, verdict: converged.verdict, mayLandUntil };
     }
     const handed = `handed the VIP to ${claim.instanceId}, whose re-acquire ${claim.requestId} was held while ${request.instanceId} held it`;
     const failure =
@@ -372,14 +379,14 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
             ? { failedStep: 'ssm-add' as const, reason: `${handed}; ${added.failure}` }
             : null;
     const verdict: Verdict = failure === null ? { outcome: 'applied', reason: handed, failedStep: null } : { outcome: 'failed', ...failure };
-    return { facts: { routes: rewritten.routes, ssmCommands: [removed.report, added.report], holderAfter: claim.instanceId }, verdict };
+    return { facts: { routes: rewritten.routes, ssmCommands: [removed.report, added.report], holderAfter: claim.instanceId }, verdict, mayLandUntil: rewritten.mayLandUntil };
   }
 
   /** A dry run's result: the plan as `act` would carry it out, with nothing sent or written. */
   function planOnly(decided: Decided, request: RequestDetail) {
     const report = dryRunReport(decided.plan, decided.members, request);
     const verdict: Verdict = { outcome: report.outcome, reason: report.reason, failedStep: null };
-    return { facts: { routes: report.routes, ssmCommands: report.ssmCommands }, verdict };
+    return { facts: { routes: report.routes, ssmCommands: report.ssmCommands }, verdict, mayLandUntil: null };
   }
 
   /**
@@ -424,7 +431,30 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
             failedStep: 'route',
             reason: `superseded by request ${holder.upRequestId} of ${holder.holderInstanceId}, and pointing the routes back at it failed: ${rewritten.failure}`,
           };
-    return { routes: rewritten.routes, fenced, verdict };
+    return { routes: rewritten.routes, fenced, verdict, mayLandUntil: rewritten.mayLandUntil };
+  }
+
+  /**
+   * A route write this request gave up on may still land: wait it out (within the time left) and
+   * point every table at the ledger's holder of then (`functions/core/late-writes.ts`). A newer
+   * holder found then means this request was superseded while applying, as when the check right
+   * after the routes finds one.
+   */
+  async function afterLateWrites(cluster: ClusterConfig, mayLandUntil: number, before: Facts, verdict: Verdict, deadline: number): Promise<{ facts: Facts; verdict: Verdict }> {
+    const settled = await settleLateWrites({ ledger: ports.ledger, routeTables: ports.routeTables, readRoutes }, cluster, mayLandUntil, deadline - SETTLE_TIME_MS);
+    const { holder } = settled;
+    logger.info('late route writes settled', { cluster: cluster.name, holder: holder?.holderInstanceId ?? null, pointedBack: settled.pointedBack, failure: settled.failure });
+    if (settled.mayLandUntil !== null) {
+      logger.warn('a route write given up on may still land after this request; the reconciler points it back', { cluster: cluster.name, until: new Date(settled.mayLandUntil).toISOString() });
+    }
+    const moved = holder !== null && holder.holderInstanceId !== before.holderAfter;
+    const facts: Facts = { ...before, ...(settled.pointedBack || moved ? { routes: settled.routes } : {}), ...(moved ? { holderAfter: holder.released ? null : holder.holderInstanceId } : {}) };
+    if (verdict.outcome === 'failed') return { facts, verdict };
+    if (settled.failure !== null) {
+      return { facts, verdict: { outcome: 'failed', failedStep: 'late-writes', reason: `pointing the routes at the holder after route writes given up on failed: ${settled.failure}` } };
+    }
+    if (!moved) return { facts, verdict };
+    return { facts, verdict: { outcome: 'stale', reason: `superseded while applying by request ${holder.upRequestId} of ${holder.holderInstanceId}`, failedStep: null } };
   }
 
   async function readRoutes(cluster: ClusterConfig): Promise<VipRoute[]> {

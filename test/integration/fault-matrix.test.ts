@@ -21,6 +21,10 @@ const CELLS: ReadonlyArray<[operation: string, fault: MatrixFault, path: 'up' | 
   // The receiver's source/dest check cannot be turned off beside a claim that landed: recorded
   // failed over that claim (not left claimed), and the resend converges.
   ['ModifyNetworkInterfaceAttribute', 'server-error', 'up', 'always'],
+  // The first route write is held past the request timeout and retried; the held attempt lands
+  // after the retry, after the request would have ended: the request waits it out, so the takeover
+  // that follows is not undone by it.
+  ['CreateRoute', 'timeout', 'up', 'once'],
   // The script failed on the node: the request fails, the resend converges.
   ['SendCommand', 'ssm-command-failed', 'up', 'once'],
   // The ledger's reads throttled on the way down.
