@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import packageJson from '../../package.json' with { type: 'json' };
 import { node22Binary } from '../support/node22.ts';
-import { REPO_ROOT } from '../template/packaged-service.ts';
+import { REPO_ROOT } from '../../local/packaged-service.ts';
 
 // What an operator downloads and copies to every pgpool node: one file and its checksum.
 const VERSION = packageJson.version;

@@ -1,4 +1,4 @@
-import type { CfnResource, CfnTemplate } from './packaged-service.ts';
+import type { CfnResource, CfnTemplate } from '../../local/packaged-service.ts';
 
 /** An IAM policy document as infra/deployer-policy.json writes it. */
 export interface PolicyDocument {

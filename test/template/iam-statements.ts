@@ -1,4 +1,4 @@
-import type { CfnTemplate } from './packaged-service.ts';
+import type { CfnTemplate } from '../../local/packaged-service.ts';
 
 /** One IAM statement as it appears in the template, with where it came from. */
 export interface FoundStatement {

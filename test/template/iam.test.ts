@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseControllerConfig } from '../../lib/cluster-config.ts';
 import { OUTCOME_SOURCE, REQUEST_DETAIL_TYPE, REQUEST_SOURCE } from '../../lib/contract.ts';
 import { LEDGER_HISTORY_INDEX } from '../../lib/ledger-records.ts';
 import { actionsOf, allStatements, identityStatements, statementsWithAction, type FoundStatement } from './iam-statements.ts';
-import { packageTemplate, REPO_ROOT, resource, type CfnTemplate, type PackageRun } from './packaged-service.ts';
+import { REPO_ROOT, type CfnTemplate } from '../../local/packaged-service.ts';
+import { packageTemplate, resource } from './template-kit.ts';
 import { zipEntryText } from './zip-entries.ts';
 
 // config/dev.json: cluster "main", two route tables, default member tag, heal off.
@@ -42,7 +43,7 @@ const RUNTIME_ACTIONS = new Set(['logs:CreateLogStream', 'logs:PutLogEvents']);
 
 /** API names of the SDK commands a function's bundle constructs (`new XxxCommand(`). */
 function commandsInBundle(name: string): string[] {
-  const bundle = zipEntryText(join(run.dir, `${name}.zip`), `functions/${name}/handler.mjs`);
+  const bundle = zipEntryText(join(packagedDir, `${name}.zip`), `functions/${name}/handler.mjs`);
   const names = [...bundle.matchAll(/\bnew (\w+)Command\(/g)].map((match) => match[1] ?? '');
   return [...new Set(names)].filter((command) => !SDK_CREDENTIAL_COMMANDS.has(command)).sort();
 }
@@ -56,15 +57,14 @@ function grantedApiNames(role: string): string[] {
 }
 
 let template: CfnTemplate;
-let run: PackageRun;
+let packagedDir: string;
 let statements: FoundStatement[];
 
 beforeAll(async () => {
-  ({ template, run } = await packageTemplate('dev'));
+  ({ template, dir: packagedDir } = await packageTemplate('dev'));
   statements = allStatements(template);
 });
 
-afterAll(() => run?.cleanup());
 
 describe('Template: IAM of the controller', () => {
   it('grants no wildcard action in any Allow statement', () => {

@@ -1,4 +1,4 @@
-import type { CfnTemplate } from './packaged-service.ts';
+import type { CfnTemplate } from '../../local/packaged-service.ts';
 
 /** A metric an alarm or a dashboard widget reads: namespace and metric name. */
 export interface MetricReference {

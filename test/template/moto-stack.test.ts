@@ -14,8 +14,9 @@ import { DescribeDocumentCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, motoClientConfig, motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { MOTO_INSTALL_HINT, startMotoServer, type MotoServer } from '../../local/moto-server.ts';
-import { artifactKeys, smokeStackOf, type SmokeStack } from './moto-stack.ts';
-import { packageTemplate, requireTool, type CfnTemplate, type PackageRun } from './packaged-service.ts';
+import { artifactKeys, smokeStackOf, type SmokeStack } from '../../local/moto-stack.ts';
+import type { CfnTemplate } from '../../local/packaged-service.ts';
+import { packageTemplate, requireTool } from './template-kit.ts';
 
 const STACK_NAME = 'pgpool-vip-dev';
 const ARTIFACT_BUCKET = 'pgpool-vip-smoke-artifacts';
@@ -24,7 +25,7 @@ let moto: MotoServer | undefined;
 let clients: AwsClients;
 let cloudformation: CloudFormationClient;
 let s3: S3Client;
-let run: PackageRun;
+let packagedDir: string;
 let packaged: CfnTemplate;
 let smoke: SmokeStack;
 let stack: Stack | undefined;
@@ -41,7 +42,7 @@ async function settledStack(): Promise<Stack | undefined> {
 
 beforeAll(async () => {
   requireTool('moto_server', ['--help'], MOTO_INSTALL_HINT);
-  ({ template: packaged, run } = await packageTemplate('dev'));
+  ({ template: packaged, dir: packagedDir } = await packageTemplate('dev'));
   moto = await startMotoServer();
   clients = motoClients(moto.endpoint);
   cloudformation = new CloudFormationClient(motoClientConfig(moto.endpoint));
@@ -50,7 +51,7 @@ beforeAll(async () => {
   // The function zips go where the template's S3 keys say, in a bucket that exists before the stack.
   await s3.send(new CreateBucketCommand({ Bucket: ARTIFACT_BUCKET }));
   for (const [zip, key] of artifactKeys(packaged)) {
-    await s3.send(new PutObjectCommand({ Bucket: ARTIFACT_BUCKET, Key: key, Body: readFileSync(join(run.dir, zip)) }));
+    await s3.send(new PutObjectCommand({ Bucket: ARTIFACT_BUCKET, Key: key, Body: readFileSync(join(packagedDir, zip)) }));
   }
   smoke = smokeStackOf(packaged, ARTIFACT_BUCKET);
   await cloudformation.send(
@@ -68,7 +69,6 @@ afterAll(async () => {
   s3?.destroy();
   if (clients !== undefined) destroyClients(clients);
   await moto?.stop();
-  run?.cleanup();
 });
 
 describe('Template: the packaged stack in moto CloudFormation', () => {

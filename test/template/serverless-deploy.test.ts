@@ -27,8 +27,9 @@ import {
   type PolicyDocument,
   type StackContext,
 } from './deployer-permissions.ts';
-import { MOTO_DEPENDENT_DROPS, MOTO_UNSUPPORTED_TYPES } from './moto-stack.ts';
-import { finished, REPO_ROOT, requireTool, runPackage, TEMPLATE_FILE, type CfnTemplate, type PackageRun } from './packaged-service.ts';
+import { MOTO_DEPENDENT_DROPS, MOTO_UNSUPPORTED_TYPES } from '../../local/moto-stack.ts';
+import { finished, REPO_ROOT, runPackage, TEMPLATE_FILE, type CfnTemplate, type PackageRun } from '../../local/packaged-service.ts';
+import { requireTool } from './template-kit.ts';
 
 // `serverless deploy` and `serverless remove` themselves, pointed at moto with the SDK's standard
 // AWS_ENDPOINT_URL: the framework creates its stack and deployment bucket, uploads, runs its

@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseControllerConfig, type ControllerConfigInput } from '../../lib/cluster-config.ts';
 import { ConfigurationError } from '../../lib/errors.ts';
 import { buildStageConfig, loadStageConfig, NEVER_DELETE_ROUTES, provisionedConcurrencyOf } from '../../scripts/stage-config.ts';
-import { REPO_ROOT, resourcesOfType, runPackage, TEMPLATE_FILE, type CfnTemplate } from './packaged-service.ts';
+import { REPO_ROOT, runPackage, TEMPLATE_FILE, type CfnTemplate } from '../../local/packaged-service.ts';
+import { resourcesOfType } from './template-kit.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'pgpool-vip-stage-config-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

@@ -1,27 +1,21 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE } from '../../lib/contract.ts';
 import { AUDIT_MESSAGE, METRIC_NAMESPACE, METRICS } from '../../lib/telemetry.ts';
 import { alarmMetrics, dashboardBody, dashboardMetrics } from './metric-references.ts';
-import {
-  CFN_LINT_INSTALL_HINT,
-  packageTemplate,
-  REPO_ROOT,
-  requireTool,
-  resource,
-  resourcesOfType,
-  TEMPLATE_FILE,
-  type CfnTemplate,
-  type PackageRun,
-} from './packaged-service.ts';
+import { REPO_ROOT, TEMPLATE_FILE, type CfnTemplate } from '../../local/packaged-service.ts';
+import { CFN_LINT_INSTALL_HINT, packageTemplate, requireTool, resource, resourcesOfType } from './template-kit.ts';
 import { zipEntries, zipEntryText } from './zip-entries.ts';
 
 const EMITTED_METRICS = new Set<string>(Object.values(METRICS));
 
 let template: CfnTemplate;
-let run: PackageRun;
+let packagedDir: string;
+/** This file's own folder: the packaged one is shared through the package cache. */
+let scratchDir: string;
 
 /** One cfn-lint run over several templates (its start-up is most of its time); findings per file. */
 function cfnLint(files: string[]): { status: number | null; findings: Map<string, string[]> } {
@@ -54,13 +48,14 @@ let deprecatedFile: string;
 
 beforeAll(async () => {
   requireTool('cfn-lint', ['--version'], CFN_LINT_INSTALL_HINT);
-  ({ template, run } = await packageTemplate('dev'));
-  packagedFile = join(run.dir, TEMPLATE_FILE);
-  deprecatedFile = deprecatedRuntimeTemplate(run.dir);
+  ({ template, dir: packagedDir } = await packageTemplate('dev'));
+  scratchDir = mkdtempSync(join(tmpdir(), 'pgpool-vip-template-test-'));
+  packagedFile = join(packagedDir, TEMPLATE_FILE);
+  deprecatedFile = deprecatedRuntimeTemplate(scratchDir);
   lint = cfnLint([packagedFile, deprecatedFile]);
 });
 
-afterAll(() => run?.cleanup());
+afterAll(() => rmSync(scratchDir, { recursive: true, force: true }));
 
 describe('Template: cfn-lint', () => {
   it('finds nothing in the packaged template', () => {
@@ -134,7 +129,7 @@ describe('Template: functions', () => {
 
   it('ships each function as one minified ESM bundle with the SDK inside, its ES-module build', () => {
     for (const name of ['switchover', 'reconcile']) {
-      const zip = join(run.dir, `${name}.zip`);
+      const zip = join(packagedDir, `${name}.zip`);
 
       const entries = zipEntries(zip);
       const bundle = zipEntryText(zip, `functions/${name}/handler.mjs`);
@@ -144,7 +139,7 @@ describe('Template: functions', () => {
       expect(/from ["']@aws-sdk\//.test(bundle), name).toBe(false);
     }
     // mainFields ['module', 'main']: the SDK's CommonJS builds would show as esbuild's `require_dist_cjs` wrappers.
-    const switchover = zipEntryText(join(run.dir, 'switchover.zip'), 'functions/switchover/handler.mjs');
+    const switchover = zipEntryText(join(packagedDir, 'switchover.zip'), 'functions/switchover/handler.mjs');
     expect(switchover.includes('require_dist_cjs')).toBe(false);
     expect(switchover.includes('new PutItemCommand(')).toBe(true);
     // Minified: no path comments, and no line that is only indentation.

@@ -1,3 +1,5 @@
+// The packaged template as moto's CloudFormation can create it, with what moto cannot create
+// dropped, each with its reason.
 import type { CfnResource, CfnTemplate } from './packaged-service.ts';
 
 /**
@@ -18,7 +20,8 @@ export const MOTO_DEPENDENT_DROPS: Record<string, string> = {
   Dashboard: 'its body lists the alarms\' ARNs',
 };
 
-function referencedIds(value: unknown, found = new Set<string>()): Set<string> {
+/** Logical ids a value refers to (Ref, GetAtt, and `${Id}` / `${Id.Attr}` inside Sub). */
+export function referencedIds(value: unknown, found = new Set<string>()): Set<string> {
   if (Array.isArray(value)) {
     for (const item of value) referencedIds(item, found);
   } else if (typeof value === 'object' && value !== null) {
@@ -33,6 +36,13 @@ function referencedIds(value: unknown, found = new Set<string>()): Set<string> {
     }
   }
   return found;
+}
+
+/** moto stores an object Content as is and then fails to hash it; CloudFormation takes both forms. */
+function documentContentAsText(resource: CfnResource): void {
+  if (resource.Type === 'AWS::SSM::Document' && typeof resource.Properties?.Content === 'object') {
+    resource.Properties.Content = JSON.stringify(resource.Properties.Content);
+  }
 }
 
 export interface SmokeStack {
@@ -64,10 +74,7 @@ export function smokeStackOf(packaged: CfnTemplate, artifactBucket: string): Smo
 
   for (const resource of Object.values(template.Resources)) {
     if (resource.Type === 'AWS::Lambda::Function') pointCodeAt(resource, artifactBucket);
-    // moto stores an object Content as is and then fails to hash it; CloudFormation takes both forms.
-    if (resource.Type === 'AWS::SSM::Document' && typeof resource.Properties?.Content === 'object') {
-      resource.Properties.Content = JSON.stringify(resource.Properties.Content);
-    }
+    documentContentAsText(resource);
   }
   return { template, dropped };
 }

@@ -1,0 +1,200 @@
+// The service as `serverless package` builds it, packaged once per set of inputs and cached, so
+// the demo, the drill and the tests deploy the real template without paying for a packaging each.
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: `serverless package` runs there, as `npm run package` does. */
+export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+export const TEMPLATE_FILE = 'cloudformation-template-update-stack.json';
+
+/** Enough of a CloudFormation template to transform and check: values stay `unknown` until narrowed. */
+export interface CfnResource {
+  Type: string;
+  Properties?: Record<string, unknown>;
+  Condition?: string;
+  DependsOn?: string | string[];
+  [key: string]: unknown;
+}
+export interface CfnTemplate {
+  Resources: Record<string, CfnResource>;
+  Parameters?: Record<string, unknown>;
+  Conditions?: Record<string, unknown>;
+  Outputs?: Record<string, { Value: unknown; Condition?: string; [key: string]: unknown }>;
+  [key: string]: unknown;
+}
+
+export interface PackageRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** Folder holding the zips and templates (removed by `cleanup`). */
+  dir: string;
+  cleanup(): void;
+}
+
+export interface PackageOptions {
+  stage?: string;
+  configFile?: string;
+  params?: Record<string, string>;
+  /** Where the zips and templates go (default: a fresh temp folder). */
+  dir?: string;
+}
+
+/**
+ * Runs `serverless package` offline, with its own esbuild work folder so several processes can
+ * package at the same time. No AWS credentials are passed on.
+ */
+export async function runPackage(options: PackageOptions = {}): Promise<PackageRun> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'pgpool-vip-package-'));
+  const workFolder = `.esbuild-test-${randomUUID().slice(0, 8)}`;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    SLS_TELEMETRY_DISABLED: '1',
+    SLS_NOTIFICATIONS_MODE: 'off',
+    PGPOOL_VIP_ESBUILD_WORK_FOLDER: workFolder,
+    ...(options.configFile === undefined ? {} : { PGPOOL_VIP_CONFIG_FILE: options.configFile }),
+  };
+  const child = spawn(
+    process.execPath,
+    [
+      join(REPO_ROOT, 'node_modules/osls/bin/serverless.js'),
+      'package',
+      '--stage',
+      options.stage ?? 'dev',
+      '--package',
+      dir,
+      ...Object.entries(options.params ?? {}).map(([key, value]) => `--param=${key}=${value}`),
+    ],
+    { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const { status, stdout, stderr } = await finished(child);
+  rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  return { status, stdout, stderr, dir, cleanup };
+}
+
+/** A child's exit status and everything it wrote, once it has closed. */
+export async function finished(child: ChildProcessByStdio<null, Readable, Readable>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const status = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code));
+  });
+  return { status, stdout, stderr };
+}
+
+/**
+ * Everything whose change changes what `serverless package` writes for a stage: the service
+ * file, the CloudFormation, the bundled code, the stage configuration and its checker, and the
+ * exact dependency versions (the framework, esbuild and the bundled SDK).
+ */
+const PACKAGE_INPUTS = [
+  'serverless.yml',
+  'infra',
+  'functions',
+  'lib',
+  'config',
+  'scripts/stage-config.cjs',
+  'scripts/stage-config.ts',
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+];
+
+export const PACKAGE_CACHE = join(REPO_ROOT, 'node_modules/.cache/pgpool-vip-package');
+
+function inputFiles(path: string): string[] {
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path, { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .flatMap((entry) => inputFiles(join(path, entry.name)));
+}
+
+/** A digest of the stage and every input file's path and content. */
+export function packageInputsDigest(stage: string): string {
+  const hash = createHash('sha256').update(`stage ${stage}\n`);
+  for (const file of PACKAGE_INPUTS.flatMap((input) => inputFiles(join(REPO_ROOT, input)))) {
+    hash.update(`${relative(REPO_ROOT, file)}\n`).update(readFileSync(file)).update('\n');
+  }
+  return hash.digest('hex').slice(0, 24);
+}
+
+export interface PackagedService {
+  /** The cached folder with the zips and templates: shared, read it, never write to it. */
+  dir: string;
+  template: CfnTemplate;
+  /** false when this call ran `serverless package`. */
+  cached: boolean;
+}
+
+const packagings = new Map<string, Promise<PackagedService>>();
+
+function cacheEntry(stage: string): string {
+  return join(PACKAGE_CACHE, `${stage}-${packageInputsDigest(stage)}`);
+}
+
+/** The stage's cached packaging for the current inputs, if there is one (reads it afresh). */
+export function cachedPackage(stage = 'dev'): PackagedService | undefined {
+  const entry = cacheEntry(stage);
+  return existsSync(join(entry, TEMPLATE_FILE)) ? { dir: entry, template: readTemplate(entry), cached: true } : undefined;
+}
+
+/**
+ * The stage's packaged service, from the cache when its inputs have not changed. A packaging
+ * writes into a temp folder beside the cache entry and renames it into place, so processes that
+ * package at the same time never see a half-written entry: the first rename wins, the others
+ * drop their copy.
+ */
+export function packagedService(stage = 'dev'): Promise<PackagedService> {
+  const entry = cacheEntry(stage);
+  let packaging = packagings.get(entry);
+  if (packaging === undefined) {
+    packaging = packageInto(entry, stage);
+    packagings.set(entry, packaging);
+    packaging.catch(() => packagings.delete(entry));
+  }
+  return packaging;
+}
+
+async function packageInto(entry: string, stage: string): Promise<PackagedService> {
+  if (existsSync(join(entry, TEMPLATE_FILE))) return { dir: entry, template: readTemplate(entry), cached: true };
+  const partial = folderBeside(entry);
+  const run = await runPackage({ stage, ...(partial === undefined ? {} : { dir: partial }) });
+  if (run.status !== 0 || !existsSync(join(run.dir, TEMPLATE_FILE))) {
+    run.cleanup();
+    throw new Error(`serverless package failed (exit ${run.status}):\n${run.stdout}\n${run.stderr}`);
+  }
+  if (partial === undefined) return { dir: run.dir, template: readTemplate(run.dir), cached: false };
+  try {
+    renameSync(run.dir, entry);
+  } catch (error) {
+    // Another process renamed its packaging of the same inputs first: use that one.
+    run.cleanup();
+    if (!existsSync(join(entry, TEMPLATE_FILE))) throw error;
+  }
+  return { dir: entry, template: readTemplate(entry), cached: false };
+}
+
+/** A fresh folder in the cache to package into; none when this user cannot write the cache (one `sudo npm run drill` made). */
+function folderBeside(entry: string): string | undefined {
+  try {
+    mkdirSync(PACKAGE_CACHE, { recursive: true });
+    return mkdtempSync(`${entry}.partial-`);
+  } catch {
+    return undefined;
+  }
+}
+
+function readTemplate(dir: string): CfnTemplate {
+  return JSON.parse(readFileSync(join(dir, TEMPLATE_FILE), 'utf8')) as CfnTemplate;
+}
