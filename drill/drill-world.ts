@@ -14,7 +14,9 @@ import { requestKey } from '../lib/ledger-records.ts';
 import { motoClients, MOTO_ACCOUNT_ID, type AwsClients } from '../local/aws-clients.ts';
 import { startLocalController, type LocalController } from '../local/controller.ts';
 import { startMotoServer, type MotoServer } from '../local/moto-server.ts';
+import { cachedPackage } from '../local/packaged-service.ts';
 import { createWorld, instanceRoleCredentials, runInstance, type World, type WorldInstance } from '../local/world.ts';
+import { WORLD_STAGE } from '../local/world-stack.ts';
 import type { SwitchoverResult } from '../functions/switchover/switchover-flow.ts';
 import { startAwsFrontDoor, type AwsFrontDoor } from './aws-front-door.ts';
 import { NO_LATENCY, type LatencyModel } from '../local/front-door/latency-profile.ts';
@@ -105,7 +107,8 @@ export class DrillWorld {
       // The drill's own machinery (world set-up, router, SSM executor) talks to moto directly:
       // only the agent and the controller pay the latency model.
       const clients = motoClients(moto.endpoint);
-      log('demo world in moto (VPC, subnets, 3 instances, route table, bus, ledger, SSM document)');
+      if (cachedPackage(WORLD_STAGE) === undefined) log('packaging the service (serverless package), once per change of its inputs');
+      log('demo world in moto: bus, switchover rule, ledger, SSM document and node role from the packaged template; VPC, subnets, 3 instances, route tables');
       const world = await createWorld(clients, { routeTableCount: options.routeTables ?? 1 });
       const byInstance = new Map<string, { host: NodeHost; instance: WorldInstance }>();
       for (const instance of world.instances) {
@@ -339,7 +342,7 @@ export class DrillWorld {
   /** An instance in the same VPC that is not a cluster member (no member tag), with role credentials. */
   public async createNonMember(): Promise<{ instanceId: string; eni: string; credentials: WorldInstance['credentials'] }> {
     const subnetId = this.world.instances[0]?.subnetId;
-    const { instanceId, eni } = await runInstance(this.clients, { subnetId, roleName: this.world.roleName, name: 'not-a-member' });
+    const { instanceId, eni } = await runInstance(this.clients, { subnetId, instanceProfile: this.world.instanceProfile, name: 'not-a-member' });
     const credentials = await instanceRoleCredentials(this.clients, this.world.roleName, instanceId);
     return { instanceId, eni, credentials };
   }

@@ -1,3 +1,4 @@
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -28,6 +29,7 @@ export interface AwsClients {
   sqs: SQSClient;
   iam: IAMClient;
   logs: CloudWatchLogsClient;
+  cloudformation: CloudFormationClient;
 }
 
 /** One client per service, all pointed at the same moto endpoint (through `requestHandler` when given). */
@@ -42,6 +44,7 @@ export function motoClients(endpoint: string, credentials?: AwsCredentialIdentit
     sqs: new SQSClient(config),
     iam: new IAMClient(config),
     logs: new CloudWatchLogsClient(config),
+    cloudformation: new CloudFormationClient(config),
   };
 }
 

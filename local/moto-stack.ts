@@ -1,5 +1,6 @@
-// The packaged template as moto's CloudFormation can create it, with what moto cannot create
-// dropped, each with its reason.
+// The packaged template as moto's CloudFormation can create it: whole (the template tests), or the
+// part a local world runs on (the demo, the drill, the tests), with only what moto cannot do
+// replaced, each replacement with its reason.
 import type { CfnResource, CfnTemplate } from './packaged-service.ts';
 
 /**
@@ -95,4 +96,98 @@ export function artifactKeys(template: CfnTemplate): Map<string, string> {
     keys.set(key.slice(key.lastIndexOf('/') + 1), key);
   }
   return keys;
+}
+
+/**
+ * What a world takes from the packaged stack: the bus, the ledger table with its index, the SSM
+ * document, the example node role's instance profile, and the switchover rule; with everything
+ * they refer to (the node policy and role, the rule's dead-letter queue).
+ */
+export const WORLD_RESOURCES = ['Bus', 'LedgerTable', 'AddressDocument', 'NodeInstanceProfile'] as const;
+/** The function the switchover rule invokes in AWS. */
+export const SWITCHOVER_FUNCTION = 'SwitchoverLambdaFunction';
+
+/** Resources a world adds to the stack by hand: only what moto cannot do, each with its reason. */
+export const WORLD_ADDITIONS = {
+  LocalRequestQueue: 'moto cannot invoke a Lambda without docker: the switchover rule delivers to this queue, which the local controller polls',
+  LocalOutcomeQueue: 'the stack publishes outcome events for its users\' own rules: the world\'s observers read them from this queue',
+  LocalOutcomeRule: 'delivers every outcome event on the bus to LocalOutcomeQueue',
+} as const;
+
+/** The properties that carry a resource's physical name, by type. */
+const PHYSICAL_NAME_PROPERTY: Record<string, string> = {
+  'AWS::Events::EventBus': 'Name',
+  'AWS::Events::Rule': 'Name',
+  'AWS::DynamoDB::Table': 'TableName',
+  'AWS::SSM::Document': 'Name',
+  'AWS::IAM::Role': 'RoleName',
+  'AWS::IAM::InstanceProfile': 'InstanceProfileName',
+  'AWS::IAM::ManagedPolicy': 'ManagedPolicyName',
+  'AWS::SQS::Queue': 'QueueName',
+};
+
+export interface WorldStack {
+  template: CfnTemplate;
+  /** Logical id of the switchover rule (the framework names it after the stage). */
+  switchoverRule: string;
+}
+
+/**
+ * The part of the packaged template a world runs on, as moto can create it.
+ *
+ * Several worlds share one moto_server, so every physical name the template sets (the property
+ * in PHYSICAL_NAME_PROPERTY) gets `prefix` in front; names the template leaves to CloudFormation
+ * (the dead-letter queue, the node policy) are unique through the stack name. The switchover
+ * rule keeps its pattern, retry policy and dead-letter queue; its target becomes
+ * LocalRequestQueue (WORLD_ADDITIONS says why).
+ */
+export function worldStackOf(packaged: CfnTemplate, prefix: string, outcomePattern: Record<string, unknown>): WorldStack {
+  const switchoverRule = Object.entries(packaged.Resources).find(
+    ([, resource]) => resource.Type === 'AWS::Events::Rule' && referencedIds(resource.Properties?.Targets).has(SWITCHOVER_FUNCTION),
+  )?.[0];
+  if (switchoverRule === undefined) throw new Error(`the packaged template has no rule targeting ${SWITCHOVER_FUNCTION}`);
+
+  const resources: Record<string, CfnResource> = {};
+  const take = (logicalId: string): void => {
+    if (logicalId in resources || logicalId.startsWith('AWS::') || logicalId in (packaged.Parameters ?? {})) return;
+    const found = packaged.Resources[logicalId];
+    if (found === undefined) throw new Error(`the packaged template has no resource ${logicalId}`);
+    const resource = structuredClone(found);
+    if (logicalId === switchoverRule) deliverTo(resource, 'LocalRequestQueue');
+    resources[logicalId] = resource;
+    for (const referenced of referencedIds(resource)) if (!(referenced in WORLD_ADDITIONS)) take(referenced);
+  };
+  for (const logicalId of [...WORLD_RESOURCES, switchoverRule]) take(logicalId);
+
+  for (const resource of Object.values(resources)) {
+    const property = PHYSICAL_NAME_PROPERTY[resource.Type];
+    const name = property === undefined ? undefined : resource.Properties?.[property];
+    if (property !== undefined && typeof name === 'string' && resource.Properties !== undefined) resource.Properties[property] = `${prefix}${name}`;
+    documentContentAsText(resource);
+  }
+  resources.LocalRequestQueue = { Type: 'AWS::SQS::Queue' };
+  resources.LocalOutcomeQueue = { Type: 'AWS::SQS::Queue' };
+  resources.LocalOutcomeRule = {
+    Type: 'AWS::Events::Rule',
+    Properties: {
+      EventBusName: { 'Fn::GetAtt': ['Bus', 'Name'] },
+      EventPattern: outcomePattern,
+      State: 'ENABLED',
+      Targets: [{ Id: 'outcomes', Arn: { 'Fn::GetAtt': ['LocalOutcomeQueue', 'Arn'] } }],
+    },
+  };
+
+  const outputs = Object.fromEntries(
+    Object.entries(packaged.Outputs ?? {}).filter(([, output]) => [...referencedIds(output.Value)].every((id) => id in resources || id.startsWith('AWS::'))),
+  );
+  return {
+    template: { AWSTemplateFormatVersion: '2010-09-09', Parameters: packaged.Parameters, Conditions: packaged.Conditions, Resources: resources, Outputs: outputs },
+    switchoverRule,
+  };
+}
+
+function deliverTo(rule: CfnResource, queue: string): void {
+  const targets = rule.Properties?.Targets;
+  if (!Array.isArray(targets) || targets.length !== 1) throw new Error('the switchover rule has not exactly one target');
+  (targets[0] as Record<string, unknown>).Arn = { 'Fn::GetAtt': [queue, 'Arn'] };
 }

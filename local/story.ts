@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE } from '../lib/contract.ts';
@@ -14,7 +14,9 @@ import { createLocalController } from './controller.ts';
 import { startImdsServer, type ImdsServer } from './imds-server.ts';
 import { MOTO_INSTALL_HINT, MotoUnavailableError, startMotoServer, type MotoServer } from './moto-server.ts';
 import { signedDetail } from './requests.ts';
+import { cachedPackage, PACKAGE_CACHE } from './packaged-service.ts';
 import { createWorld, DEMO, type World, type WorldInstance } from './world.ts';
+import { WORLD_STAGE } from './world-stack.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -52,7 +54,11 @@ async function main(): Promise<number> {
     out(`moto_server (AWS stand-in) on ${moto.endpoint}, pid ${moto.pid}`);
     const agent = (await buildAgent(join(workdir, 'pgpool-vip.mjs'))).outfile;
     out(`agent bundled: ${agent}`);
+    if (cachedPackage(WORLD_STAGE) === undefined) {
+      out(`packaging the service first (serverless package; kept in ${relative(process.cwd(), PACKAGE_CACHE)} until its inputs change)`);
+    }
     const world = await createWorld(clients);
+    out(`stack from the packaged template: bus ${world.busName}, ledger ${world.ledgerTable}, SSM document ${world.documentName}, node role ${world.roleName}`);
     out(`demo world: ${world.vpcId} (${DEMO.vpcCidr}), VIP ${DEMO.vip}, route table ${world.routeTableIds.join(', ')}`);
     for (const instance of world.instances) {
       out(`  ${instance.name}  ${instance.instanceId}  ${instance.eni}  ${instance.privateIp}  ${instance.availabilityZone}`);

@@ -299,6 +299,7 @@ function worldOf(aws: InMemoryAws, instances: Array<{ instanceId: string; eni: s
     ledgerTable: 'race-ledger',
     documentName: 'pgpool-vip-address',
     roleName: ROLE,
+    instanceProfile: ROLE,
     config: {
       clusters: [{ name: CLUSTER, vip: VIP, routeTables: ROUTE_TABLES, allowedRoles: [ROLE], interface: 'eth0', ssmDocument: 'pgpool-vip-address' }],
     },

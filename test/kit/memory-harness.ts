@@ -54,6 +54,7 @@ export function createMemoryWorld(options: MemoryWorldOptions = {}): MemoryWorld
     ledgerTable: 'pgpool-vip-ledger',
     documentName: DEFAULT_SSM_DOCUMENT,
     roleName: DEMO.roleName,
+    instanceProfile: DEMO.roleName,
     config: {
       clusters: [{ name: cluster, vip: options.vip ?? DEMO.vip, routeTables: routeTableIds, allowedRoles: [DEMO.roleName], interface: DEMO.interface, ssmDocument: DEFAULT_SSM_DOCUMENT }],
     },
