@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { MotoUnavailableError, startMotoServer } from '../../local/moto-server.ts';
+import { packagedService } from '../../local/packaged-service.ts';
 
 /**
  * One moto_server for the whole run: its first call to each service costs seconds, once per
@@ -7,6 +8,9 @@ import { MotoUnavailableError, startMotoServer } from '../../local/moto-server.t
  * file that changes the server itself (IAM auth on) starts its own.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Every moto world and the template tests read the packaged service: package it once, before
+  // the workers start, instead of once in each worker that meets it first.
+  await packagedService();
   let moto;
   try {
     moto = await startMotoServer();
