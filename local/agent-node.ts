@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { AgentConfigInput } from '../agent/config.ts';
+import { finished } from './child-output.ts';
 import { startImdsServer, type ImdsServer } from './imds-server.ts';
 import type { World, WorldInstance } from './world.ts';
 import { buildAgent } from '../scripts/build-agent.ts';
@@ -110,16 +111,9 @@ export async function runAgent(
   const [command, argv] =
     options.netns === undefined ? [node, [bundle, ...args]] : ['ip', ['netns', 'exec', options.netns, node, bundle, ...args]];
   const child = spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   // A safety net for the test run only: the agent's own deadline is what is under test.
   const guard = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 90_000);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (exitCode) => resolve(exitCode));
-  });
+  const { status: code, stdout, stderr } = await finished(child);
   clearTimeout(guard);
   const lines = stderr.split('\n');
   return {

@@ -1,12 +1,12 @@
 // The service as `serverless package` builds it, packaged once per set of inputs and cached, so
 // the demo, the drill and the tests deploy the real template without paying for a packaging each.
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { finished } from './child-output.ts';
 
 /** The repository root: `serverless package` runs there, as `npm run package` does. */
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -78,19 +78,6 @@ export async function runPackage(options: PackageOptions = {}): Promise<PackageR
   rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   return { status, stdout, stderr, dir, cleanup };
-}
-
-/** A child's exit status and everything it wrote, once it has closed. */
-export async function finished(child: ChildProcessByStdio<null, Readable, Readable>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const status = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve(code));
-  });
-  return { status, stdout, stderr };
 }
 
 /**

@@ -10,6 +10,7 @@ import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE } from '../lib/contract.ts';
 import { buildAgent } from '../scripts/build-agent.ts';
 import type { AuditEntry } from '../functions/core/switchover-outcome.ts';
 import { motoClients, type AwsClients } from './aws-clients.ts';
+import { finished } from './child-output.ts';
 import { createLocalController } from './controller.ts';
 import { startImdsServer, type ImdsServer } from './imds-server.ts';
 import { MOTO_INSTALL_HINT, MotoUnavailableError, startMotoServer, type MotoServer } from './moto-server.ts';
@@ -135,14 +136,7 @@ async function runAgent(stage: Stage, index: number, action: 'up' | 'down'): Pro
     PGPOOL_VIP_INTERFACE_MAC: instance.mac,
   };
   const started = Date.now();
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (exitCode) => resolve({ code: exitCode, stdout, stderr }));
-  });
+  const { status: code, stdout, stderr } = await finished(spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   const lines = [`   $ pgpool-vip ${argv.slice(1).join(' ')}   (on ${instance.name}, as pgpool runs it)`];
   for (const line of `${stdout}${stderr}`.trim().split('\n').filter(Boolean)) lines.push(`   ${line}`);
   lines.push(`   exit ${code} after ${Date.now() - started} ms`);

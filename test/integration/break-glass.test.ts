@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awsReconcilePorts } from '../../functions/adapters/aws-ports.ts';
 import { createReconcileHandler } from '../../functions/reconcile/reconcile-flow.ts';
 import { parseControllerConfig } from '../../lib/cluster-config.ts';
+import { finished } from '../../local/child-output.ts';
 import { localContext } from '../../local/controller.ts';
 import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
@@ -49,15 +50,7 @@ async function breakGlass(harness: Harness, args: string[]): Promise<{ code: num
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
   const argv = ['run', '--silent', 'break-glass', '--', '--stage', 'test', '--config', configFile, '--ledger-table', harness.world.ledgerTable, '--cluster', harness.world.config.clusters[0]?.name ?? '', ...args];
-  const child = spawn('npm', argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
+  const { status: code, stdout, stderr } = await finished(spawn('npm', argv, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   return { code, stdout, stderr };
 }
 

@@ -28,7 +28,8 @@ import {
   type StackContext,
 } from './deployer-permissions.ts';
 import { MOTO_DEPENDENT_DROPS, MOTO_UNSUPPORTED_TYPES } from '../../local/moto-stack.ts';
-import { finished, REPO_ROOT, runPackage, TEMPLATE_FILE, type CfnTemplate, type PackageRun } from '../../local/packaged-service.ts';
+import { finished } from '../../local/child-output.ts';
+import { REPO_ROOT, runPackage, TEMPLATE_FILE, type CfnTemplate, type PackageRun } from '../../local/packaged-service.ts';
 import { requireTool } from './template-kit.ts';
 
 // `serverless deploy` and `serverless remove` themselves, pointed at moto with the SDK's standard
