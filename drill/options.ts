@@ -1,8 +1,11 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { LATENCY_CHOICES, type LatencyChoice } from '../local/front-door/latency-profile.ts';
-import { PGPOOL_VERSIONS, type PgpoolVersion } from './pgpool-install.ts';
 import { MAX_SEED } from './soak/prng.ts';
+
+/** The pgpool versions the drill runs: Debian bookworm's package, and the current release built from source. */
+export const PGPOOL_VERSIONS = ['4.3', '4.7'] as const;
+export type PgpoolVersion = (typeof PGPOOL_VERSIONS)[number];
 
 /** What runs as pgpool's if_up_cmd/if_down_cmd: this project's agent, or the article's script. */
 export const SCRIPTS = ['pgpool-vip', 'article'] as const;

@@ -1,4 +1,4 @@
-import type { PgpoolVersion } from './pgpool-install.ts';
+import type { PgpoolVersion } from './options.ts';
 import { DB_HOST, NODES, PGPOOL_PORT, VIP, type NodeHost } from './topology.ts';
 
 /** Watchdog timings; short so that a switchover completes in seconds. */

@@ -2,10 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PgpoolVersion } from './options.ts';
 
-/** The pgpool versions the drill runs: Debian bookworm's package, and the current release built from source. */
-export const PGPOOL_VERSIONS = ['4.3', '4.7'] as const;
-export type PgpoolVersion = (typeof PGPOOL_VERSIONS)[number];
 
 export interface PgpoolInstall {
   version: PgpoolVersion;

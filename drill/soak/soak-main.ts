@@ -12,9 +12,9 @@ import { latencyFor, parseLatencyChoice } from '../../local/front-door/latency-p
 import { seededRandom, seedFrom } from '../../local/front-door/random.ts';
 import { DrillWorld } from '../drill-world.ts';
 import { createCluster } from '../flavours.ts';
-import { SCRIPTS } from '../options.ts';
+import { PGPOOL_VERSIONS, SCRIPTS } from '../options.ts';
 import { PGPOOL_DEFAULT_TIMINGS } from '../pgpool-config.ts';
-import { findPgpool, PGPOOL_VERSIONS, type PgpoolInstall } from '../pgpool-install.ts';
+import { findPgpool, type PgpoolInstall } from '../pgpool-install.ts';
 import { machine } from '../report.ts';
 import { formatTimeline, Timeline } from '../timeline.ts';
 import { NODES } from '../topology.ts';

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 
-const END_OF_CENTRAL_DIRECTORY = 0x06054b50;
-const CENTRAL_DIRECTORY_ENTRY = 0x02014b50;
-const LOCAL_FILE_HEADER = 0x04034b50;
+/** The signature each kind of zip record starts with. */
+const SIGNATURE = { endOfCentralDirectory: 0x06054b50, centralDirectoryEntry: 0x02014b50, localFileHeader: 0x04034b50 } as const;
 
 interface ZipEntry {
   name: string;
@@ -15,13 +14,13 @@ interface ZipEntry {
 /** Entries of a zip, read from its central directory (enough to check what a function ships). */
 function centralDirectory(zip: Buffer, file: string): ZipEntry[] {
   let end = zip.length - 22;
-  while (end >= 0 && zip.readUInt32LE(end) !== END_OF_CENTRAL_DIRECTORY) end -= 1;
+  while (end >= 0 && zip.readUInt32LE(end) !== SIGNATURE.endOfCentralDirectory) end -= 1;
   if (end < 0) throw new Error(`${file} is not a zip file`);
   const count = zip.readUInt16LE(end + 10);
   let offset = zip.readUInt32LE(end + 16);
   const entries: ZipEntry[] = [];
   for (let index = 0; index < count; index += 1) {
-    if (zip.readUInt32LE(offset) !== CENTRAL_DIRECTORY_ENTRY) throw new Error(`${file}: broken central directory`);
+    if (zip.readUInt32LE(offset) !== SIGNATURE.centralDirectoryEntry) throw new Error(`${file}: broken central directory`);
     const nameLength = zip.readUInt16LE(offset + 28);
     const extraLength = zip.readUInt16LE(offset + 30);
     const commentLength = zip.readUInt16LE(offset + 32);
@@ -47,7 +46,7 @@ export function zipEntryText(file: string, name: string): string {
   const entry = centralDirectory(zip, file).find((candidate) => candidate.name === name);
   if (entry === undefined) throw new Error(`${file} has no ${name}`);
   const header = entry.localHeaderOffset;
-  if (zip.readUInt32LE(header) !== LOCAL_FILE_HEADER) throw new Error(`${file}: broken local header for ${name}`);
+  if (zip.readUInt32LE(header) !== SIGNATURE.localFileHeader) throw new Error(`${file}: broken local header for ${name}`);
   const start = header + 30 + zip.readUInt16LE(header + 26) + zip.readUInt16LE(header + 28);
   const data = zip.subarray(start, start + entry.compressedSize);
   if (entry.method === 0) return data.toString('utf8');
