@@ -34,19 +34,34 @@ interface Transport {
 }
 
 /**
+ * node:https (TLS) loads only when needed: IMDS and a test's loopback moto speak plain HTTP.
+ * process.getBuiltinModule (Node 22.3+) rather than import(): import() builds the module's ESM
+ * namespace, which reads every export, and node:http's WebSocket, CloseEvent and MessageEvent
+ * are getters that load undici, which takes about as long as the rest of `up` before it sends.
+ */
+async function loadTransport(secure: boolean): Promise<Transport> {
+  const name = secure ? 'node:https' : 'node:http';
+  if (typeof process.getBuiltinModule === 'function') return process.getBuiltinModule(name);
+  return secure ? await import('node:https') : await import('node:http');
+}
+
+/**
  * Requests to one origin over one kept-alive connection: the agent polls the ledger several
  * times per `up`, and a new TLS handshake per poll would cost more than the poll.
  */
 export class HttpOrigin {
   private connection: { transport: Transport; agent: HttpAgent } | undefined;
 
-  public constructor(private readonly secure: boolean) {}
+  /** `connections`: how many requests may be in flight at once, each on its own kept-alive socket. */
+  public constructor(
+    private readonly secure: boolean,
+    private readonly connections: number = 1,
+  ) {}
 
   public async exchange(url: URL, exchange: HttpExchange): Promise<HttpAnswer> {
     if (this.connection === undefined) {
-      // node:https (TLS) loads only when needed: IMDS and a test's loopback moto speak plain HTTP.
-      const transport: Transport = this.secure ? await import('node:https') : await import('node:http');
-      this.connection = { transport, agent: new transport.Agent({ keepAlive: true, maxSockets: 1 }) };
+      const transport = await loadTransport(this.secure);
+      this.connection = { transport, agent: new transport.Agent({ keepAlive: true, maxSockets: this.connections }) };
     }
     const { transport, agent } = this.connection;
     const { method, headers, body, signal, maxBytes } = exchange;
