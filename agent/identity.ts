@@ -21,9 +21,12 @@ export interface IdentityQuery {
 
 /** Reads instance id, region and the ENI behind the interface's MAC from IMDSv2. */
 export async function readNodeIdentity(imds: InstanceMetadata, query: IdentityQuery): Promise<NodeIdentity> {
-  const instanceId = checked(await imds.get('meta-data/instance-id'), InstanceIdSchema.safeParse.bind(InstanceIdSchema), 'instance-id');
-  const region = query.region ?? (await readRegion(imds));
-  const eni = await eniOf(imds, query);
+  // Three independent reads at once: a sequence of round trips is the start-up's longest wait.
+  const [instanceId, region, eni] = await Promise.all([
+    imds.get('meta-data/instance-id').then((answer) => checked(answer, InstanceIdSchema.safeParse.bind(InstanceIdSchema), 'instance-id')),
+    query.region ?? readRegion(imds),
+    eniOf(imds, query),
+  ]);
   return { instanceId, region, mac: query.mac, eni };
 }
 

@@ -9,6 +9,8 @@ const TOKEN_TTL_SECONDS = '21600';
 /** IMDS answers in microseconds on a healthy instance; a silent one should not eat the whole deadline. */
 const CALL_TIMEOUT_MS = 2000;
 const ATTEMPTS = 3;
+/** After the token, `up` reads identity and the credentials' role at once: one socket each. */
+const PARALLEL_READS = 4;
 /** IMDS answers are short (the largest the agent reads is the credentials document). */
 const MAX_ANSWER_BYTES = 64 * 1024;
 
@@ -40,7 +42,7 @@ export class InstanceMetadata {
   public constructor(endpoint: string, deadline: Deadline) {
     this.endpoint = endpoint;
     this.deadline = deadline;
-    this.origin = new HttpOrigin(endpoint.startsWith('https:'));
+    this.origin = new HttpOrigin(endpoint.startsWith('https:'), PARALLEL_READS);
   }
 
   /** Text of `/latest/<path>`, e.g. `meta-data/instance-id`. */

@@ -53,11 +53,14 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
   const incarnation = readIncarnation();
   // The local fast path runs while IMDS answers; the request says whether it put the VIP there.
   const addingLocally = addLocally(command, incarnation?.escalation === null);
-  const identity = await progress.during(
-    () => `instance metadata (IMDSv2 at ${imds.endpoint})`,
-    () => readNodeIdentity(imds, { iface, mac, ...(config.region === undefined ? {} : { region: config.region }) }),
-  );
-  const credentials = await progress.during(() => 'the instance-profile credentials from IMDS', () => resolveCredentials(deadline, imds));
+  // Identity and credentials share one IMDS session and are read at the same time.
+  const [identity, credentials] = await Promise.all([
+    progress.during(
+      () => `instance metadata (IMDSv2 at ${imds.endpoint})`,
+      () => readNodeIdentity(imds, { iface, mac, ...(config.region === undefined ? {} : { region: config.region }) }),
+    ),
+    progress.during(() => 'the instance-profile credentials from IMDS', () => resolveCredentials(deadline, imds)),
+  ]);
   const dryRun = command.dryRun === true;
   const local = await addingLocally;
   if (local.note !== null) io.stderr(`pgpool-vip: ${local.note}`);
