@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import type { SwitchoverAction } from '../lib/contract.ts';
@@ -118,6 +117,8 @@ export async function removeLocalAddress(local: LocalAddress, vip: string, iface
 }
 
 async function runIp(ipPath: string, args: string[]): Promise<{ ok: true } | { ok: false; error: string }> {
+  // Loaded here, not with the module: an `up` without the fast path never starts a child process.
+  const { execFile } = await import('node:child_process');
   return await new Promise((resolve) => {
     execFile(ipPath, args, { timeout: IP_TIMEOUT_MS, killSignal: 'SIGKILL', encoding: 'utf8' }, (error, _stdout, stderr) => {
       if (error === null) resolve({ ok: true });
