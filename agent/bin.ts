@@ -1,7 +1,15 @@
 // First: it must run before any SDK client is built.
 import './sdk-warnings.ts';
 import { processIo } from './io.ts';
-import { main } from './main.ts';
+import { AGENT_VERSION } from './version.ts';
 
-// The one exit point: sockets the SDK keeps alive must not hold pgpool's if_up_cmd open.
-process.exit(await main(process.argv.slice(2), processIo()));
+const argv = process.argv.slice(2);
+// Answered before the commands' code is even compiled (the bundle carries it as text, see
+// scripts/build-agent.ts); any other spelling goes through the parser as before.
+if (argv.length === 1 && argv[0] === '--version') {
+  process.stdout.write(`pgpool-vip ${AGENT_VERSION}\n`);
+  process.exit(0);
+}
+const { main } = await import('./main.ts');
+// The one exit point: sockets kept alive must not hold pgpool's if_up_cmd open.
+process.exit(await main(argv, processIo()));

@@ -1,5 +1,5 @@
-import { builtinModules } from 'node:module';
 import { chmod, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants as zlibConstants } from 'node:zlib';
 import { build, type BuildOptions, type Plugin } from 'esbuild';
@@ -7,10 +7,9 @@ import { build, type BuildOptions, type Plugin } from 'esbuild';
 /** Where `npm run build` puts the single-file agent that is copied to every pgpool node. */
 export const AGENT_BUNDLE = fileURLToPath(new URL('../dist/pgpool-vip.mjs', import.meta.url));
 const ENTRY = fileURLToPath(new URL('../agent/bin.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../agent/main.ts', import.meta.url));
 const INSPECTION = fileURLToPath(new URL('../agent/inspection.ts', import.meta.url));
 const EMBEDDED = 'pgpool-vip-embedded';
-const LAZY_BUILTIN = 'pgpool-vip-lazy-builtin';
-const BUILTINS = new Set(builtinModules);
 
 const shared: BuildOptions = {
   bundle: true,
@@ -29,26 +28,30 @@ const shared: BuildOptions = {
  * Bundles the agent into one executable ESM file that runs with plain `node` 22+ (the
  * version the pgpool nodes need; `doctor` checks it).
  *
- * Node compiles every byte of a module's code when it loads it, whether it runs or not, and
- * the EC2 client alone is larger than the rest of the agent. So the file holds two parts:
- * - `up`, `down`, `--help`, `--version` as code;
- * - `status`, `doctor` and `audit` (agent/inspection.ts, with the EC2, STS and CloudWatch Logs
- *   clients) as brotli-compressed text, unpacked and compiled only when one of them runs.
- * One file still is the whole install, and one checksum verifies it. Node's own modules are
- * loaded when the code that needs them first runs, not at start (lazyBuiltins).
+ * Node compiles every byte of a module's code when it loads it, whether it runs or not, so the
+ * file is a small entry (agent/bin.ts) with the rest carried as text and compiled only when a
+ * command needs it:
+ * - `--version` alone is answered by the entry;
+ * - every other command (agent/main.ts: the parser, `up`, `down`, `--help`) is one CommonJS
+ *   bundle, compiled when the entry needs it;
+ * - inside it, `status`, `doctor` and `audit` (agent/inspection.ts, with the EC2, STS and
+ *   CloudWatch Logs clients) as brotli-compressed text, unpacked and compiled only when one of
+ *   them runs.
+ * One file still is the whole install, and one checksum verifies it. In the CommonJS bundles a
+ * module's built-ins are required when that module is first used, so `up` never loads the
+ * TLS, zlib or child-process code it does not need.
  */
-export async function buildAgent(outfile: string = AGENT_BUNDLE): Promise<{ outfile: string; bytes: number; inspectionBytes: number }> {
-  const inspection = await build({
-    ...shared,
-    entryPoints: [INSPECTION],
-    format: 'cjs',
-    outfile: 'inspection.cjs',
-    // Compiled as a function body, which has no import(): built-ins come through require().
-    supported: { 'dynamic-import': false },
-  });
+export async function buildAgent(outfile: string = AGENT_BUNDLE): Promise<{ outfile: string; bytes: number; inspectionBytes: number; mainBytes: number }> {
+  // Compiled as function bodies, which have no import(): built-ins come through require().
+  const commonJs: BuildOptions = { ...shared, format: 'cjs', supported: { 'dynamic-import': false } };
+  const inspection = await build({ ...commonJs, entryPoints: [INSPECTION], outfile: 'inspection.cjs' });
   const inspectionCode = inspection.outputFiles?.[0]?.contents;
   if (inspectionCode === undefined) throw new Error('esbuild wrote no inspection bundle');
   const packed = brotliCompressSync(inspectionCode, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 11, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: inspectionCode.byteLength } }).toString('base64');
+
+  const main = await build({ ...commonJs, entryPoints: [MAIN], outfile: 'main.cjs', plugins: [embedInspection(packed)] });
+  const mainCode = main.outputFiles?.[0]?.text;
+  if (mainCode === undefined) throw new Error('esbuild wrote no main bundle');
 
   await build({
     ...shared,
@@ -56,68 +59,62 @@ export async function buildAgent(outfile: string = AGENT_BUNDLE): Promise<{ outf
     outfile,
     format: 'esm',
     write: true,
-    plugins: [embedInspection(packed), lazyBuiltins()],
-    banner: {
-      // Shebang for `install -m 0755`; require() for the CJS parts of the SDK inside an ESM file.
-      js: "#!/usr/bin/env node\nimport { createRequire as __pgpoolVipCreateRequire } from 'node:module';\nconst require = __pgpoolVipCreateRequire(import.meta.url);",
-    },
+    // The entry's few built-ins (module, vm, url) are loaded by Node's own ESM loader already.
+    plugins: [embedMain(mainCode)],
+    banner: { js: '#!/usr/bin/env node' },
   });
   await chmod(outfile, 0o755);
-  return { outfile, bytes: (await stat(outfile)).size, inspectionBytes: inspectionCode.byteLength };
+  return { outfile, bytes: (await stat(outfile)).size, inspectionBytes: inspectionCode.byteLength, mainBytes: Buffer.byteLength(mainCode) };
 }
 
-/** Replaces agent/inspection.ts with a module that unpacks and compiles the embedded CommonJS bundle. */
-function embedInspection(packed: string): Plugin {
-  return {
-    name: 'embed-inspection',
-    setup(plugin) {
-      plugin.onResolve({ filter: /\/inspection\.ts$/ }, (args) => {
-        const path = fileURLToPath(new URL(args.path, `file://${args.resolveDir}/`));
-        return path === INSPECTION ? { path: INSPECTION, namespace: EMBEDDED } : undefined;
-      });
-      plugin.onLoad({ filter: /.*/, namespace: EMBEDDED }, () => ({
-        loader: 'js',
-        resolveDir: fileURLToPath(new URL('../agent/', import.meta.url)),
-        contents: `
+/** Replaces agent/main.ts with a module that compiles and runs the main CommonJS bundle carried as text. */
+function embedMain(code: string): Plugin {
+  return embedded('embed-main', MAIN, `
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { compileFunction } from 'node:vm';
-import { brotliDecompressSync } from 'node:zlib';
-const PACKED = ${JSON.stringify(packed)};
-const module = { exports: {} };
-const filename = new URL(import.meta.url).pathname + '#inspection.cjs';
-compileFunction(brotliDecompressSync(Buffer.from(PACKED, 'base64')).toString('utf8'), ['exports', 'require', 'module', '__filename', '__dirname'], { filename })(
-  module.exports, createRequire(import.meta.url), module, filename, '.');
-export const { runAudit, runDoctor, runStatus } = module.exports;
-`,
-      }));
-    },
-  };
+const CODE = ${JSON.stringify(code)};
+const compiled = { exports: {} };
+const filename = fileURLToPath(import.meta.url);
+compileFunction(CODE, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: filename + '#main.cjs' })(
+  compiled.exports, createRequire(import.meta.url), compiled, filename, '.');
+export const { main } = compiled.exports;
+`);
 }
 
 /**
- * An ESM bundle hoists every `import ... from 'node:crypto'` to the top of the file, so Node
- * would load TLS, crypto and zlib for `--version`. Imported through a one-line CommonJS module
- * instead, a built-in loads only when the first module that uses it is evaluated.
+ * Replaces agent/inspection.ts (inside the main bundle, which is CommonJS: `require` and
+ * `__filename` are the entry's) with a module that unpacks and compiles the inspection bundle.
  */
-function lazyBuiltins(): Plugin {
+function embedInspection(packed: string): Plugin {
+  return embedded('embed-inspection', INSPECTION, `
+const { compileFunction } = require('node:vm');
+const { brotliDecompressSync } = require('node:zlib');
+const PACKED = ${JSON.stringify(packed)};
+const compiled = { exports: {} };
+const filename = __filename + '#inspection.cjs';
+compileFunction(brotliDecompressSync(Buffer.from(PACKED, 'base64')).toString('utf8'), ['exports', 'require', 'module', '__filename', '__dirname'], { filename })(
+  compiled.exports, require, compiled, filename, '.');
+export const { runAudit, runDoctor, runStatus } = compiled.exports;
+`);
+}
+
+/** Resolves imports of one source file to generated contents instead. */
+function embedded(name: string, source: string, contents: string): Plugin {
   return {
-    name: 'lazy-builtins',
+    name,
     setup(plugin) {
-      plugin.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
-        const name = args.path.replace(/^node:/, '');
-        if (!BUILTINS.has(name)) return undefined;
-        if (args.kind === 'require-call' || args.kind === 'dynamic-import') return { path: args.path, external: true };
-        return { path: `node:${name}`, namespace: LAZY_BUILTIN };
+      plugin.onResolve({ filter: new RegExp(`/${basename(source).replace('.', '\\.')}$`) }, (args) => {
+        const path = fileURLToPath(new URL(args.path, `file://${args.resolveDir}/`));
+        return path === source ? { path: source, namespace: EMBEDDED } : undefined;
       });
-      plugin.onLoad({ filter: /.*/, namespace: LAZY_BUILTIN }, (args) => ({
-        loader: 'js',
-        contents: `module.exports = require(${JSON.stringify(args.path)});`,
-      }));
+      plugin.onLoad({ filter: /.*/, namespace: EMBEDDED }, (args) => (args.path === source ? { loader: 'js', resolveDir: dirname(source), contents } : undefined));
     },
   };
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { outfile, bytes, inspectionBytes } = await buildAgent();
-  console.log(`built ${outfile} (${(bytes / 1024).toFixed(0)} KiB; status/doctor/audit ${(inspectionBytes / 1024).toFixed(0)} KiB unpacked)`);
+  const { outfile, bytes, mainBytes, inspectionBytes } = await buildAgent();
+  const kib = (n: number): string => `${(n / 1024).toFixed(0)} KiB`;
+  console.log(`built ${outfile} (${kib(bytes)}; commands ${kib(mainBytes)}, of which status/doctor/audit packed; those ${kib(inspectionBytes)} unpacked)`);
 }
