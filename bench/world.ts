@@ -1,6 +1,6 @@
 /**
  * What a moto world costs (numbers only, never asserted):
- *   npx tsx bench/world.ts [runs]
+ *   npm run bench:world [-- runs]
  * - `serverless package` into a fresh folder: what a change to the service's inputs costs once;
  * - the package cache's answer in a process that has not read it yet (inputs digest + template);
  * - createWorld against one moto_server (after one world that pays moto's first call to each
