@@ -10,7 +10,8 @@ import { startLocalController } from '../../local/controller.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createWorld, type World } from '../../local/world.ts';
 import { node22Binary } from '../support/node22.ts';
-import { buildAgentBundle, runAgent, startAgentNode, type AgentNode, type NodeOptions } from '../../local/agent-node.ts';
+import { runAgent, startAgentNode, type AgentNode, type NodeOptions } from '../../local/agent-node.ts';
+import { agentBundle, type AgentBundle } from '../kit/agent-bundle.ts';
 
 // doctor and status as on-call uses them: pass/fail gates with an exit code, against moto and
 // each node's own IMDS. The host's loopback stands in for the node's interface.
@@ -21,7 +22,7 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
 let moto: MotoServer;
 let clients: AwsClients;
-let bundle: Awaited<ReturnType<typeof buildAgentBundle>>;
+let bundle: AgentBundle;
 let ssm: SsmStandIn;
 let ssmAgent: ChildProcess;
 const started: { stop(): Promise<void> }[] = [];
@@ -64,7 +65,7 @@ async function startSsmStandIn(): Promise<SsmStandIn> {
 }
 
 beforeAll(async () => {
-  [moto, bundle, ssm] = await Promise.all([startMotoServer(), buildAgentBundle(), startSsmStandIn()]);
+  [moto, bundle, ssm] = await Promise.all([startMotoServer(), agentBundle(), startSsmStandIn()]);
   clients = motoClients(moto.endpoint);
   // A process the kernel names like the SSM agent (comm is cut to 15 characters): `sleep` under its name.
   const fakeAgent = join(bundle.dir, 'amazon-ssm-agent');

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentBaseEnv, buildAgentBundle, runAgent } from '../../local/agent-node.ts';
+import { agentBaseEnv, runAgent } from '../../local/agent-node.ts';
 import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
 import { startImdsServer, type ImdsServer } from '../../local/imds-server.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 import type { WorldInstance } from '../../local/world.ts';
 import { sharedMoto } from '../kit/moto.ts';
+import { agentBundle, type AgentBundle } from '../kit/agent-bundle.ts';
 
 // `pgpool-vip audit` on a node without --region, AWS_REGION or a region in the agent config: the
 // region comes from IMDS, as for up, down, status and doctor. The bundled agent runs with an
@@ -13,12 +14,12 @@ import { sharedMoto } from '../kit/moto.ts';
 
 let moto: ReturnType<typeof sharedMoto>;
 let harness: Harness;
-let bundle: Awaited<ReturnType<typeof buildAgentBundle>>;
+let bundle: AgentBundle;
 const servers: ImdsServer[] = [];
 
 beforeAll(async () => {
   moto = sharedMoto();
-  bundle = await buildAgentBundle();
+  bundle = await agentBundle();
   harness = await createHarness(moto.endpoint);
   const node = harness.world.instances[0] as WorldInstance;
   const detail = await signedDetail(harness.world, node, { action: 'up', stsEndpoint: moto.endpoint });

@@ -1,9 +1,10 @@
 import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll } from 'vitest';
-import { buildAgentBundle, startAgentNode, type AgentNode, type NodeOptions } from '../../local/agent-node.ts';
+import { startAgentNode, type AgentNode, type NodeOptions } from '../../local/agent-node.ts';
 import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { startLocalController, type LocalController } from '../../local/controller.ts';
 import { createWorld, type World, type WorldOptions } from '../../local/world.ts';
+import { agentBundle, type AgentBundle } from './agent-bundle.ts';
 import { sharedMoto } from './moto.ts';
 
 /**
@@ -16,7 +17,7 @@ export const LOOPBACK = 'lo';
 export interface AgentStage {
   readonly endpoint: string;
   readonly clients: AwsClients;
-  readonly bundle: Awaited<ReturnType<typeof buildAgentBundle>>;
+  readonly bundle: AgentBundle;
   /** Stopped in reverse order after the file's tests. */
   readonly started: Array<{ stop(): Promise<void> }>;
   /** A fresh world with two nodes, its names apart from every other world in the run. */
@@ -32,12 +33,12 @@ export interface AgentStage {
 export function useAgentStage(tag: string): AgentStage {
   let endpoint = '';
   let clients: AwsClients | undefined;
-  let bundle: AgentStage['bundle'] | undefined;
+  let bundle: AgentBundle | undefined;
   const started: AgentStage['started'] = [];
   let worlds = 0;
   beforeAll(async () => {
     endpoint = sharedMoto().endpoint;
-    bundle = await buildAgentBundle();
+    bundle = await agentBundle();
     clients = motoClients(endpoint);
   });
   afterAll(async () => {

@@ -1,33 +1,39 @@
 import type { TestProject } from 'vitest/node';
-import { MotoUnavailableError, startMotoServer } from '../../local/moto-server.ts';
+import { buildAgentBundle } from '../../local/agent-node.ts';
+import { MotoUnavailableError, startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { packagedService } from '../../local/packaged-service.ts';
 
 /**
- * One moto_server for the whole run: its first call to each service costs seconds, once per
- * server, so test files share it and keep apart by the prefix of every world they create. A
- * file that changes the server itself (IAM auth on) starts its own.
+ * What the whole run shares, made once before the workers start, side by side:
+ * - one moto_server: its first call to each service costs seconds, once per server, so test
+ *   files share it and keep apart by the prefix of every world they create (a file that changes
+ *   the server itself, IAM auth on, starts its own);
+ * - the packaged service, which every moto world and the template tests read;
+ * - one agent bundle (test/kit/agent-bundle.ts): a build costs seconds of CPU.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  // Every moto world and the template tests read the packaged service: package it once, before
-  // the workers start, instead of once in each worker that meets it first.
-  await packagedService();
-  let moto;
+  const [moto, bundle] = await Promise.all([startSharedMoto(), buildAgentBundle(), packagedService()]);
+  project.provide('motoEndpoint', moto?.endpoint ?? '');
+  project.provide('agentBundle', { bundle: bundle.bundle, bytes: bundle.bytes });
+  return async () => {
+    await moto?.stop();
+    await bundle.remove();
+  };
+}
+
+async function startSharedMoto(): Promise<MotoServer | undefined> {
   try {
-    moto = await startMotoServer();
+    return await startMotoServer();
   } catch (error) {
     // Unit tests need no moto; the files that do say why they cannot run.
     if (!(error instanceof MotoUnavailableError)) throw error;
-    project.provide('motoEndpoint', '');
-    return () => Promise.resolve();
+    return undefined;
   }
-  project.provide('motoEndpoint', moto.endpoint);
-  return async () => {
-    await moto.stop();
-  };
 }
 
 declare module 'vitest' {
   export interface ProvidedContext {
     motoEndpoint: string;
+    agentBundle: { bundle: string; bytes: number };
   }
 }

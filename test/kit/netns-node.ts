@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { buildAgentBundle, startAgentNode, type AgentNode } from '../../local/agent-node.ts';
+import { startAgentNode, type AgentNode } from '../../local/agent-node.ts';
 import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createWorld, type World } from '../../local/world.ts';
+import { agentBundle, type AgentBundle } from './agent-bundle.ts';
 
 export const isRoot = process.getuid?.() === 0;
 
@@ -20,7 +21,7 @@ export interface NetnsNode {
   netns: string;
   moto: MotoServer;
   clients: AwsClients;
-  bundle: Awaited<ReturnType<typeof buildAgentBundle>>;
+  bundle: AgentBundle;
   world: World;
   node: AgentNode;
   /** Stopped in reverse order by `stop`. */
@@ -104,7 +105,7 @@ export async function startNetnsNode(options: {
   ip('addr', 'add', `${hostAddress}/30`, 'dev', hostVeth);
   ip('link', 'set', hostVeth, 'up');
   ip('-n', netns, 'link', 'set', 'lo', 'up');
-  const [moto, bundle] = await Promise.all([startMotoServer({ host: hostAddress }), buildAgentBundle()]);
+  const [moto, bundle] = await Promise.all([startMotoServer({ host: hostAddress }), agentBundle()]);
   const clients = motoClients(moto.endpoint);
   Object.assign(started, { moto, bundle, clients });
   const world = await createWorld(clients, { prefix: `${options.tag}${process.pid}-`, instanceCount: 2 });
