@@ -2,55 +2,57 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { startLocalController } from '../../local/controller.ts';
 import { startAwsFrontDoor, type AwsFrontDoor } from '../../local/front-door/front-door.ts';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
-import { createWorld, type World } from '../../local/world.ts';
-import { buildAgentBundle, runAgent, startAgentNode, type AgentNode } from '../../local/agent-node.ts';
+import { createWorld } from '../../local/world.ts';
+import { runAgent, startAgentNode, type AgentNode } from '../../local/agent-node.ts';
+import { agentBundle, type AgentBundle } from '../kit/agent-bundle.ts';
+import { sharedMoto } from '../kit/moto.ts';
 
 // The bundled agent and the local controller both talk to AWS through the front door, which
-// injects the faults; the agent's exit code and its deadline are what is checked.
+// injects the faults; the agent's exit code and its deadline are what is checked. Each test has
+// its own world and its own front door (faults apply to every call through a door), so the
+// tests wait out their deadlines side by side.
 const IFACE = 'lo';
 const DEADLINE_SECONDS = 6;
 
-let moto: MotoServer;
-let door: AwsFrontDoor;
+let endpoint: string;
 let clients: AwsClients;
-let bundle: Awaited<ReturnType<typeof buildAgentBundle>>;
+let bundle: AgentBundle;
 const started: { stop(): Promise<void> }[] = [];
 let worldCount = 0;
 
 beforeAll(async () => {
-  [moto, bundle] = await Promise.all([startMotoServer(), buildAgentBundle()]);
-  door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: moto.endpoint });
-  clients = motoClients(moto.endpoint);
+  endpoint = sharedMoto().endpoint;
+  bundle = await agentBundle();
+  clients = motoClients(endpoint);
 });
 afterAll(async () => {
   for (const thing of started.reverse()) await thing.stop();
   if (clients !== undefined) destroyClients(clients);
-  await door?.stop();
-  await moto?.stop();
   await bundle?.remove();
 });
 
-async function nodeIn(options: { controller: boolean }): Promise<{ world: World; node: AgentNode }> {
+async function nodeIn(options: { controller: boolean }): Promise<{ door: AwsFrontDoor; node: AgentNode }> {
   worldCount += 1;
-  const world = await createWorld(clients, { prefix: `af${worldCount}-${process.pid}-`, instanceCount: 2 });
+  const prefix = `af${worldCount}-${process.pid}-`;
+  const door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: endpoint });
+  started.push(door);
+  const world = await createWorld(clients, { prefix, instanceCount: 2 });
   if (options.controller) {
     const cluster = world.config.clusters[0];
     started.push(startLocalController({ endpoint: door.endpoint, world, configOverrides: { clusters: [{ ...cluster, interface: IFACE }] } }));
   }
   const node = await startAgentNode(world, 0, { awsEndpoint: door.endpoint, dir: bundle.dir, config: { deadlineSeconds: DEADLINE_SECONDS } });
   started.push(node.imds);
-  return { world, node };
+  return { door, node };
 }
 
-describe('Agent under AWS faults (bundled agent, front door before moto)', () => {
+describe.concurrent('Agent under AWS faults (bundled agent, front door before moto)', () => {
   it.each([
     ['PutEvents throttled once', { service: 'events', operation: 'PutEvents', fault: 'throttle' }],
     ['PutEvents answered 500 once', { service: 'events', operation: 'PutEvents', fault: 'server-error' }],
     ['PutEvents connection dropped before the call', { service: 'events', operation: 'PutEvents', fault: 'drop-before' }],
   ] as const)('exits 0 with the VIP routed when %s', async (_, rule) => {
-    const { node } = await nodeIn({ controller: true });
-    door.clearFaults();
+    const { door, node } = await nodeIn({ controller: true });
     door.inject(rule);
 
     const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
@@ -74,8 +76,7 @@ describe('Agent under AWS faults (bundled agent, front door before moto)', () =>
   });
 
   it('exits 3 by its deadline when PutEvents keeps failing', async () => {
-    const { node } = await nodeIn({ controller: true });
-    door.clearFaults();
+    const { door, node } = await nodeIn({ controller: true });
     door.inject({ service: 'events', operation: 'PutEvents', fault: 'server-error', times: Number.POSITIVE_INFINITY });
     const startedAt = Date.now();
 
@@ -88,8 +89,7 @@ describe('Agent under AWS faults (bundled agent, front door before moto)', () =>
   });
 
   it('exits 3 by its deadline when the ledger is down throughout, for the controller and the agent alike', async () => {
-    const { node } = await nodeIn({ controller: true });
-    door.clearFaults();
+    const { door, node } = await nodeIn({ controller: true });
     for (const operation of ['GetItem', 'PutItem', 'UpdateItem', 'TransactWriteItems']) {
       door.inject({ service: 'dynamodb', operation, fault: 'server-error', times: Number.POSITIVE_INFINITY });
     }
