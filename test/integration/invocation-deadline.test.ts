@@ -19,14 +19,25 @@ const TIMEOUT_MS = 8_000;
 const HUNG_MS = 60_000;
 
 let moto: ReturnType<typeof sharedMoto>;
-let door: AwsFrontDoor;
-let harness: Harness;
+const doors: AwsFrontDoor[] = [];
 
-beforeAll(async () => {
+beforeAll(() => {
   moto = sharedMoto();
-  door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: moto.endpoint });
+});
+afterAll(async () => {
+  for (const door of doors) await door.stop();
+});
+
+/**
+ * A controller whose calls all pass its own front door: faults apply to every call through a
+ * door, so each test has one (and a world) of its own and the tests wait out their deadlines
+ * side by side.
+ */
+async function cutOffStage(): Promise<{ door: AwsFrontDoor; harness: Harness }> {
+  const door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: moto.endpoint });
+  doors.push(door);
   const settings = { ...controllerClientSettings(), endpoint: door.endpoint, region: MOTO_REGION, credentials: MOTO_ROOT_CREDENTIALS };
-  harness = await createHarness(moto.endpoint, {
+  const harness = await createHarness(moto.endpoint, {
     routeTableCount: 3,
     configure: () => ({ ssmWaitSeconds: 2 }),
     deps: {
@@ -39,12 +50,10 @@ beforeAll(async () => {
     stsEndpoint: door.endpoint,
     invocationTimeoutMs: TIMEOUT_MS,
   });
-});
-afterAll(async () => {
-  await door?.stop();
-});
+  return { door, harness };
+}
 
-async function upEvent(node: WorldInstance) {
+async function upEvent(door: AwsFrontDoor, harness: Harness, node: WorldInstance) {
   const detail = await signedDetail(harness.world, node, { action: 'up', stsEndpoint: door.endpoint });
   return { requestId: detail.requestId, event: envelope(detail, harness.world) };
 }
@@ -55,15 +64,15 @@ async function timed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
   return { value, ms: performance.now() - started };
 }
 
-describe('A switchover cut off by its deadline (real controller clients, front door before moto)', () => {
+describe.concurrent('A switchover cut off by its deadline (real controller clients, front door before moto)', () => {
   it('stops a hung route write at the deadline, records one failed outcome before the timeout, and a redelivery applies', async () => {
+    const { door, harness } = await cutOffStage();
     const [node1, node2] = harness.world.instances as [WorldInstance, WorldInstance];
-    door.clearFaults();
-    expect((await harness.invoke((await upEvent(node1)).event)).outcome).toBe('applied');
+    expect((await harness.invoke((await upEvent(door, harness, node1)).event)).outcome).toBe('applied');
 
     // Every ReplaceRoute hangs far past the invocation's timeout, retries included.
     door.inject({ service: 'ec2', operation: 'ReplaceRoute', fault: 'delay', delayMs: HUNG_MS, times: Number.POSITIVE_INFINITY });
-    const { requestId, event } = await upEvent(node2);
+    const { requestId, event } = await upEvent(door, harness, node2);
     const cut = await timed(harness.invoke(event));
     door.clearFaults();
 
@@ -80,10 +89,10 @@ describe('A switchover cut off by its deadline (real controller clients, front d
   });
 
   it('returns the recorded outcome when only the outcome event hangs past the timeout', async () => {
+    const { door, harness } = await cutOffStage();
     const node3 = harness.world.instances[2] as WorldInstance;
-    door.clearFaults();
     door.inject({ service: 'events', operation: 'PutEvents', fault: 'delay', delayMs: HUNG_MS, times: Number.POSITIVE_INFINITY });
-    const { requestId, event } = await upEvent(node3);
+    const { requestId, event } = await upEvent(door, harness, node3);
     const ended = await timed(harness.invoke(event));
     door.clearFaults();
 
@@ -93,10 +102,11 @@ describe('A switchover cut off by its deadline (real controller clients, front d
   });
 
   it('ends the invocation with its own error, before the timeout, when the ledger does not take the outcome', async () => {
+    const { door, harness } = await cutOffStage();
     const [node1] = harness.world.instances as [WorldInstance, WorldInstance];
     // The outcome is the request's PutItem; the claim and the VIP record are one transaction.
     door.inject({ service: 'dynamodb', operation: 'PutItem', fault: 'delay', delayMs: HUNG_MS, times: Number.POSITIVE_INFINITY });
-    const { requestId, event } = await upEvent(node1);
+    const { requestId, event } = await upEvent(door, harness, node1);
     const started = performance.now();
     await expect(harness.invoke(event)).rejects.toThrow(/could not be recorded before the invocation's timeout/);
     const ms = performance.now() - started;
