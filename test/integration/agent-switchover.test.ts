@@ -13,7 +13,7 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
 const stage = useAgentStage('ag');
 
-describe('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local controller)', () => {
+describe.concurrent('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local controller)', () => {
   it('routes the VIP to the node on up and exits 0 naming the outcome', async () => {
     // Prepare
     const world = await stage.world();
