@@ -3,7 +3,7 @@ import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseSince, runAudit } from '../../agent/audit-command.ts';
 import { historyLines } from '../../agent/audit-history.ts';
 import { clusterQuery } from '../../agent/audit-insights.ts';
@@ -30,6 +30,11 @@ const TARGET = ['--cluster', 'main', '--ledger-table', 'pgpool-vip-ledger', '--r
 beforeEach(() => {
   dynamodbMock.reset();
   logsMock.reset();
+});
+// The mocks replace send on every client of the class in this process: the next file's are real.
+afterAll(() => {
+  dynamodbMock.restore();
+  logsMock.restore();
 });
 
 describe('Function: parseSince', () => {

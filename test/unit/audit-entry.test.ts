@@ -5,7 +5,7 @@ import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OUTCOME_DETAIL_TYPES, OUTCOME_KINDS, OUTCOME_SOURCE, type OutcomeKind } from '../../lib/contract.ts';
 import { AUDIT_MESSAGE, METRIC_NAMESPACE, METRICS } from '../../lib/telemetry.ts';
 import { DynamoLedger } from '../../functions/adapters/ledger.ts';
@@ -134,6 +134,11 @@ describe('Function: recordOutcome (log line, EMF metrics, outcome event)', () =>
 
   afterEach(() => {
     output.restore();
+  });
+  // The mocks replace send on every client of the class in this process: the next file's are real.
+  afterAll(() => {
+    dynamodb.restore();
+    eventbridge.restore();
   });
 
   async function record(kind: OutcomeKind, change: Partial<SwitchoverOutcome> = {}) {
