@@ -7,11 +7,11 @@ import { DescribeRouteTablesCommand, ReplaceRouteCommand } from '@aws-sdk/client
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { startLocalController } from '../../local/controller.ts';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createWorld, type World } from '../../local/world.ts';
 import { node22Binary } from '../support/node22.ts';
 import { runAgent, startAgentNode, type AgentNode, type NodeOptions } from '../../local/agent-node.ts';
 import { agentBundle, type AgentBundle } from '../kit/agent-bundle.ts';
+import { sharedMoto } from '../kit/moto.ts';
 
 // doctor and status as on-call uses them: pass/fail gates with an exit code, against moto and
 // each node's own IMDS. The host's loopback stands in for the node's interface.
@@ -20,7 +20,7 @@ const VIP = '198.19.0.50';
 const node22 = node22Binary();
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
-let moto: MotoServer;
+let moto: ReturnType<typeof sharedMoto>;
 let clients: AwsClients;
 let bundle: AgentBundle;
 let ssm: SsmStandIn;
@@ -65,7 +65,8 @@ async function startSsmStandIn(): Promise<SsmStandIn> {
 }
 
 beforeAll(async () => {
-  [moto, bundle, ssm] = await Promise.all([startMotoServer(), agentBundle(), startSsmStandIn()]);
+  moto = sharedMoto();
+  [bundle, ssm] = await Promise.all([agentBundle(), startSsmStandIn()]);
   clients = motoClients(moto.endpoint);
   // A process the kernel names like the SSM agent (comm is cut to 15 characters): `sleep` under its name.
   const fakeAgent = join(bundle.dir, 'amazon-ssm-agent');
@@ -77,7 +78,6 @@ afterAll(async () => {
   for (const thing of started.reverse()) await thing.stop();
   if (clients !== undefined) destroyClients(clients);
   await ssm?.stop();
-  await moto?.stop();
   await bundle?.remove();
 });
 
