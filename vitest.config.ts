@@ -8,7 +8,12 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    maxWorkers: 2,
+    // A worker keeps its loaded modules from one file to the next: loading the SDK and the
+    // handlers again for every file cost more CPU than most files' tests. Files keep apart by
+    // the prefixes of their worlds; a file that mocks a client class restores it after itself.
+    isolate: false,
+    // Many files wait on deadlines, child processes and moto rather than on the CPU.
+    maxWorkers: 3,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_METRICS_DISABLED: 'true' },
   },
 });
