@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { startAgentNode, type AgentNode } from '../../local/agent-node.ts';
 import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
-import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createWorld, type World } from '../../local/world.ts';
 import { agentBundle, type AgentBundle } from './agent-bundle.ts';
+import { sharedMoto } from './moto.ts';
 
 export const isRoot = process.getuid?.() === 0;
 
@@ -14,12 +15,13 @@ export function ip(...args: string[]): string {
 
 /**
  * A pgpool node as a network namespace: its `eth0` carries the instance's MAC (so the agent finds
- * the ENI in IMDS the way it does on EC2) and reaches its own moto_server and IMDS over a veth to
- * the host. Root only.
+ * the ENI in IMDS the way it does on EC2) and reaches the run's moto_server and its IMDS over a
+ * veth to the host. Root only.
  */
 export interface NetnsNode {
   netns: string;
-  moto: MotoServer;
+  /** The run's moto_server as the namespace reaches it (relayHost). */
+  moto: MotoRelay;
   clients: AwsClients;
   bundle: AgentBundle;
   world: World;
@@ -76,6 +78,43 @@ export function removeOrphanedNodes(): void {
   }
 }
 
+export interface MotoRelay {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The run's moto_server on the host end of a node's veth: moto listens on loopback only, which a
+ * namespace cannot reach, and a moto_server of the node's own would pay its first calls again.
+ * Every byte is passed on unchanged, both ways.
+ */
+export async function relayHost(host: string, motoEndpoint: string): Promise<MotoRelay> {
+  const target = new URL(motoEndpoint);
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    }
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://${host}:${port}`,
+    stop: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
 export async function startNetnsNode(options: {
   /** A letter or two that keeps this file's namespace and veth apart from other files'. */
   tag: string;
@@ -87,7 +126,7 @@ export async function startNetnsNode(options: {
   const hostVeth = `pgv${options.tag}${process.pid}`.slice(0, 15);
   const stops: NetnsNode['stops'] = [];
   // What is started so far: a setup that fails half-way is still cleaned up by `stop`.
-  const started: { moto?: MotoServer; clients?: AwsClients; bundle?: NetnsNode['bundle'] } = {};
+  const started: { moto?: MotoRelay; clients?: AwsClients; bundle?: NetnsNode['bundle'] } = {};
   const stop = async (): Promise<void> => {
     for (const thing of stops.reverse()) await thing.stop();
     if (started.clients !== undefined) destroyClients(started.clients);
@@ -105,7 +144,7 @@ export async function startNetnsNode(options: {
   ip('addr', 'add', `${hostAddress}/30`, 'dev', hostVeth);
   ip('link', 'set', hostVeth, 'up');
   ip('-n', netns, 'link', 'set', 'lo', 'up');
-  const [moto, bundle] = await Promise.all([startMotoServer({ host: hostAddress }), agentBundle()]);
+  const [moto, bundle] = await Promise.all([relayHost(hostAddress, sharedMoto().endpoint), agentBundle()]);
   const clients = motoClients(moto.endpoint);
   Object.assign(started, { moto, bundle, clients });
   const world = await createWorld(clients, { prefix: `${options.tag}${process.pid}-`, instanceCount: 2 });
