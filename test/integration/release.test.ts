@@ -1,10 +1,11 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import packageJson from '../../package.json' with { type: 'json' };
 import { node22Binary } from '../support/node22.ts';
+import { finished } from '../../local/child-output.ts';
 import { REPO_ROOT } from '../../local/packaged-service.ts';
 
 // What an operator downloads and copies to every pgpool node: one file and its checksum.
@@ -16,8 +17,9 @@ const node22 = node22Binary();
 let first: string;
 let second: string;
 
-function npmRelease(outDir: string): void {
-  const run = spawnSync('npm', ['run', '--silent', 'release', '--', '--out', outDir], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
+async function npmRelease(outDir: string): Promise<void> {
+  const child = spawn('npm', ['run', '--silent', 'release', '--', '--out', outDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+  const run = await finished(child);
   if (run.status !== 0) throw new Error(`npm run release failed (${run.status}): ${run.stdout}${run.stderr}`);
 }
 
@@ -27,11 +29,11 @@ function sha256sumCheck(dir: string): { status: number | null; stdout: string } 
   return { status: run.status, stdout: run.stdout };
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   first = mkdtempSync(join(tmpdir(), 'pgpool-vip-release-'));
   second = mkdtempSync(join(tmpdir(), 'pgpool-vip-release-'));
-  npmRelease(first);
-  npmRelease(second);
+  // Two releases side by side, into folders of their own: their files must be equal (a reproducible build).
+  await Promise.all([npmRelease(first), npmRelease(second)]);
 }, 240_000);
 
 afterAll(() => {
