@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { finished } from './child-output.ts';
 
@@ -45,9 +45,23 @@ export interface PackageOptions {
   dir?: string;
 }
 
+/** Held by every serverless command of this checkout while it runs (serverlessCommand). */
+export const SERVERLESS_LOCK = join(REPO_ROOT, 'node_modules/.cache/pgpool-vip-serverless.lock');
+
 /**
- * Runs `serverless package` offline, with its own esbuild work folder so several processes can
- * package at the same time. No AWS credentials are passed on.
+ * The command line of a serverless command in this checkout, one at a time: the framework writes
+ * every package into `<checkout>/.serverless` before it copies it to `--package`, and a deploy
+ * copies its package back there, removing what is there first, so two at once can take or
+ * delete each other's files. `flock` waits for the lock.
+ */
+export function serverlessCommand(args: readonly string[]): [command: string, args: string[]] {
+  mkdirSync(dirname(SERVERLESS_LOCK), { recursive: true });
+  return ['flock', [SERVERLESS_LOCK, process.execPath, join(REPO_ROOT, 'node_modules/osls/bin/serverless.js'), ...args]];
+}
+
+/**
+ * Runs `serverless package` offline, with its own esbuild work folder. No AWS credentials are
+ * passed on.
  */
 export async function runPackage(options: PackageOptions = {}): Promise<PackageRun> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'pgpool-vip-package-'));
@@ -61,19 +75,15 @@ export async function runPackage(options: PackageOptions = {}): Promise<PackageR
     PGPOOL_VIP_ESBUILD_WORK_FOLDER: workFolder,
     ...(options.configFile === undefined ? {} : { PGPOOL_VIP_CONFIG_FILE: options.configFile }),
   };
-  const child = spawn(
-    process.execPath,
-    [
-      join(REPO_ROOT, 'node_modules/osls/bin/serverless.js'),
-      'package',
-      '--stage',
-      options.stage ?? 'dev',
-      '--package',
-      dir,
-      ...Object.entries(options.params ?? {}).map(([key, value]) => `--param=${key}=${value}`),
-    ],
-    { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const [command, args] = serverlessCommand([
+    'package',
+    '--stage',
+    options.stage ?? 'dev',
+    '--package',
+    dir,
+    ...Object.entries(options.params ?? {}).map(([key, value]) => `--param=${key}=${value}`),
+  ]);
+  const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const { status, stdout, stderr } = await finished(child);
   rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });

@@ -29,7 +29,7 @@ import {
 } from './deployer-permissions.ts';
 import { MOTO_DEPENDENT_DROPS, MOTO_UNSUPPORTED_TYPES } from '../../local/moto-stack.ts';
 import { finished } from '../../local/child-output.ts';
-import { REPO_ROOT, runPackage, TEMPLATE_FILE, type CfnTemplate, type PackageRun } from '../../local/packaged-service.ts';
+import { REPO_ROOT, runPackage, serverlessCommand, TEMPLATE_FILE, type CfnTemplate, type PackageRun } from '../../local/packaged-service.ts';
 import { requireTool } from './template-kit.ts';
 
 // `serverless deploy` and `serverless remove` themselves, pointed at moto with the SDK's standard
@@ -78,11 +78,8 @@ async function serverless(args: string[]): Promise<CliRun> {
     PGPOOL_VIP_SDK_CALLS_FILE: callsFile,
     NODE_OPTIONS: `--import=${LOOPBACK_ONLY} --import=${RECORD_CALLS}`,
   };
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'node_modules/osls/bin/serverless.js'), ...args, '--stage', STAGE], {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const [command, argv] = serverlessCommand([...args, '--stage', STAGE]);
+  const child = spawn(command, argv, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   return await finished(child);
 }
 
