@@ -30,6 +30,14 @@ export interface AgentRun {
 
 const PROGRESS_LINE = /^pgpool-vip: still waiting after \d+\.\d s for .+; giving up in \d+\.\d s$/;
 
+/** stderr without the agent's progress lines, which a loaded machine adds to any wait. */
+export function withoutProgress(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((line) => !PROGRESS_LINE.test(line))
+    .join('\n');
+}
+
 /** Builds the shipped single-file agent into a temporary directory; returns its path and a cleanup. */
 export async function buildAgentBundle(): Promise<{ bundle: string; bytes: number; dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'pgpool-vip-agent-'));

@@ -2,12 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withoutProgress } from '../../local/agent-node.ts';
 
 const FIXTURE = fileURLToPath(new URL('./pgpool-tree.mjs', import.meta.url));
 
 export interface TreeRun {
   code: number | null;
   stdout: string;
+  /** Without the agent's progress lines, as runAgent gives it (local/agent-node.ts). */
   stderr: string;
 }
 
@@ -37,7 +39,10 @@ export async function startPgpoolTree(dir: string): Promise<PgpoolTree> {
     watchdogPid,
     run: async (kind, command, args, env) =>
       await new Promise<TreeRun>((resolve) => {
-        main.once('message', (message) => resolve(message as TreeRun));
+        main.once('message', (message) => {
+          const run = message as TreeRun;
+          resolve({ ...run, stderr: withoutProgress(run.stderr) });
+        });
         main.send({ kind, command, args, env });
       }),
     kill: async () => {
