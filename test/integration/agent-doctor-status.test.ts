@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DescribeRouteTablesCommand, ReplaceRouteCommand } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { startLocalController } from '../../local/controller.ts';
 import { createWorld, type World } from '../../local/world.ts';
@@ -85,7 +85,9 @@ async function worldWithController(options: { tagMembers?: boolean } = {}): Prom
   worldCount += 1;
   const world = await createWorld(clients, { prefix: `ds${worldCount}-${process.pid}-`, instanceCount: 2, ...options });
   const cluster = world.config.clusters[0];
-  started.push(startLocalController({ endpoint: moto.endpoint, world, configOverrides: { clusters: [{ ...cluster, interface: IFACE }] } }));
+  // Its polling costs CPU while it runs: it stops when the test that made the world ends.
+  const controller = startLocalController({ endpoint: moto.endpoint, world, configOverrides: { clusters: [{ ...cluster, interface: IFACE }] } });
+  onTestFinished(() => controller.stop());
   return world;
 }
 

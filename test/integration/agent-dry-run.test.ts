@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { DynamoLedger } from '../../functions/adapters/ledger.ts';
 import { runAgent, type AgentNode } from '../../local/agent-node.ts';
 import { type LocalController } from '../../local/controller.ts';
@@ -14,7 +14,7 @@ const stage = useAgentStage('dr');
 
 async function world(options: { tagMembers?: boolean } = {}): Promise<{ world: World; nodes: AgentNode[]; controller: LocalController }> {
   const created = await stage.world(options);
-  const controller = stage.controller(created);
+  const controller = stage.controller(created, { onTestFinished });
   const nodes = [await stage.node(created, 0), await stage.node(created, 1)];
   return { world: created, nodes, controller };
 }

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { startLocalController } from '../../local/controller.ts';
 import { startAwsFrontDoor, type AwsFrontDoor } from '../../local/front-door/front-door.ts';
@@ -34,15 +34,17 @@ afterAll(async () => {
   await bundle?.remove();
 });
 
-async function nodeIn(options: { controller: boolean; deadlineSeconds?: number }): Promise<{ door: AwsFrontDoor; node: AgentNode }> {
+/** A node in a world of its own behind a door of its own; its controller (polling costs CPU) stops when the test ends. */
+async function nodeIn(options: { controller?: TestContext; deadlineSeconds?: number }): Promise<{ door: AwsFrontDoor; node: AgentNode }> {
   worldCount += 1;
   const prefix = `af${worldCount}-${process.pid}-`;
   const door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: endpoint });
   started.push(door);
   const world = await createWorld(clients, { prefix, instanceCount: 2 });
-  if (options.controller) {
+  if (options.controller !== undefined) {
     const cluster = world.config.clusters[0];
-    started.push(startLocalController({ endpoint: door.endpoint, world, configOverrides: { clusters: [{ ...cluster, interface: IFACE }] } }));
+    const controller = startLocalController({ endpoint: door.endpoint, world, configOverrides: { clusters: [{ ...cluster, interface: IFACE }] } });
+    options.controller.onTestFinished(() => controller.stop());
   }
   const node = await startAgentNode(world, 0, { awsEndpoint: door.endpoint, dir: bundle.dir, config: { deadlineSeconds: options.deadlineSeconds ?? DEADLINE_SECONDS } });
   started.push(node.imds);
@@ -50,12 +52,12 @@ async function nodeIn(options: { controller: boolean; deadlineSeconds?: number }
 }
 
 describe.concurrent('Agent under AWS faults (bundled agent, front door before moto)', () => {
-  it.each([
+  it.for([
     ['PutEvents throttled once', { service: 'events', operation: 'PutEvents', fault: 'throttle' }],
     ['PutEvents answered 500 once', { service: 'events', operation: 'PutEvents', fault: 'server-error' }],
     ['PutEvents connection dropped before the call', { service: 'events', operation: 'PutEvents', fault: 'drop-before' }],
-  ] as const)('exits 0 with the VIP routed when %s', async (_, rule) => {
-    const { door, node } = await nodeIn({ controller: true, deadlineSeconds: ROOMY_DEADLINE_SECONDS });
+  ] as const)('exits 0 with the VIP routed when %s', async ([, rule], test) => {
+    const { door, node } = await nodeIn({ controller: test, deadlineSeconds: ROOMY_DEADLINE_SECONDS });
     door.inject(rule);
 
     const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
@@ -66,7 +68,7 @@ describe.concurrent('Agent under AWS faults (bundled agent, front door before mo
   });
 
   it('exits 3 by its deadline when no controller ever answers', async () => {
-    const { node } = await nodeIn({ controller: false });
+    const { node } = await nodeIn({});
     const startedAt = Date.now();
 
     const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
@@ -78,8 +80,8 @@ describe.concurrent('Agent under AWS faults (bundled agent, front door before mo
     expect(tookMs).toBeLessThan((DEADLINE_SECONDS + 15) * 1000);
   });
 
-  it('exits 3 by its deadline when PutEvents keeps failing', async () => {
-    const { door, node } = await nodeIn({ controller: true });
+  it('exits 3 by its deadline when PutEvents keeps failing', async (test) => {
+    const { door, node } = await nodeIn({ controller: test });
     door.inject({ service: 'events', operation: 'PutEvents', fault: 'server-error', times: Number.POSITIVE_INFINITY });
     const startedAt = Date.now();
 
@@ -91,8 +93,8 @@ describe.concurrent('Agent under AWS faults (bundled agent, front door before mo
     expect(tookMs).toBeLessThan((DEADLINE_SECONDS + 15) * 1000);
   });
 
-  it('exits 3 by its deadline when the ledger is down throughout, for the controller and the agent alike', async () => {
-    const { door, node } = await nodeIn({ controller: true });
+  it('exits 3 by its deadline when the ledger is down throughout, for the controller and the agent alike', async (test) => {
+    const { door, node } = await nodeIn({ controller: test });
     for (const operation of ['GetItem', 'PutItem', 'UpdateItem', 'TransactWriteItems']) {
       door.inject({ service: 'dynamodb', operation, fault: 'server-error', times: Number.POSITIVE_INFINITY });
     }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { useAgentStage } from '../kit/agent-stage.ts';
 import { type World } from '../../local/world.ts';
 import { DynamoLedger } from '../../functions/adapters/ledger.ts';
@@ -21,7 +21,7 @@ afterAll(async () => {
 
 async function twoNodeWorld(): Promise<{ world: World; nodes: [AgentNode, AgentNode] }> {
   const world = await stage.world();
-  stage.controller(world);
+  stage.controller(world, { onTestFinished });
   const nodes = await Promise.all([stage.node(world, 0), stage.node(world, 1)]);
   return { world, nodes };
 }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { useAgentStage } from '../kit/agent-stage.ts';
 import { type World } from '../../local/world.ts';
 import { node22Binary } from '../support/node22.ts';
@@ -19,7 +19,7 @@ const stage = useAgentStage('rt');
 
 async function worldWithController(): Promise<World> {
   const world = await stage.world();
-  stage.controller(world);
+  stage.controller(world, { onTestFinished });
   return world;
 }
 

@@ -13,11 +13,11 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
 const stage = useAgentStage('ag');
 
-describe.concurrent('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local controller)', () => {
-  it('routes the VIP to the node on up and exits 0 naming the outcome', async () => {
+describe('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local controller)', () => {
+  it('routes the VIP to the node on up and exits 0 naming the outcome', async ({ onTestFinished }) => {
     // Prepare
     const world = await stage.world();
-    stage.controller(world);
+    stage.controller(world, { onTestFinished });
     const node = await stage.node(world, 0);
     // Act
     const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
@@ -32,9 +32,9 @@ describe.concurrent('Function: pgpool-vip up/down (bundled agent, moto, local IM
     expect(await stage.routeTarget(world)).toBe(node.instance.eni);
   });
 
-  it('moves the VIP to the second node, then releases it with down from that node', async () => {
+  it('moves the VIP to the second node, then releases it with down from that node', async ({ onTestFinished }) => {
     const world = await stage.world();
-    stage.controller(world);
+    stage.controller(world, { onTestFinished });
     const [first, second] = [await stage.node(world, 0), await stage.node(world, 1)];
     const firstUp = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], first.env);
     expect([firstUp.code, firstUp.stderr]).toEqual([0, '']);
@@ -49,9 +49,9 @@ describe.concurrent('Function: pgpool-vip up/down (bundled agent, moto, local IM
     expect(await stage.routeTarget(world)).toBe(second.instance.eni);
   });
 
-  it('exits 1 with the controller reason when the instance is not a cluster member', async () => {
+  it('exits 1 with the controller reason when the instance is not a cluster member', async ({ onTestFinished }) => {
     const world = await stage.world({ tagMembers: false });
-    stage.controller(world);
+    stage.controller(world, { onTestFinished });
     const node = await stage.node(world, 0);
 
     const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
@@ -66,10 +66,10 @@ describe.concurrent('Function: pgpool-vip up/down (bundled agent, moto, local IM
     expect(await stage.routeTarget(world)).toBeNull();
   });
 
-  it('sends the same request again when the controller reports it failed, and exits 0 once it converges', async () => {
+  it('sends the same request again when the controller reports it failed, and exits 0 once it converges', async ({ onTestFinished }) => {
     // Prepare: the controller's first route write fails (throttled), the second goes through.
     const world = await stage.world();
-    const controller = stage.controller(world);
+    const controller = stage.controller(world, { onTestFinished });
     let failures = 1;
     controller.clients.ec2.middlewareStack.add(
       (next, context) => async (args) => {
@@ -121,9 +121,9 @@ describe.concurrent('Function: pgpool-vip up/down (bundled agent, moto, local IM
     expect(await sts.text()).toContain(`assumed-role/${world.roleName}/${node.instance.instanceId}</Arn>`);
   });
 
-  it('retries PutEvents refused with ThrottlingException (HTTP 200, FailedEntryCount 1) and then succeeds', async () => {
+  it('retries PutEvents refused with ThrottlingException (HTTP 200, FailedEntryCount 1) and then succeeds', async ({ onTestFinished }) => {
     const world = await stage.world();
-    stage.controller(world);
+    stage.controller(world, { onTestFinished });
     const proxy = await startEventBridgeProxy(stage.endpoint, { refusals: 2 });
     stage.started.push(proxy);
     const node = await stage.node(world, 0, { extraEnv: { AWS_ENDPOINT_URL_EVENTBRIDGE: proxy.endpoint } });

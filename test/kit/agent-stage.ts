@@ -1,5 +1,5 @@
 import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, type TestContext } from 'vitest';
 import { startAgentNode, type AgentNode, type NodeOptions } from '../../local/agent-node.ts';
 import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { startLocalController, type LocalController } from '../../local/controller.ts';
@@ -22,8 +22,12 @@ export interface AgentStage {
   readonly started: Array<{ stop(): Promise<void> }>;
   /** A fresh world with two nodes, its names apart from every other world in the run. */
   world(options?: WorldOptions): Promise<World>;
-  /** The local controller of `world`, its cluster interface the loopback. */
-  controller(world: World, endpoint?: string): LocalController;
+  /**
+   * The local controller of `world`, its cluster interface the loopback. It polls its queue while
+   * it runs, which costs CPU: given the context of the test that starts it, it stops when that
+   * test ends, else after the file.
+   */
+  controller(world: World, test?: Pick<TestContext, 'onTestFinished'>): LocalController;
   node(world: World, index: number, options?: Partial<NodeOptions>): Promise<AgentNode>;
   /** Where the first table's VIP route points (ENI id), or null. */
   routeTarget(world: World): Promise<string | null>;
@@ -65,10 +69,11 @@ export function useAgentStage(tag: string): AgentStage {
       worlds += 1;
       return await createWorld(stage.clients, { prefix: `${tag}${worlds}-${process.pid}-`, instanceCount: 2, ...options });
     },
-    controller(world, controllerEndpoint = endpoint) {
+    controller(world, test) {
       const cluster = world.config.clusters[0];
-      const controller = startLocalController({ endpoint: controllerEndpoint, world, configOverrides: { clusters: [{ ...cluster, interface: LOOPBACK }] } });
-      started.push(controller);
+      const controller = startLocalController({ endpoint, world, configOverrides: { clusters: [{ ...cluster, interface: LOOPBACK }] } });
+      if (test === undefined) started.push(controller);
+      else test.onTestFinished(() => controller.stop());
       return controller;
     },
     async node(world, index, options = {}) {
