@@ -32,8 +32,8 @@ function conditionsFailed(error: unknown): boolean[] | null {
 
 /**
  * The claim of a request id as a conditional update. A request whose last attempt `failed` (same
- * digest) or whose claim lease ran out may be claimed again: that is how a retry of the same
- * request converges. The refusal of an unverified event under the same id does not occupy it: a
+ * digest; not this claim's own attempt) or whose claim lease ran out may be claimed again: that is
+ * how a retry of the same request converges. The refusal of an unverified event under the same id does not occupy it: a
  * verified claim replaces it.
  */
 function claimUpdate(tableName: string, input: ClaimInput) {
@@ -59,9 +59,12 @@ function claimUpdate(tableName: string, input: ClaimInput) {
     UpdateExpression: `SET ${Object.keys(fields).map((field) => `#${field} = :${field}`).join(', ')} ADD #attempts :one REMOVE #reason, #failedStep, #recordedAt`,
     // A record without a caller is the refusal of an event whose proof was never verified:
     // whoever sent it does not own the id, so a verified request takes the record over.
+    // A claim never lands over the outcome of its own attempt: one whose answer was lost, still in
+    // flight when that attempt recorded its failure, must not reopen the request after the fact.
     ConditionExpression:
       'attribute_not_exists(pk) OR attribute_not_exists(#callerArn) OR attribute_type(#callerArn, :nullType) OR ' +
-      '(#digest = :digest AND (#status = :failed OR (#status = :claimed AND #claimedAt < :leaseExpired)))',
+      '(#digest = :digest AND ((#status = :failed AND (attribute_not_exists(#claimToken) OR #claimToken <> :claimToken)) OR ' +
+      '(#status = :claimed AND #claimedAt < :leaseExpired)))',
     ExpressionAttributeNames: {
       ...names,
       '#attempts': 'attempts',

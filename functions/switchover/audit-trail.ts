@@ -78,11 +78,15 @@ function countOutcome(metrics: Metrics, outcome: SwitchoverOutcome, entry: Audit
 
 /**
  * The request's record: over this attempt's own claim; or, when the claim's answer was lost (the
- * outcome carries the token of a claim that may have landed), over that claim if it is there and
- * as a new record if it is not; or, never claimed, only where no record is yet.
+ * outcome carries the token of a claim that may have landed, or may still land), over that claim
+ * if it is there, as a new record if nothing is, and over the claim again if it landed between
+ * the two; a claim landing after the new record is refused (it never lands over its own attempt's
+ * outcome). Never claimed: only where no record is yet.
  */
 async function writeRecord(ledger: Ledger, record: RequestRecord, outcome: SwitchoverOutcome): Promise<boolean> {
   if (outcome.claimed) return await ledger.recordOutcome(record);
-  if (outcome.claimToken !== null) return (await ledger.recordOutcome(record)) || (await ledger.recordUnclaimedOutcome(record));
+  if (outcome.claimToken !== null) {
+    return (await ledger.recordOutcome(record)) || (await ledger.recordUnclaimedOutcome(record)) || (await ledger.recordOutcome(record));
+  }
   return await ledger.recordUnclaimedOutcome(record);
 }

@@ -80,6 +80,19 @@ describe.each([
       expect((await world.ports.ledger.readRequest(requestId))?.reason).toBeUndefined();
     });
 
+    it('refuses a claim over the failure its own attempt recorded (a claim whose answer was lost, landing late)', async () => {
+      const requestId = randomUUID();
+      await world.ports.ledger.claim(claimInput(requestId, 'token-1'));
+      const claimed = await world.ports.ledger.readRequest(requestId);
+      await world.ports.ledger.recordOutcome({ ...(claimed as NonNullable<typeof claimed>), status: 'failed', reason: 'claim: timed out' });
+
+      const late = await world.ports.ledger.claim(claimInput(requestId, 'token-1'));
+      const resend = await world.ports.ledger.claim(claimInput(requestId, 'token-2'));
+
+      expect(late).toMatchObject({ kind: 'duplicate', record: { status: 'failed', claimToken: 'token-1' } });
+      expect(resend).toEqual({ kind: 'claimed', attempts: 2 });
+    });
+
     it('writes an outcome only over its own attempt\'s claim: a superseded attempt\'s late "failed" leaves the newer "applied"', async () => {
       const requestId = randomUUID();
       // The first attempt's lease ran out (it claimed two minutes ago), so a retry took the request over.

@@ -225,7 +225,7 @@ export class MemoryLedger implements Ledger {
       existing.callerArn === undefined ||
       existing.callerArn === null ||
       (existing.digest === input.digest &&
-        (existing.status === 'failed' || (existing.status === 'claimed' && (existing.claimedAt ?? '') < new Date(input.now.getTime() - input.leaseMs).toISOString())));
+        ((existing.status === 'failed' && existing.claimToken !== input.claimToken) || (existing.status === 'claimed' && (existing.claimedAt ?? '') < new Date(input.now.getTime() - input.leaseMs).toISOString())));
     const vipHolds = vipWrite === undefined || this.versionIs(vipWrite.next.cluster, vipWrite.expectedVersion);
     if (claimable && vipHolds) {
       const { reason: _reason, failedStep: _failedStep, recordedAt: _recordedAt, ...kept } = existing ?? ({} as Partial<RequestRecord>);
