@@ -1,53 +1,32 @@
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
+import { describe, expect, it, type TestContext } from 'vitest';
+import { runAgent, type AgentNode } from '../../local/agent-node.ts';
 import { startLocalController } from '../../local/controller.ts';
 import { startAwsFrontDoor, type AwsFrontDoor } from '../../local/front-door/front-door.ts';
-import { createWorld } from '../../local/world.ts';
-import { runAgent, startAgentNode, type AgentNode } from '../../local/agent-node.ts';
-import { agentBundle, type AgentBundle } from '../kit/agent-bundle.ts';
-import { sharedMoto } from '../kit/moto.ts';
+import { LOOPBACK, useAgentStage } from '../kit/agent-stage.ts';
 
 // The bundled agent and the local controller both talk to AWS through the front door, which
 // injects the faults; the agent's exit code and its deadline are what is checked. Each test has
 // its own world and its own front door (faults apply to every call through a door), so the
 // tests wait out their deadlines side by side.
-const IFACE = 'lo';
 /** The deadline the tests wait out. */
 const DEADLINE_SECONDS = 6;
 /** Where the agent is expected to succeed: room for a loaded machine, never waited out when it passes. */
 const ROOMY_DEADLINE_SECONDS = 30;
 
-let endpoint: string;
-let clients: AwsClients;
-let bundle: AgentBundle;
-const started: { stop(): Promise<void> }[] = [];
-let worldCount = 0;
-
-beforeAll(async () => {
-  endpoint = sharedMoto().endpoint;
-  bundle = await agentBundle();
-  clients = motoClients(endpoint);
-});
-afterAll(async () => {
-  for (const thing of started.reverse()) await thing.stop();
-  if (clients !== undefined) destroyClients(clients);
-  await bundle?.remove();
-});
+const stage = useAgentStage('af');
 
 /** A node in a world of its own behind a door of its own; its controller (polling costs CPU) stops when the test ends. */
 async function nodeIn(options: { controller?: TestContext; deadlineSeconds?: number }): Promise<{ door: AwsFrontDoor; node: AgentNode }> {
-  worldCount += 1;
-  const prefix = `af${worldCount}-${process.pid}-`;
-  const door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: endpoint });
-  started.push(door);
-  const world = await createWorld(clients, { prefix, instanceCount: 2 });
+  const door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: stage.endpoint });
+  stage.started.push(door);
+  const world = await stage.world();
   if (options.controller !== undefined) {
+    // The controller talks through the door too, so it meets the same faults as the agent.
     const cluster = world.config.clusters[0];
-    const controller = startLocalController({ endpoint: door.endpoint, world, configOverrides: { clusters: [{ ...cluster, interface: IFACE }] } });
+    const controller = startLocalController({ endpoint: door.endpoint, world, configOverrides: { clusters: [{ ...cluster, interface: LOOPBACK }] } });
     options.controller.onTestFinished(() => controller.stop());
   }
-  const node = await startAgentNode(world, 0, { awsEndpoint: door.endpoint, dir: bundle.dir, config: { deadlineSeconds: options.deadlineSeconds ?? DEADLINE_SECONDS } });
-  started.push(node.imds);
+  const node = await stage.node(world, 0, { awsEndpoint: door.endpoint, config: { deadlineSeconds: options.deadlineSeconds ?? DEADLINE_SECONDS } });
   return { door, node };
 }
 
@@ -60,7 +39,7 @@ describe.concurrent('Agent under AWS faults (bundled agent, front door before mo
     const { door, node } = await nodeIn({ controller: test, deadlineSeconds: ROOMY_DEADLINE_SECONDS });
     door.inject(rule);
 
-    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', LOOPBACK, '--no-interface-check'], node.env);
     door.clearFaults();
 
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
@@ -71,7 +50,7 @@ describe.concurrent('Agent under AWS faults (bundled agent, front door before mo
     const { node } = await nodeIn({});
     const startedAt = Date.now();
 
-    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', LOOPBACK, '--no-interface-check'], node.env);
     const tookMs = Date.now() - startedAt;
 
     expect(run.code).toBe(3);
@@ -85,7 +64,7 @@ describe.concurrent('Agent under AWS faults (bundled agent, front door before mo
     door.inject({ service: 'events', operation: 'PutEvents', fault: 'server-error', times: Number.POSITIVE_INFINITY });
     const startedAt = Date.now();
 
-    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', LOOPBACK, '--no-interface-check'], node.env);
     const tookMs = Date.now() - startedAt;
     door.clearFaults();
 
@@ -100,7 +79,7 @@ describe.concurrent('Agent under AWS faults (bundled agent, front door before mo
     }
     const startedAt = Date.now();
 
-    const run = await runAgent(bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', LOOPBACK, '--no-interface-check'], node.env);
     const tookMs = Date.now() - startedAt;
     door.clearFaults();
 
