@@ -11,6 +11,8 @@ import { createSwitchoverHandler, type SwitchoverResult } from '../functions/swi
 import { motoClients, type AwsClients } from './aws-clients.ts';
 import type { World } from './world.ts';
 import { NO_LATENCY, type LatencyModel } from './front-door/latency-profile.ts';
+import type { AcceptedEvent } from './front-door/front-door.ts';
+import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE } from '../lib/contract.ts';
 
 export interface LocalControllerOptions {
   endpoint: string;
@@ -24,6 +26,13 @@ export interface LocalControllerOptions {
   /** Idle wait between empty polls of the request queue. */
   pollMs?: number;
   /**
+   * How requests reach the handler once started: `queue` (default) polls the request queue the
+   * bus's rule fills (what the tests read and replay); `push` leaves the queue alone and takes
+   * what is handed to deliver() (the drill: its front door hands over each request event the
+   * moment EventBridge accepted it, as EventBridge invokes a Lambda target, with no poll between).
+   */
+  delivery?: 'queue' | 'push';
+  /**
    * EventBridge delivery and Lambda cold init under a latency model: a request is handled no
    * sooner than its delivery delay after it was put on the bus, then after a cold init.
    */
@@ -33,6 +42,12 @@ export interface LocalControllerOptions {
 export interface LocalController {
   /** Runs the handler on every request waiting in the queue now; returns their results in order. */
   drain(): Promise<SwitchoverResult[]>;
+  /**
+   * EventBridge pushing one event to the Lambda target: handled at once (after the modelled
+   * delivery and cold init from `putAt`), beside any other in flight, as Lambda runs one
+   * invocation per event. With `delivery: 'push'`, the only way requests arrive.
+   */
+  deliver(event: unknown, putAt: number): void;
   /** Keeps draining in the background until stop(). */
   start(): void;
   stop(): Promise<void>;
@@ -108,6 +123,7 @@ export function createLocalController(options: LocalControllerOptions): LocalCon
 
   let running = false;
   let loop: Promise<void> | null = null;
+  const inFlight = new Set<Promise<void>>();
 
   async function drain(waitSeconds = 0): Promise<SwitchoverResult[]> {
     const results: SwitchoverResult[] = [];
@@ -139,8 +155,18 @@ export function createLocalController(options: LocalControllerOptions): LocalCon
   return {
     clients,
     drain: () => drain(0),
+    deliver(event, putAt) {
+      const invocation: Promise<void> = (async () => {
+        await deliveredAsModelled(latency, putAt);
+        const result = await handler(event, localContext());
+        options.onResult?.(result);
+      })()
+        .catch((error: unknown) => options.onError?.(error))
+        .finally(() => inFlight.delete(invocation));
+      inFlight.add(invocation);
+    },
     start() {
-      if (running) return;
+      if (running || options.delivery === 'push') return;
       running = true;
       loop = (async () => {
         while (running) {
@@ -158,7 +184,36 @@ export function createLocalController(options: LocalControllerOptions): LocalCon
       running = false;
       await loop;
       loop = null;
+      await Promise.all([...inFlight]);
     },
+  };
+}
+
+/**
+ * The envelope EventBridge gives a request event that the request rule matches (the world's
+ * bus, the agent's source and detail type), as moto writes it to the request queue; null for
+ * any other event.
+ */
+export function requestEnvelope(world: Pick<World, 'busName' | 'accountId' | 'region'>, event: AcceptedEvent, acceptedAt: number): Record<string, unknown> | null {
+  if (event.source !== REQUEST_SOURCE || event.detailType !== REQUEST_DETAIL_TYPE) return null;
+  const bus = event.eventBusName ?? 'default';
+  if (bus !== world.busName && !bus.endsWith(`:event-bus/${world.busName}`)) return null;
+  let detail: unknown;
+  try {
+    detail = JSON.parse(event.detail);
+  } catch {
+    return null;
+  }
+  return {
+    version: '0',
+    id: event.eventId,
+    'detail-type': event.detailType,
+    source: event.source,
+    account: world.accountId,
+    time: new Date(acceptedAt).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region: world.region,
+    resources: [],
+    detail,
   };
 }
 

@@ -54,8 +54,24 @@ export interface CallRecord extends AwsCall {
   modelledMs: number;
 }
 
+/** One event EventBridge accepted from a PutEvents that went through the front door. */
+export interface AcceptedEvent {
+  eventId: string;
+  eventBusName: string | undefined;
+  source: string;
+  detailType: string;
+  /** The entry's Detail as sent (JSON text). */
+  detail: string;
+}
+
 export interface AwsFrontDoor {
   endpoint: string;
+  /**
+   * Calls `listener` with the events of each PutEvents moto accepted, as soon as it answered
+   * (before the modelled second half of the call's latency): what EventBridge pushes to a rule's
+   * target. null stops it.
+   */
+  onAcceptedEvents(listener: ((events: AcceptedEvent[], acceptedAt: number) => void) | null): void;
   /** SendCommand requests seen so far, by command id. */
   readonly sentCommands: ReadonlyMap<string, SentCommand>;
   /** Every call so far, in the order they started (endedAt 0 while under way). */
@@ -82,6 +98,10 @@ const SendCommandRequestSchema = z.object({
 });
 const SendCommandResponseSchema = z.object({ Command: z.object({ CommandId: z.string() }) });
 const InvocationRequestSchema = z.object({ CommandId: z.string(), InstanceId: z.string() });
+const PutEventsRequestSchema = z.object({
+  Entries: z.array(z.object({ EventBusName: z.string().optional(), Source: z.string(), DetailType: z.string(), Detail: z.string() })),
+});
+const PutEventsResponseSchema = z.object({ Entries: z.array(z.object({ EventId: z.string().optional() })) });
 
 type CommandFate = 'failed' | 'hangs';
 
@@ -104,6 +124,7 @@ export async function startAwsFrontDoor(options: FrontDoorOptions): Promise<AwsF
   const fates = new Map<string, CommandFate>();
   const calls: CallRecord[] = [];
   const rules: Array<FaultRule & { seen: number; used: number }> = [];
+  let acceptedListener: ((events: AcceptedEvent[], acceptedAt: number) => void) | null = null;
 
   function faultFor(call: AwsCall): FaultRule | null {
     for (const rule of rules) {
@@ -159,6 +180,10 @@ export async function startAwsFrontDoor(options: FrontDoorOptions): Promise<AwsF
       if (sent !== null && fault?.fault === 'ssm-command-failed') fates.set(sent, 'failed');
       if (sent !== null && fault?.fault === 'ssm-command-hangs') fates.set(sent, 'hangs');
     }
+    if (call.service === 'events' && call.operation === 'PutEvents' && answer.status === 200 && acceptedListener !== null) {
+      const accepted = acceptedEvents(body, answer.body);
+      if (accepted.length > 0) acceptedListener(accepted, Date.now());
+    }
     if (call.service === 'ssm' && call.operation === 'GetCommandInvocation' && answer.status === 200) {
       answer = { ...answer, body: invocationAsModelled(body, answer.body, sentCommands, fates) };
     }
@@ -193,6 +218,9 @@ export async function startAwsFrontDoor(options: FrontDoorOptions): Promise<AwsF
     sentCommands,
     calls,
     latency,
+    onAcceptedEvents(listener) {
+      acceptedListener = listener;
+    },
     inject(rule) {
       rules.push({ ...rule, seen: 0, used: 0 });
     },
@@ -235,6 +263,19 @@ function parseJson(buffer: Buffer): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The entries of a PutEvents that moto accepted (an entry refused in the answer has no EventId). */
+function acceptedEvents(requestBody: Buffer, responseBody: Buffer): AcceptedEvent[] {
+  const request = PutEventsRequestSchema.safeParse(parseJson(requestBody));
+  const response = PutEventsResponseSchema.safeParse(parseJson(responseBody));
+  if (!request.success || !response.success) return [];
+  return request.data.Entries.flatMap((entry, index) => {
+    const eventId = response.data.Entries[index]?.EventId;
+    return eventId === undefined
+      ? []
+      : [{ eventId, eventBusName: entry.EventBusName, source: entry.Source, detailType: entry.DetailType, detail: entry.Detail }];
+  });
 }
 
 function recordSendCommand(sent: Map<string, SentCommand>, requestBody: Buffer, responseBody: Buffer, latency: LatencyModel): string | null {

@@ -4,7 +4,12 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { GetCommandInvocationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { motoClientConfig } from '../../local/aws-clients.ts';
+import { randomUUID } from 'node:crypto';
+import { destroyClients, motoClientConfig } from '../../local/aws-clients.ts';
+import { createLocalController, requestEnvelope } from '../../local/controller.ts';
+import { queuedRequests } from '../../local/agent-node.ts';
+import { OUTCOME_SOURCE, REQUEST_DETAIL_TYPE, REQUEST_SOURCE } from '../../lib/contract.ts';
+import type { SwitchoverResult } from '../../functions/switchover/switchover-flow.ts';
 import { startAwsFrontDoor, type AwsFrontDoor } from '../../local/front-door/front-door.ts';
 import type { LatencyModel } from '../../local/front-door/latency-profile.ts';
 import { sharedMoto } from '../kit/moto.ts';
@@ -136,5 +141,52 @@ describe('AWS front door: latency model and SSM', () => {
     expect(await statusOf(undelivered)).toBe('InProgress');
     expect(await statusOf(failing)).toBe('Failed');
     expect(door.sentCommands.get(undelivered)).toMatchObject({ instanceIds: [node.instanceId], documentName: world.documentName });
+  });
+});
+
+describe('AWS front door: request events pushed to the local controller, as EventBridge invokes a Lambda target', () => {
+  it('hands each accepted request event over the moment the bus took it, in the envelope the rule gives the queue; other events are not requests', async () => {
+    const clients = motoClients(moto.endpoint);
+    const world = await createWorld(clients, { prefix: `fdp${process.pid}-` });
+    const results: SwitchoverResult[] = [];
+    const controller = createLocalController({ endpoint: door.endpoint, world, delivery: 'push', onResult: (result) => results.push(result) });
+    const envelopes: Array<Record<string, unknown>> = [];
+    door.onAcceptedEvents((events, acceptedAt) => {
+      for (const event of events) {
+        const envelope = requestEnvelope(world, event, acceptedAt);
+        if (envelope === null) continue;
+        envelopes.push(envelope);
+        controller.deliver(envelope, acceptedAt);
+      }
+    });
+    const requestId = randomUUID();
+    const bus = new EventBridgeClient(config());
+    try {
+      // Not signed: the handler refuses it, and that refusal is the sign it got there.
+      await bus.send(
+        new PutEventsCommand({
+          Entries: [
+            { EventBusName: world.busName, Source: REQUEST_SOURCE, DetailType: REQUEST_DETAIL_TYPE, Detail: JSON.stringify({ requestId, action: 'up' }) },
+            { EventBusName: world.busName, Source: OUTCOME_SOURCE, DetailType: 'VIP Switchover Applied', Detail: JSON.stringify({ requestId }) },
+          ],
+        }),
+      );
+      await controller.stop();
+      const queued = await queuedRequests(clients.sqs, world.requestQueueUrl);
+
+      expect(results.map((result) => [result.requestId, result.outcome])).toEqual([[requestId, 'rejected']]);
+      // The rule's copy stays in the queue, unread: nothing polled it.
+      expect(queued).toHaveLength(1);
+      const { time: _pushedTime, ...pushed } = envelopes[0] ?? {};
+      const { time: _queuedTime, ...copied } = queued[0] as Record<string, unknown>;
+      expect(envelopes).toHaveLength(1);
+      // Every field of moto's copy (its id is the EventId PutEvents answered), and the account EventBridge adds.
+      expect(pushed).toEqual({ ...copied, account: world.accountId });
+      expect(copied).toMatchObject({ source: REQUEST_SOURCE, 'detail-type': REQUEST_DETAIL_TYPE, detail: { requestId, action: 'up' } });
+    } finally {
+      door.onAcceptedEvents(null);
+      bus.destroy();
+      destroyClients(clients);
+    }
   });
 });
