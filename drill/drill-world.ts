@@ -1,6 +1,6 @@
 import { DeleteRouteCommand, DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { build } from 'esbuild';
@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE, RequestDetailSchema, type RequestDetail } from '../lib/contract.ts';
 import { requestKey } from '../lib/ledger-records.ts';
-import { motoClients, MOTO_ACCOUNT_ID, type AwsClients } from '../local/aws-clients.ts';
-import { startLocalController, type LocalController } from '../local/controller.ts';
+import { motoClientConfig, motoClients, MOTO_ACCOUNT_ID, type AwsClients } from '../local/aws-clients.ts';
+import { requestEnvelope, startLocalController, type LocalController } from '../local/controller.ts';
 import { startMotoServer, type MotoServer } from '../local/moto-server.ts';
 import { cachedPackage } from '../local/packaged-service.ts';
 import { createWorld, instanceRoleCredentials, runInstance, type World, type WorldInstance } from '../local/world.ts';
@@ -211,12 +211,19 @@ export class DrillWorld {
     };
   }
 
+  /**
+   * Starts the controller. EventBridge invokes a Lambda target itself (push): the front door
+   * hands each request event over the moment the bus accepted it, and the controller handles it
+   * after the profile's EventBridge delivery and cold init (nothing under `moto`), beside any
+   * other in flight. No queue and no poll stand between the bus and the handler.
+   */
   public startController(): void {
     if (this.controller !== null) return;
-    this.controller = startLocalController({
+    const controller = startLocalController({
       endpoint: this.frontDoor.endpoint,
       latency: this.frontDoor.latency,
       world: this.world,
+      delivery: 'push',
       onResult: (result) => {
         this.results.push(result);
         const who = this.nodeOf(result.instanceId) ?? '?';
@@ -230,9 +237,31 @@ export class DrillWorld {
       },
       onError: (error) => this.timeline.add('controller', `error: ${(error as Error).message}`),
     });
+    this.frontDoor.onAcceptedEvents((events, acceptedAt) => {
+      for (const event of events) {
+        const envelope = requestEnvelope(this.world, event, acceptedAt);
+        if (envelope !== null) controller.deliver(envelope, acceptedAt);
+      }
+    });
+    this.controller = controller;
+  }
+
+  /** Puts a request event on the bus as an agent does, through the front door, so the controller receives it. */
+  public async putRequest(detail: RequestDetail): Promise<void> {
+    const bus = new EventBridgeClient(motoClientConfig(this.frontDoor.endpoint));
+    try {
+      await bus.send(
+        new PutEventsCommand({
+          Entries: [{ EventBusName: this.world.busName, Source: REQUEST_SOURCE, DetailType: REQUEST_DETAIL_TYPE, Detail: JSON.stringify(detail) }],
+        }),
+      );
+    } finally {
+      bus.destroy();
+    }
   }
 
   public async stopController(): Promise<void> {
+    this.frontDoor.onAcceptedEvents(null);
     await this.controller?.stop();
     this.controller = null;
   }

@@ -1,5 +1,4 @@
-import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE, type RequestDetail } from '../lib/contract.ts';
+import type { RequestDetail } from '../lib/contract.ts';
 import { signRequest, stsEndpointFor } from '../lib/proof.ts';
 import { blackouts, totalBlackoutMs, type Blackout } from './blackout.ts';
 import type { DrillWorld } from './drill-world.ts';
@@ -350,13 +349,7 @@ async function refusedRequests(ctx: ScenarioContext): Promise<ScenarioResult> {
     }
     return null;
   };
-  const put = async (detail: RequestDetail): Promise<void> => {
-    await drill.clients.eventbridge.send(
-      new PutEventsCommand({
-        Entries: [{ EventBusName: drill.world.busName, Source: REQUEST_SOURCE, DetailType: REQUEST_DETAIL_TYPE, Detail: JSON.stringify(detail) }],
-      }),
-    );
-  };
+  const put = (detail: RequestDetail): Promise<void> => drill.putRequest(detail);
 
   const stranger = await drill.createNonMember();
   const request = await signRequest(
