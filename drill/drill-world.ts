@@ -226,6 +226,16 @@ export class DrillWorld {
       delivery: 'push',
       onResult: (result) => {
         this.results.push(result);
+        const receivedAt = Date.parse(result.receivedAt);
+        // The sender's clock is this machine's: its issuedAt is when its agent signed the request.
+        if (result.issuedAt !== null) this.timeline.add('agent', `signed ${result.action ?? '?'} request ${result.requestId ?? '?'}`, Date.parse(result.issuedAt));
+        this.timeline.add('controller', `handler started on ${result.action ?? '?'} request ${result.requestId ?? '?'}`, receivedAt);
+        // When EC2 answered each route write of this handler: what the VPC router then has to notice.
+        for (const call of this.frontDoor.calls) {
+          if (call.service !== 'ec2' || (call.operation !== 'ReplaceRoute' && call.operation !== 'CreateRoute')) continue;
+          if (call.startedAt < receivedAt || call.endedAt === 0) continue;
+          this.timeline.add('controller', `${call.operation} answered (status ${call.status ?? 'dropped'})`, call.endedAt);
+        }
         const who = this.nodeOf(result.instanceId) ?? '?';
         const why = result.reason === null ? '' : `: ${result.reason}`;
         const route = result.routes.map((entry) => `${entry.change} -> ${this.nodeOf(entry.after) ?? 'none'}`).join(', ');
@@ -240,7 +250,11 @@ export class DrillWorld {
     this.frontDoor.onAcceptedEvents((events, acceptedAt) => {
       for (const event of events) {
         const envelope = requestEnvelope(this.world, event, acceptedAt);
-        if (envelope !== null) controller.deliver(envelope, acceptedAt);
+        if (envelope === null) continue;
+        const detail = envelope.detail as { action?: unknown; instanceId?: unknown; requestId?: unknown } | null;
+        const from = typeof detail?.instanceId === 'string' ? (this.nodeOf(detail.instanceId) ?? detail.instanceId) : '?';
+        this.timeline.add('bus', `accepted ${String(detail?.action)} request ${String(detail?.requestId)} from ${from}; pushed to the controller`, acceptedAt);
+        controller.deliver(envelope, acceptedAt);
       }
     });
     this.controller = controller;
