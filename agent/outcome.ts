@@ -19,6 +19,8 @@ import { DeadlineReachedError, describeAwsError } from './errors.ts';
  * controller can add or change the others without breaking agents already on the nodes.
  */
 const OutcomeFieldsSchema = RequestRecordSchema.pick({ status: true, reason: true, failedStep: true, attempts: true, digest: true });
+/** A claimed `up` whose routes are all written (see routedClaim): counted only for the claim that wrote it. */
+const RoutedFieldsSchema = RequestRecordSchema.pick({ claimToken: true, routedClaim: true });
 export type OutcomeFields = z.infer<typeof OutcomeFieldsSchema>;
 /**
  * What a dry run's record says the real run would do. Read apart from the outcome fields, and
@@ -26,8 +28,15 @@ export type OutcomeFields = z.infer<typeof OutcomeFieldsSchema>;
  */
 const PlanFieldsSchema = RequestRecordSchema.pick({ dryRun: true, holderBefore: true, holderAfter: true, routes: true, ssmCommands: true });
 export type PlanFields = z.infer<typeof PlanFieldsSchema>;
-/** The outcomes after which the agent stops waiting for the controller. */
-export type SettledRecord = OutcomeFields & { status: Exclude<OutcomeFields['status'], 'claimed'>; plan?: PlanFields };
+/**
+ * The outcomes after which the agent stops waiting for the controller. `routed`: the request is
+ * still `claimed`, but every route table points at this node, no newer request took the VIP, and
+ * the VIP is on the interface (`landed`): what pgpool needs, while the controller still records
+ * the outcome (after SSM's report).
+ */
+export type SettledRecord =
+  | (OutcomeFields & { status: Exclude<OutcomeFields['status'], 'claimed'>; plan?: PlanFields })
+  | (Omit<OutcomeFields, 'status'> & { status: 'routed'; plan?: undefined });
 
 export interface OutcomeQuery {
   /** DynamoDB. */
@@ -45,7 +54,16 @@ export interface OutcomeQuery {
   afterAttempt?: number | undefined;
   /** Told what the ledger showed after each read, for the progress line. */
   onSeen?: (seen: string) => void;
+  /**
+   * For an `up` whose interface is checked: whether the VIP is on the interface now. Once the
+   * ledger shows the request routed, this is asked every LANDED_CHECK_MS, and the wait ends
+   * (`routed`) as soon as it is true; without it only the outcome ends the wait.
+   */
+  landed?: () => boolean;
 }
+
+/** How often the interface is looked at once the routes are written: a local read, no network. */
+const LANDED_CHECK_MS = 20;
 
 /**
  * Polls the ledger for the controller's outcome of one request. Read errors and records not
@@ -55,17 +73,28 @@ export interface OutcomeQuery {
 export async function waitForOutcome(query: OutcomeQuery): Promise<SettledRecord> {
   const { deadline } = query;
   let lastSeen = 'no record yet';
+  let routed: SettledRecord | null = null;
   for (;;) {
     try {
       const record = await readRequestRecord(query);
       if (record.kind === 'settled') return record.outcome;
       lastSeen = record.seen;
+      if (record.routed !== null && query.landed !== undefined) routed = record.routed;
     } catch (error) {
       if (error instanceof DeadlineReachedError) throw deadline.reached(waitingFor(query, lastSeen), error);
       lastSeen = `last ledger read failed: ${describeAwsError(error)}`;
     }
     query.onSeen?.(lastSeen);
-    if (!(await deadline.sleep(query.pollIntervalMs))) throw deadline.reached(waitingFor(query, lastSeen));
+    if (routed === null) {
+      if (!(await deadline.sleep(query.pollIntervalMs))) throw deadline.reached(waitingFor(query, lastSeen));
+      continue;
+    }
+    // Routed: the VIP's arrival on the interface ends the wait; the ledger is still read at the
+    // usual pace, in case the controller reports a failure (the SSM add) first.
+    for (let waited = 0; waited < query.pollIntervalMs; waited += LANDED_CHECK_MS) {
+      if (query.landed?.() === true) return routed;
+      if (!(await deadline.sleep(LANDED_CHECK_MS))) throw deadline.reached(waitingFor(query, lastSeen));
+    }
   }
 }
 
@@ -85,24 +114,32 @@ export function likelyCause(lastSeen: string): string {
   return 'the resent request was not answered in time';
 }
 
-type RecordRead = { kind: 'settled'; outcome: SettledRecord } | { kind: 'pending'; seen: string };
+type RecordRead = { kind: 'settled'; outcome: SettledRecord } | { kind: 'pending'; seen: string; routed: SettledRecord | null };
 
 async function readRequestRecord(query: OutcomeQuery): Promise<RecordRead> {
   const item = await getItem(query.client, query.table, requestKey(query.requestId), query.deadline);
-  if (item === undefined) return { kind: 'pending', seen: 'no record yet' };
+  if (item === undefined) return { kind: 'pending', seen: 'no record yet', routed: null };
   const parsed = OutcomeFieldsSchema.safeParse(item);
   if (!parsed.success) {
     // Not fatal: the controller rewrites the record (and moto shows an UpdateItem half done).
     const issue = parsed.error.issues[0];
-    return { kind: 'pending', seen: `record does not fit its schema: ${issue === undefined ? 'invalid' : `${fieldName(issue.path)} ${issue.message}`}` };
+    return { kind: 'pending', seen: `record does not fit its schema: ${issue === undefined ? 'invalid' : `${fieldName(issue.path)} ${issue.message}`}`, routed: null };
   }
   const outcome = parsed.data;
-  if (outcome.status === 'claimed') return { kind: 'pending', seen: 'claimed, no outcome yet' };
-  if (query.digest !== undefined && outcome.digest !== query.digest) {
-    return { kind: 'pending', seen: `an event with other content under this id was ${outcome.status}: ${outcome.reason ?? 'no reason'}` };
+  const ours = query.digest === undefined || outcome.digest === query.digest;
+  const current = query.afterAttempt === undefined || (outcome.attempts ?? 1) > query.afterAttempt;
+  if (outcome.status === 'claimed') {
+    const claim = RoutedFieldsSchema.safeParse(item);
+    const routedHere = ours && current && claim.success && claim.data.routedClaim !== undefined && claim.data.routedClaim === claim.data.claimToken;
+    return routedHere
+      ? { kind: 'pending', seen: 'claimed, routes written, no outcome yet', routed: { ...outcome, status: 'routed' } }
+      : { kind: 'pending', seen: 'claimed, no outcome yet', routed: null };
   }
-  if (query.afterAttempt !== undefined && (outcome.attempts ?? 1) <= query.afterAttempt) {
-    return { kind: 'pending', seen: `attempt ${outcome.attempts ?? 1} ${outcome.status}, waiting for the resent request` };
+  if (!ours) {
+    return { kind: 'pending', seen: `an event with other content under this id was ${outcome.status}: ${outcome.reason ?? 'no reason'}`, routed: null };
+  }
+  if (!current) {
+    return { kind: 'pending', seen: `attempt ${outcome.attempts ?? 1} ${outcome.status}, waiting for the resent request`, routed: null };
   }
   const plan = PlanFieldsSchema.safeParse(item);
   return { kind: 'settled', outcome: { ...outcome, status: outcome.status, ...(plan.success ? { plan: plan.data } : {}) } };

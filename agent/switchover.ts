@@ -84,6 +84,10 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
   const clientOptions = { region: identity.region, credentials, env: io.env };
   const eventbridge = new AwsJsonClient(EVENTBRIDGE, clientOptions);
   const dynamodb = new AwsJsonClient(DYNAMODB, clientOptions);
+  const checksInterface = !command.skipInterfaceCheck && config.checkInterface;
+  // An `up` may end as soon as the controller has written every route for it and the VIP is on
+  // the interface: what pgpool checks next (a ping of the VIP, answered locally).
+  const landed = action === 'up' && !dryRun && checksInterface ? () => interfaceHasAddress(iface, vip) : undefined;
   try {
     let outcome: SettledRecord | undefined;
     for (let attempt = 1; ; attempt += 1) {
@@ -108,6 +112,7 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
             pollIntervalMs: config.pollIntervalMs,
             afterAttempt,
             onSeen: (last) => (seen = last),
+            ...(landed === undefined ? {} : { landed }),
           }),
       );
       // pgpool never re-runs a failed if_up_cmd: a failure that may be passing (throttling, an SSM
@@ -116,13 +121,17 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
       io.stderr(`pgpool-vip: ${oneLine(refusal(outcome, detail.requestId).message)}; sending the request again (${attempt + 1} of ${MAX_SENDS})`);
     }
     if (dryRun) return reportDryRun(outcome, { action, vip, iface, instanceId: identity.instanceId, eni: identity.eni, requestId: detail.requestId }, command.json === true, io);
+    const where = `${vip} on ${iface} (${identity.instanceId}, ${identity.eni})`;
+    if (outcome.status === 'routed') {
+      io.stdout(`pgpool-vip: ${action} ${where}: routed, request ${detail.requestId}; every route table points here and ${vip} is on ${iface} (the controller records the outcome)`);
+      return EXIT.done;
+    }
     if (outcome.status !== 'applied' && outcome.status !== 'noop') {
       if (refusedBeforeRoute(outcome)) await takeBack();
       throw refusal(outcome, detail.requestId);
     }
 
-    const where = `${vip} on ${iface} (${identity.instanceId}, ${identity.eni})`;
-    if (command.skipInterfaceCheck || !config.checkInterface) {
+    if (!checksInterface) {
       const why = command.skipInterfaceCheck ? '--no-interface-check' : `checkInterface false in ${command.configPath}`;
       io.stdout(`pgpool-vip: ${action} ${where}: ${outcome.status}, request ${detail.requestId}; interface check skipped (${why})`);
       return EXIT.done;

@@ -47,6 +47,13 @@ export const RequestRecordSchema = z.object({
   issuedAt: z.string().nullable().optional(),
   claimedAt: z.string().optional(),
   claimToken: z.string().optional(),
+  /**
+   * The claim token of the attempt that had, by then, pointed every route table at the sender of
+   * an `up` and found no newer request for the VIP: set while the request is still `claimed`
+   * (SSM may still be at work), and only counted when it equals `claimToken`. The agent ends
+   * its `up` on it once the VIP is on its interface; the outcome record replaces it.
+   */
+  routedClaim: z.string().optional(),
   recordedAt: z.string().optional(),
   attempts: z.number().optional(),
   holderBefore: z.string().nullable().optional(),

@@ -181,6 +181,26 @@ export class DynamoLedger implements Ledger {
     }
   }
 
+  /** Marks a claimed request routed, over this attempt's own claim only (one UpdateItem). */
+  public async markRouted(requestId: string, claimToken: string): Promise<boolean> {
+    try {
+      await this.dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: requestKey(requestId) }),
+          UpdateExpression: 'SET #routedClaim = :claimToken',
+          ConditionExpression: '#claimToken = :claimToken AND #status = :claimed',
+          ExpressionAttributeNames: { '#routedClaim': 'routedClaim', '#claimToken': 'claimToken', '#status': 'status' },
+          ExpressionAttributeValues: marshall({ ':claimToken': claimToken, ':claimed': 'claimed' }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
   /**
    * Stores the outcome of a request that was refused before it could be claimed, unless its id is
    * already in the ledger: an unverified sender must never overwrite a real request's record.

@@ -70,6 +70,12 @@ export interface Ledger extends VipRecordSource {
    * when a newer attempt claimed the request since, whose record is left as it is.
    */
   recordOutcome(record: RequestRecord): Promise<boolean>;
+  /**
+   * Marks a claimed `up` routed (`routedClaim`): every table points at the sender and no newer
+   * request took the VIP. Only over this attempt's own claim, while it is still `claimed`; false
+   * when that no longer holds.
+   */
+  markRouted(requestId: string, claimToken: string): Promise<boolean>;
   /** Stores the outcome of a request refused before its claim, unless its id is taken; false when it was. */
   recordUnclaimedOutcome(record: RequestRecord): Promise<boolean>;
 }

@@ -330,7 +330,14 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     const { routed, overtaken } = routeAndWatch(step, cluster, request.eni, plan.routes, written, request.instanceId);
     // An agent with CAP_NET_ADMIN put the VIP on its interface itself (the local fast path).
     const adding = request.localAddress === true ? ADDED_BY_AGENT : step('ssm-add', () => addToSender(target));
-    const [rewritten, added, newer] = await Promise.all([routed, adding, overtaken]);
+    // Every table points here and no newer request took the VIP: the agent may end its `up` once
+    // the VIP is on its interface, without waiting for SSM's report and the outcome. Beside SSM;
+    // a failed mark only leaves the agent waiting for the outcome, as before.
+    const marked = Promise.all([routed, overtaken]).then(
+      ([moved, newer]) => (moved.failure === null && newer === null ? ports.ledger.markRouted(request.requestId, decided.claimToken).catch(() => false) : false),
+      () => false,
+    );
+    const [rewritten, added, newer] = await Promise.all([routed, adding, overtaken, marked]);
     if (newer !== null) {
       const converged = await step('route', () => convergeToHolder(cluster, newer, request.instanceId, request.requestId));
       const mayLandUntil = laterLanding(rewritten.mayLandUntil, converged.mayLandUntil);

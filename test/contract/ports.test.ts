@@ -110,6 +110,22 @@ describe.each([
       expect(late).toBe(false);
     });
 
+    it('marks a claimed request routed over its own claim only, and not once its outcome is recorded', async () => {
+      const requestId = randomUUID();
+      await world.ports.ledger.claim(claimInput(requestId, 'token-1'));
+
+      const other = await world.ports.ledger.markRouted(requestId, 'token-0');
+      const own = await world.ports.ledger.markRouted(requestId, 'token-1');
+      const marked = await world.ports.ledger.readRequest(requestId);
+      await world.ports.ledger.recordOutcome({ ...(marked as NonNullable<typeof marked>), routedClaim: undefined, status: 'applied' });
+      const afterOutcome = await world.ports.ledger.markRouted(requestId, 'token-1');
+
+      expect([other, own, afterOutcome]).toEqual([false, true, false]);
+      expect(marked).toMatchObject({ status: 'claimed', claimToken: 'token-1', routedClaim: 'token-1' });
+      expect((await world.ports.ledger.readRequest(requestId))?.routedClaim).toBeUndefined();
+      expect(await world.ports.ledger.markRouted(randomUUID(), 'token-1')).toBe(false);
+    });
+
     it('writes the VIP record only over the version it read', async () => {
       const record = {
         pk: 'vip#ledger-test',

@@ -52,3 +52,48 @@ describe('Function: switchover handler when SSM misbehaves (in memory)', () => {
     );
   });
 });
+
+describe('Function: switchover handler marks an up routed before SSM reports (in memory)', () => {
+  /** The request records as they stand each time the handler waits for an SSM command. */
+  const recordsDuringSsmWaits = (harness: ReturnType<typeof createMemoryHarness>): Array<Record<string, unknown>> => {
+    const seen: Array<Record<string, unknown>> = [];
+    const previous = harness.aws.beforeCall;
+    harness.aws.beforeCall = async (call, input) => {
+      await previous(call, input);
+      if (call !== 'ssm:wait') return;
+      // The route writes and the ledger run beside the wait: give them their turn first.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      for (const key of harness.aws.items.keys()) if (key.startsWith('request#')) seen.push(harness.aws.readItem(key) as Record<string, unknown>);
+    };
+    return seen;
+  };
+
+  it('marks the claim routed once every table points at the sender, while the add is still awaited; the outcome replaces the mark', async () => {
+    const harness = createMemoryHarness();
+    const seen = recordsDuringSsmWaits(harness);
+    const node1 = harness.world.instances[0] as WorldInstance;
+
+    const { detail, result } = await send(harness, node1, 'up');
+
+    expect(result.outcome).toBe('applied');
+    expect(seen[0]).toMatchObject({ requestId: detail.requestId, status: 'claimed', routedClaim: seen[0]?.claimToken });
+    expect((await harness.request(detail.requestId))?.routedClaim).toBeUndefined();
+  });
+
+  it('leaves the claim unmarked when a route write fails', async () => {
+    const harness = createMemoryHarness();
+    const seen = recordsDuringSsmWaits(harness);
+    const previous = harness.aws.beforeCall;
+    harness.aws.beforeCall = async (call, input) => {
+      if (call === 'routes:pointVipRoute') throw new MemoryAwsError('RequestLimitExceeded', 'Request limit exceeded.');
+      await previous(call, input);
+    };
+    const node1 = harness.world.instances[0] as WorldInstance;
+
+    const { detail, result } = await send(harness, node1, 'up');
+
+    expect([result.outcome, result.failedStep]).toEqual(['failed', 'route']);
+    expect(seen[0]).toMatchObject({ requestId: detail.requestId, status: 'claimed' });
+    expect(seen[0]?.routedClaim).toBeUndefined();
+  });
+});

@@ -47,3 +47,42 @@ describe('Function: the agent waits for the outcome of its own content (against 
     expect(await waiting).toMatchObject({ status: 'applied', reason: 'moved' });
   });
 });
+
+describe('Function: an up ends once its routes are written and the VIP is on the interface (against moto)', () => {
+  const client = () => new AwsJsonClient(DYNAMODB, { region: MOTO_REGION, credentials: MOTO_ROOT_CREDENTIALS, env: { AWS_ENDPOINT_URL: moto.endpoint } });
+  const record = (requestId: string, fields: Record<string, unknown>) =>
+    harness.clients.dynamodb.send(
+      new PutItemCommand({
+        TableName: harness.world.ledgerTable,
+        Item: marshall({ pk: requestKey(requestId), requestId, cluster: 'main', digest: 'a'.repeat(64), ttl: 1, attempts: 1, ...fields }),
+      }),
+    );
+  const wait = (requestId: string, landed: () => boolean) =>
+    waitForOutcome({ client: client(), table: harness.world.ledgerTable, requestId, digest: 'a'.repeat(64), deadline: new Deadline(10_000), pollIntervalMs: 50, landed });
+
+  it('ends routed when the claim that wrote the mark holds the request and the VIP arrives, with no outcome yet', async () => {
+    const requestId = randomUUID();
+    await record(requestId, { status: 'claimed', claimToken: 'token-1', routedClaim: 'token-1' });
+    let onInterface = false;
+    const waiting = wait(requestId, () => onInterface);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    onInterface = true;
+
+    expect(await waiting).toMatchObject({ status: 'routed', attempts: 1 });
+  });
+
+  it("waits for the outcome when the mark is another claim's, or when the VIP never arrives", async () => {
+    const otherClaim = randomUUID();
+    const noVip = randomUUID();
+    await record(otherClaim, { status: 'claimed', claimToken: 'token-2', routedClaim: 'token-1' });
+    await record(noVip, { status: 'claimed', claimToken: 'token-1', routedClaim: 'token-1' });
+    const waitingOther = wait(otherClaim, () => true);
+    const waitingNoVip = wait(noVip, () => false);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await record(otherClaim, { status: 'applied', claimToken: 'token-2' });
+    await record(noVip, { status: 'failed', reason: 'SSM command ended Failed', failedStep: 'ssm-add', claimToken: 'token-1' });
+
+    expect(await waitingOther).toMatchObject({ status: 'applied' });
+    expect(await waitingNoVip).toMatchObject({ status: 'failed', failedStep: 'ssm-add' });
+  });
+});

@@ -268,6 +268,14 @@ export class MemoryLedger implements Ledger {
     return true;
   }
 
+  public async markRouted(requestId: string, claimToken: string): Promise<boolean> {
+    await this.aws.enter('ledger:markRouted', requestId);
+    const current = this.requestNow(requestId);
+    if (current === null || current.claimToken !== claimToken || current.status !== 'claimed') return false;
+    this.aws.writeItem(current.pk, { ...current, routedClaim: claimToken });
+    return true;
+  }
+
   public async recordUnclaimedOutcome(record: RequestRecord): Promise<boolean> {
     await this.aws.enter('ledger:recordUnclaimedOutcome', record);
     if (this.aws.items.has(record.pk)) return false;
