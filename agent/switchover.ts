@@ -53,14 +53,18 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
   const incarnation = readIncarnation();
   // The local fast path runs while IMDS answers; the request says whether it put the VIP there.
   const addingLocally = addLocally(command, incarnation?.escalation === null);
-  // Identity and credentials share one IMDS session and are read at the same time.
-  const [identity, credentials] = await Promise.all([
+  // Identity and credentials share one IMDS session and are read at the same time. When both
+  // fail (the session's token did), IMDS's own answer is the reason, not the credentials' wrapping.
+  const [identityRead, credentialsRead] = await Promise.allSettled([
     progress.during(
       () => `instance metadata (IMDSv2 at ${imds.endpoint})`,
       () => readNodeIdentity(imds, { iface, mac, ...(config.region === undefined ? {} : { region: config.region }) }),
     ),
     progress.during(() => 'the instance-profile credentials from IMDS', () => resolveCredentials(deadline, imds)),
   ]);
+  if (identityRead.status === 'rejected') throw identityRead.reason;
+  if (credentialsRead.status === 'rejected') throw credentialsRead.reason;
+  const [identity, credentials] = [identityRead.value, credentialsRead.value];
   const dryRun = command.dryRun === true;
   const local = await addingLocally;
   if (local.note !== null) io.stderr(`pgpool-vip: ${local.note}`);
