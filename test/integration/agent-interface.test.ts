@@ -74,14 +74,15 @@ describe.skipIf(!isRoot)('Function: pgpool-vip on a node interface (network name
 
   it('exits 3 at the deadline when the controller answers but the VIP never reaches eth0', async () => {
     emulateSsm = false;
+    // Waited out in full: long enough for the controller's answer to arrive first on a loaded machine.
     const shortDeadline = join(stage.bundle.dir, 'short-deadline.json');
-    await writeFile(shortDeadline, JSON.stringify({ ...JSON.parse(await readFile(stage.node.configPath, 'utf8')), deadlineSeconds: 5 }));
+    await writeFile(shortDeadline, JSON.stringify({ ...JSON.parse(await readFile(stage.node.configPath, 'utf8')), deadlineSeconds: 10 }));
 
     const run = await runAgent(stage.bundle.bundle, ['up', VIP, 'eth0', '--config', shortDeadline], stage.node.env, { netns: stage.netns });
 
     expect(run.code).toBe(3);
     expect(run.stderr).toMatch(
-      /^pgpool-vip: timed out after 5 s waiting for 198\.19\.0\.50 to appear on eth0; the controller answered request \S+ \(routes done\); likely cause: the SSM agent on this node is not running or not registered \(pgpool-vip doctor checks it\), or the controller's clusters\[\]\.interface is not eth0\n$/,
+      /^pgpool-vip: timed out after 10 s waiting for 198\.19\.0\.50 to appear on eth0; the controller answered request \S+ \(routes done\); likely cause: the SSM agent on this node is not running or not registered \(pgpool-vip doctor checks it\), or the controller's clusters\[\]\.interface is not eth0\n$/,
     );
     expect(stage.vipOnNode(VIP)).toBe(false);
   });
