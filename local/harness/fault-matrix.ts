@@ -27,7 +27,7 @@ export interface MatrixCall {
 
 export const MATRIX_CALLS: readonly MatrixCall[] = [
   { service: 'sts', operation: 'GetCallerIdentity', role: 'proof replay', paths: ['up', 'down'] },
-  { service: 'dynamodb', operation: 'UpdateItem', role: 'claim alone', paths: ['up', 'down'] },
+  { service: 'dynamodb', operation: 'UpdateItem', role: 'claim alone, routed mark', paths: ['up', 'down'] },
   { service: 'dynamodb', operation: 'TransactWriteItems', role: 'claim + VIP record', paths: ['up', 'down'] },
   { service: 'dynamodb', operation: 'GetItem', role: 'VIP record read', paths: ['up', 'down'] },
   { service: 'dynamodb', operation: 'PutItem', role: 'VIP record, outcome', paths: ['up', 'down'] },
