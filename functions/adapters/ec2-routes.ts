@@ -1,10 +1,8 @@
 import {
   CreateRouteCommand,
-
   DescribeRouteTablesCommand,
   ReplaceRouteCommand,
   type EC2Client,
-
   type Route,
   type RouteTable,
 } from '@aws-sdk/client-ec2';
