@@ -13,6 +13,7 @@ import { fieldName } from '../lib/errors.ts';
 import type { AwsJsonCaller } from './aws-json.ts';
 import type { Deadline } from './deadline.ts';
 import { DeadlineReachedError, describeAwsError } from './errors.ts';
+import { nextPollMs } from './poll-schedule.ts';
 
 /**
  * The part of a request record the agent acts on. Only these fields are checked, so the
@@ -44,6 +45,7 @@ export interface OutcomeQuery {
   table: string;
   requestId: string;
   deadline: Deadline;
+  /** The longest wait between two reads; the first second reads more often (see poll-schedule.ts). */
   pollIntervalMs: number;
   /**
    * The digest of the request sent: an outcome recorded for another content under the same id
@@ -66,14 +68,17 @@ export interface OutcomeQuery {
 const LANDED_CHECK_MS = 20;
 
 /**
- * Polls the ledger for the controller's outcome of one request. Read errors and records not
- * yet complete are retried (the item is written by another party, on its own schedule); at
- * the deadline the last thing seen goes into the message.
+ * Polls the ledger for the controller's outcome of one request, often at first, then backing
+ * off to `pollIntervalMs` (nextPollMs). Read errors and records not yet complete are retried
+ * (the item is written by another party, on its own schedule); at the deadline the last thing
+ * seen goes into the message.
  */
 export async function waitForOutcome(query: OutcomeQuery): Promise<SettledRecord> {
   const { deadline } = query;
   let lastSeen = 'no record yet';
   let routed: SettledRecord | null = null;
+  const started = Date.now();
+  let step = 0;
   for (;;) {
     try {
       const record = await readRequestRecord(query);
@@ -85,13 +90,14 @@ export async function waitForOutcome(query: OutcomeQuery): Promise<SettledRecord
       lastSeen = `last ledger read failed: ${describeAwsError(error)}`;
     }
     query.onSeen?.(lastSeen);
+    step = nextPollMs(Date.now() - started, step, query.pollIntervalMs);
     if (routed === null) {
-      if (!(await deadline.sleep(query.pollIntervalMs))) throw deadline.reached(waitingFor(query, lastSeen));
+      if (!(await deadline.sleep(step))) throw deadline.reached(waitingFor(query, lastSeen));
       continue;
     }
     // Routed: the VIP's arrival on the interface ends the wait; the ledger is still read at the
     // usual pace, in case the controller reports a failure (the SSM add) first.
-    for (let waited = 0; waited < query.pollIntervalMs; waited += LANDED_CHECK_MS) {
+    for (let waited = 0; waited < step; waited += LANDED_CHECK_MS) {
       if (query.landed?.() === true) return routed;
       if (!(await deadline.sleep(LANDED_CHECK_MS))) throw deadline.reached(waitingFor(query, lastSeen));
     }

@@ -12,6 +12,7 @@ import { applyLocalAddress, planLocalAddress, readLocalHost, refusedBeforeRoute,
 import type { AgentIo } from './io.ts';
 import { requestDigest } from '../lib/digest.ts';
 import { waitForOutcome, type SettledRecord } from './outcome.ts';
+import { nextPollMs } from './poll-schedule.ts';
 import { Progress } from './progress.ts';
 import { publishRequest } from './publish.ts';
 import { answeredAsDryRun, dryRunDocument, dryRunLines, type DryRunSubject } from './dry-run-report.ts';
@@ -198,9 +199,12 @@ async function waitForInterface(
   requestId: string,
 ): Promise<void> {
   const wanted = action === 'up';
+  const started = Date.now();
+  let step = 0;
   for (;;) {
     if (interfaceHasAddress(iface, vip) === wanted) return;
-    if (!(await deadline.sleep(pollIntervalMs))) {
+    step = nextPollMs(Date.now() - started, step, pollIntervalMs);
+    if (!(await deadline.sleep(step))) {
       throw deadline.reached(
         `waiting for ${vip} to ${wanted ? 'appear on' : 'leave'} ${iface}; the controller answered request ${requestId} (routes done); likely cause: the SSM agent on this node is not running or not registered (pgpool-vip doctor checks it), or the controller's clusters[].interface is not ${iface}`,
       );
