@@ -1,12 +1,13 @@
 // The service as `serverless package` builds it, packaged once per set of inputs and cached, so
 // the demo, the drill and the tests deploy the real template without paying for a packaging each.
 import { spawn } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { finished } from './child-output.ts';
+import { inputsDigest } from './inputs-digest.ts';
 
 /** The repository root: `serverless package` runs there, as `npm run package` does. */
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -110,20 +111,9 @@ const PACKAGE_INPUTS = [
 
 export const PACKAGE_CACHE = join(REPO_ROOT, 'node_modules/.cache/pgpool-vip-package');
 
-function inputFiles(path: string): string[] {
-  if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path, { withFileTypes: true })
-    .sort((a, b) => (a.name < b.name ? -1 : 1))
-    .flatMap((entry) => inputFiles(join(path, entry.name)));
-}
-
 /** A digest of the stage and every input file's path and content. */
 export function packageInputsDigest(stage: string): string {
-  const hash = createHash('sha256').update(`stage ${stage}\n`);
-  for (const file of PACKAGE_INPUTS.flatMap((input) => inputFiles(join(REPO_ROOT, input)))) {
-    hash.update(`${relative(REPO_ROOT, file)}\n`).update(readFileSync(file)).update('\n');
-  }
-  return hash.digest('hex').slice(0, 24);
+  return inputsDigest(REPO_ROOT, PACKAGE_INPUTS, `stage ${stage}`);
 }
 
 export interface PackagedService {

@@ -7,8 +7,8 @@ import { join, relative } from 'node:path';
 import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE } from '../lib/contract.ts';
-import { buildAgent } from '../scripts/build-agent.ts';
 import type { AuditEntry } from '../functions/core/switchover-outcome.ts';
+import { AGENT_CACHE, cachedAgentBundle } from './agent-bundle-cache.ts';
 import { motoClients, type AwsClients } from './aws-clients.ts';
 import { finished } from './child-output.ts';
 import { createLocalController } from './controller.ts';
@@ -51,10 +51,13 @@ async function main(): Promise<number> {
   const imds: ImdsServer[] = [];
   const clients = motoClients(moto.endpoint);
   let controller: ReturnType<typeof createLocalController> | null = null;
+  let removeBundle = (): void => undefined;
   try {
     out(`moto_server (AWS stand-in) on ${moto.endpoint}, pid ${moto.pid}`);
-    const agent = (await buildAgent(join(workdir, 'pgpool-vip.mjs'))).outfile;
-    out(`agent bundled: ${agent}`);
+    const bundled = await cachedAgentBundle();
+    removeBundle = bundled.remove;
+    const agent = bundled.bundle;
+    out(`agent bundled: ${agent}${bundled.cached ? '' : ` (built now; kept in ${relative(process.cwd(), AGENT_CACHE)} until its inputs change)`}`);
     if (cachedPackage(WORLD_STAGE) === undefined) {
       out(`packaging the service first (serverless package; kept in ${relative(process.cwd(), PACKAGE_CACHE)} until its inputs change)`);
     }
@@ -102,6 +105,7 @@ async function main(): Promise<number> {
     await controller?.stop();
     await Promise.all(imds.map((server) => server.stop()));
     await moto.stop();
+    removeBundle();
     rmSync(workdir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { buildAgentBundle } from '../../local/agent-node.ts';
+import { cachedAgentBundle } from '../../local/agent-bundle-cache.ts';
 import { MotoUnavailableError, startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { packagedService } from '../../local/packaged-service.ts';
 
@@ -9,15 +9,16 @@ import { packagedService } from '../../local/packaged-service.ts';
  *   files share it and keep apart by the prefix of every world they create (a file that changes
  *   the server itself, IAM auth on, starts its own);
  * - the packaged service, which every moto world and the template tests read;
- * - one agent bundle (test/kit/agent-bundle.ts): a build costs seconds of CPU.
+ * - the agent bundle (test/kit/agent-bundle.ts), built only when its inputs changed since the
+ *   last run (local/agent-bundle-cache.ts): a build costs seconds of CPU.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const [moto, bundle] = await Promise.all([startSharedMoto(), buildAgentBundle(), packagedService()]);
+  const [moto, bundle] = await Promise.all([startSharedMoto(), cachedAgentBundle(), packagedService()]);
   project.provide('motoEndpoint', moto?.endpoint ?? '');
   project.provide('agentBundle', { bundle: bundle.bundle, bytes: bundle.bytes });
   return async () => {
     await moto?.stop();
-    await bundle.remove();
+    bundle.remove();
   };
 }
 

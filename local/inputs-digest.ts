@@ -1,0 +1,23 @@
+// What the caches of built artefacts (the packaged service, the agent bundle) are keyed by.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+function inputFiles(path: string): string[] {
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path, { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .flatMap((entry) => inputFiles(join(path, entry.name)));
+}
+
+/**
+ * A digest of `salt` and every input file's path (relative to `root`) and content; a folder
+ * stands for every file under it, in name order.
+ */
+export function inputsDigest(root: string, inputs: readonly string[], salt: string): string {
+  const hash = createHash('sha256').update(`${salt}\n`);
+  for (const file of inputs.flatMap((input) => inputFiles(join(root, input)))) {
+    hash.update(`${relative(root, file)}\n`).update(readFileSync(file)).update('\n');
+  }
+  return hash.digest('hex').slice(0, 24);
+}
