@@ -118,7 +118,6 @@ export class DrillWorld {
         byInstance.set(instance.eni, { host, instance });
       }
       const executor = startSsmExecutor({
-        ssm: clients.ssm,
         documentName: world.documentName,
         namespaceOf: (instanceId) => byInstance.get(instanceId)?.host.ns,
         sentCommands: frontDoor.sentCommands,
@@ -142,6 +141,13 @@ export class DrillWorld {
           timeline.add('router', name === null ? `no route for ${VIP}/32: VIP unreachable` : `${VIP}/32 -> ${name} (${route.target ?? ''})`);
         },
         onError: (error) => timeline.add('router', `sync failed: ${(error as Error).message}`),
+      });
+      // The router and the SSM stand-in follow what moto answered through the front door (push),
+      // as the VPC's data plane and SSM Agent's message channel do, instead of polling moto.
+      const door = frontDoor;
+      door.onAnswered((call, _status, command) => {
+        if (command !== null) executor.take(command);
+        if (call.service === 'ec2' && /^(Create|Replace|Delete)Route$/.test(call.operation)) router.sync();
       });
       const helpers = await bundleHelpers(workdir);
       const drill = new DrillWorld(workdir, timeline, moto, frontDoor, clients, world, executor, router, byInstance, routeChanges, helpers);
@@ -352,6 +358,7 @@ export class DrillWorld {
     } catch {
       // no route
     }
+    this.router.sync();
   }
 
   /**
@@ -395,6 +402,7 @@ export class DrillWorld {
     await this.tapLoop;
     await this.stopController();
     this.probe?.kill('SIGTERM');
+    this.frontDoor.onAnswered(null);
     await this.executor.stop();
     await this.router.stop();
     await Promise.all(this.services.map((service) => service.stop()));

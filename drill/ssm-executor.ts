@@ -1,4 +1,3 @@
-import { ListCommandsCommand, type Command, type SSMClient } from '@aws-sdk/client-ssm';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DOCUMENT_PATH } from '../infra/ssm-document.ts';
@@ -28,7 +27,6 @@ export interface Execution {
 }
 
 export interface SsmExecutorOptions {
-  ssm: SSMClient;
   documentName: string;
   /** Where each instance lives. */
   namespaceOf: (instanceId: string) => string | undefined;
@@ -36,18 +34,27 @@ export interface SsmExecutorOptions {
   sentCommands: ReadonlyMap<string, SentCommand>;
   onExecution: (execution: Execution) => void;
   onError: (error: unknown) => void;
+  /** The longest time between two looks at sentCommands when nothing calls take() (default 1000 ms). */
   pollMs?: number;
 }
 
 export interface SsmExecutor {
   readonly executions: readonly Execution[];
+  /**
+   * A command SSM accepted (the front door tells, as SSM Agent gets commands pushed over its
+   * message channel): runs it on its instances once the modelled delivery has passed.
+   */
+  take(command: SentCommand): void;
   stop(): Promise<void>;
 }
 
 /**
  * Stands in for the SSM agent on every instance: picks up each new command of the project's
  * document and runs the document's shell script as root inside the target instance's
- * namespace, once per command id and instance, like the agent does.
+ * namespace, once per command id and instance, like the agent does. Commands arrive by take();
+ * a look at sentCommands every pollMs catches any other. (It used to poll moto's ListCommands
+ * every 100 ms: up to 100 ms late, and moto, answering a list that grows with every command,
+ * slower for everyone else.)
  */
 export function startSsmExecutor(options: SsmExecutorOptions): SsmExecutor {
   const document = DocumentSchema.parse(JSON.parse(readFileSync(DOCUMENT_PATH, 'utf8')));
@@ -78,50 +85,31 @@ export function startSsmExecutor(options: SsmExecutorOptions): SsmExecutor {
     options.onExecution(execution);
   }
 
-  const loop = (async () => {
-    while (!stopped) {
-      try {
-        for (const command of await listAllCommands(options.ssm)) {
-          const commandId = command.CommandId;
-          if (commandId === undefined || seen.has(commandId)) continue;
-          if (command.DocumentName !== options.documentName) {
-            seen.add(commandId);
-            continue;
-          }
-          const sent = options.sentCommands.get(commandId);
-          if (sent === undefined) continue; // recorded a moment after moto answers; next poll
-          seen.add(commandId);
-          for (const instanceId of sent.instanceIds) {
-            const job = execute(commandId, instanceId, sent.parameters, sent.startsAt).finally(() => running.delete(job));
-            running.add(job);
-          }
-        }
-      } catch (error) {
-        options.onError(error);
-      }
-      await sleep(options.pollMs ?? 100);
+  function take(sent: SentCommand): void {
+    if (stopped || seen.has(sent.commandId)) return;
+    seen.add(sent.commandId);
+    if (sent.documentName !== options.documentName) return;
+    for (const instanceId of sent.instanceIds) {
+      const job = execute(sent.commandId, instanceId, sent.parameters, sent.startsAt)
+        .catch((error: unknown) => options.onError(error))
+        .finally(() => running.delete(job));
+      running.add(job);
     }
-  })();
+  }
+
+  const timer = setInterval(() => {
+    for (const sent of options.sentCommands.values()) take(sent);
+  }, options.pollMs ?? 1000);
 
   return {
     executions,
+    take,
     async stop() {
       stopped = true;
-      await loop;
+      clearInterval(timer);
       await Promise.all([...running]);
     },
   };
-}
-
-async function listAllCommands(ssm: SSMClient): Promise<Command[]> {
-  const commands: Command[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await ssm.send(new ListCommandsCommand({ MaxResults: 50, NextToken: nextToken }));
-    commands.push(...(page.Commands ?? []));
-    nextToken = page.NextToken;
-  } while (nextToken !== undefined && nextToken !== '');
-  return commands;
 }
 
 /** The document's script with its parameters substituted, after the checks SSM makes first. */

@@ -1,6 +1,5 @@
 import { DescribeRouteTablesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { ip } from './netns.ts';
-import { sleep } from './processes.ts';
 import { ROUTER, VIP } from './topology.ts';
 
 /** Where the route table sends the VIP: a node's address, or nowhere. */
@@ -17,22 +16,47 @@ export interface VpcRouterOptions {
   addressOf: (eniOrInstanceId: string) => string | undefined;
   onChange: (route: RouteTarget) => void;
   onError: (error: unknown) => void;
+  /** The longest time between two reads of the table when nothing calls sync() (default 1000 ms). */
   pollMs?: number;
 }
 
 export interface VpcRouter {
   current(): RouteTarget;
+  /**
+   * Reads the table again now: a route write was answered (the front door tells). The data plane
+   * follows a route change at once, so the router must not add a poll interval of its own.
+   */
+  sync(): void;
   stop(): Promise<void>;
 }
 
 /**
- * The VPC's router: reads the route table from moto every pollMs and makes the router
- * namespace's route for VIP/32 follow it (`via` the target node's address), or removes it
- * when the table has none, so the app host reaches the VIP exactly where the table says.
+ * The VPC's router: reads the route table from moto whenever a route write was answered (sync),
+ * and every pollMs besides, and makes the router namespace's route for VIP/32 follow it (`via`
+ * the target node's address), or removes it when the table has none, so the app host reaches
+ * the VIP exactly where the table says. Without the push it polled every 100 ms: up to 100 ms
+ * late on every switchover, and moto busy answering the polls.
  */
 export function startVpcRouter(options: VpcRouterOptions): VpcRouter {
   let applied: RouteTarget = { target: null, nodeIp: null };
   let stopped = false;
+  // A sync asked for while a read is under way reads again right after it.
+  let pending = false;
+  let wake: (() => void) | null = null;
+  const sync = (): void => {
+    pending = true;
+    wake?.();
+  };
+  const nextRound = async (): Promise<void> => {
+    if (pending || stopped) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      timer = setTimeout(resolve, options.pollMs ?? 1000);
+    });
+    clearTimeout(timer);
+    wake = null;
+  };
   const destination = `${VIP}/32`;
   try {
     ip('-n', ROUTER.ns, 'route', 'del', destination);
@@ -42,6 +66,7 @@ export function startVpcRouter(options: VpcRouterOptions): VpcRouter {
 
   const loop = (async () => {
     while (!stopped) {
+      pending = false;
       try {
         const described = await options.ec2.send(
           new DescribeRouteTablesCommand({ RouteTableIds: [options.routeTableId] }),
@@ -65,14 +90,16 @@ export function startVpcRouter(options: VpcRouterOptions): VpcRouter {
       } catch (error) {
         options.onError(error);
       }
-      await sleep(options.pollMs ?? 100);
+      await nextRound();
     }
   })();
 
   return {
     current: () => applied,
+    sync,
     async stop() {
       stopped = true;
+      wake?.();
       await loop;
     },
   };

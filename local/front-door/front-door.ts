@@ -72,6 +72,12 @@ export interface AwsFrontDoor {
    * target. null stops it.
    */
   onAcceptedEvents(listener: ((events: AcceptedEvent[], acceptedAt: number) => void) | null): void;
+  /**
+   * Calls `listener` with each call moto answered, as soon as it answered (the call has taken
+   * effect there), and with each SSM command it accepted: what the drill's VPC router and SSM
+   * stand-in follow instead of polling moto. null stops it.
+   */
+  onAnswered(listener: ((call: AwsCall, status: number, command: SentCommand | null) => void) | null): void;
   /** SendCommand requests seen so far, by command id. */
   readonly sentCommands: ReadonlyMap<string, SentCommand>;
   /** Every call so far, in the order they started (endedAt 0 while under way). */
@@ -125,6 +131,7 @@ export async function startAwsFrontDoor(options: FrontDoorOptions): Promise<AwsF
   const calls: CallRecord[] = [];
   const rules: Array<FaultRule & { seen: number; used: number }> = [];
   let acceptedListener: ((events: AcceptedEvent[], acceptedAt: number) => void) | null = null;
+  let answeredListener: ((call: AwsCall, status: number, command: SentCommand | null) => void) | null = null;
 
   function faultFor(call: AwsCall): FaultRule | null {
     for (const rule of rules) {
@@ -175,11 +182,13 @@ export async function startAwsFrontDoor(options: FrontDoorOptions): Promise<AwsF
       finish(502);
       return;
     }
+    let sent: string | null = null;
     if (call.service === 'ssm' && call.operation === 'SendCommand' && answer.status === 200) {
-      const sent = recordSendCommand(sentCommands, body, answer.body, latency);
+      sent = recordSendCommand(sentCommands, body, answer.body, latency);
       if (sent !== null && fault?.fault === 'ssm-command-failed') fates.set(sent, 'failed');
       if (sent !== null && fault?.fault === 'ssm-command-hangs') fates.set(sent, 'hangs');
     }
+    answeredListener?.(call, answer.status, sent === null ? null : (sentCommands.get(sent) ?? null));
     if (call.service === 'events' && call.operation === 'PutEvents' && answer.status === 200 && acceptedListener !== null) {
       const accepted = acceptedEvents(body, answer.body);
       if (accepted.length > 0) acceptedListener(accepted, Date.now());
@@ -220,6 +229,9 @@ export async function startAwsFrontDoor(options: FrontDoorOptions): Promise<AwsF
     latency,
     onAcceptedEvents(listener) {
       acceptedListener = listener;
+    },
+    onAnswered(listener) {
+      answeredListener = listener;
     },
     inject(rule) {
       rules.push({ ...rule, seen: 0, used: 0 });
