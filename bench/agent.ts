@@ -7,12 +7,15 @@
  *   start -> PutEvents sent / `node -e 0` (at most 2);
  * - the machine's load average, since two cores are shared with whatever else runs.
  * Then, on this Node, start -> exit of an `up` the controller rejects (untagged instance).
+ * The controller is pushed each request event as the bus accepts it (through the AWS front door,
+ * as EventBridge invokes a Lambda target); the agents wait with the product's pollIntervalMs.
  */
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { destroyClients, motoClients } from '../local/aws-clients.ts';
-import { startLocalController } from '../local/controller.ts';
+import { requestEnvelope, startLocalController, type LocalController } from '../local/controller.ts';
+import { startAwsFrontDoor } from '../local/front-door/front-door.ts';
 import { startMotoServer } from '../local/moto-server.ts';
 import { createWorld, type World } from '../local/world.ts';
 import {
@@ -72,18 +75,33 @@ const bundle = await buildAgentBundle();
 const stops: { stop(): Promise<void> }[] = [];
 try {
   let sentAt: number | null = null;
-  const proxy = await startEventBridgeProxy(moto.endpoint, { onPutEvents: () => (sentAt ??= performance.now()) });
+  // The agent's PutEvents: marked when it arrives, then through the front door, which pushes the
+  // accepted request event to the controller as EventBridge invokes its Lambda target (no queue poll).
+  const door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: moto.endpoint });
+  stops.push(door);
+  const proxy = await startEventBridgeProxy(door.endpoint, { onPutEvents: () => (sentAt ??= performance.now()) });
   stops.push(proxy);
 
   const world = await createWorld(clients, { prefix: 'bench-', instanceCount: 2 });
   const cluster = world.config.clusters[0];
-  stops.push(startLocalController({ endpoint: moto.endpoint, world, configOverrides: { clusters: [{ ...cluster, interface: 'lo' }] } }));
+  const controller = startLocalController({ endpoint: moto.endpoint, world, delivery: 'push', configOverrides: { clusters: [{ ...cluster, interface: 'lo' }] } });
+  stops.push(controller);
+  const pushed: Array<[World, LocalController]> = [[world, controller]];
+  door.onAcceptedEvents((events, acceptedAt) => {
+    for (const event of events) {
+      for (const [target, handler] of pushed) {
+        const envelope = requestEnvelope(target, event, acceptedAt);
+        if (envelope !== null) handler.deliver(envelope, acceptedAt);
+      }
+    }
+  });
   const nodes: AgentNode[] = [];
   for (const index of [0, 1]) {
+    // The product's own ledger wait (pollIntervalMs left at its default).
     const node = await startAgentNode(world, index, {
       awsEndpoint: moto.endpoint,
       dir: bundle.dir,
-      config: { pollIntervalMs: 50 },
+      config: { pollIntervalMs: 250 },
       extraEnv: { AWS_ENDPOINT_URL_EVENTBRIDGE: proxy.endpoint },
     });
     nodes.push(node);
@@ -132,14 +150,20 @@ try {
   }
 
   const untagged: World = await createWorld(clients, { prefix: 'bench-untagged-', instanceCount: 1, tagMembers: false });
-  stops.push(
-    startLocalController({
-      endpoint: moto.endpoint,
-      world: untagged,
-      configOverrides: { clusters: [{ ...untagged.config.clusters[0], interface: 'lo' }] },
-    }),
-  );
-  const outsider = await startAgentNode(untagged, 0, { awsEndpoint: moto.endpoint, dir: bundle.dir, config: { pollIntervalMs: 50 } });
+  const refusing = startLocalController({
+    endpoint: moto.endpoint,
+    world: untagged,
+    delivery: 'push',
+    configOverrides: { clusters: [{ ...untagged.config.clusters[0], interface: 'lo' }] },
+  });
+  stops.push(refusing);
+  pushed.push([untagged, refusing]);
+  const outsider = await startAgentNode(untagged, 0, {
+    awsEndpoint: moto.endpoint,
+    dir: bundle.dir,
+    config: { pollIntervalMs: 250 },
+    extraEnv: { AWS_ENDPOINT_URL_EVENTBRIDGE: proxy.endpoint },
+  });
   stops.push(outsider.imds);
   const rejected: number[] = [];
   for (let run = 0; run < Math.min(RUNS, 10); run += 1) {
