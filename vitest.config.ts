@@ -14,6 +14,9 @@ export default defineConfig({
     isolate: false,
     // Many files wait on deadlines, child processes and moto rather than on the CPU.
     maxWorkers: 3,
+    // Specs of a file that run side by side (describe.concurrent) mostly wait: the fault matrix
+    // runs all its cells at once.
+    maxConcurrency: 10,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_METRICS_DISABLED: 'true' },
   },
 });

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAwsFrontDoor, type AwsFrontDoor } from '../../local/front-door/front-door.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startAwsFrontDoor } from '../../local/front-door/front-door.ts';
 import { describeCell, MATRIX_CALLS, runCell, type MatrixCell, type MatrixFault } from '../../local/harness/fault-matrix.ts';
-import type { World } from '../../local/world.ts';
 import { sharedMoto } from '../kit/moto.ts';
 
 // Representative cells of the fault matrix (`npm run bench:faults` runs them all): each
@@ -34,44 +33,15 @@ const CELLS: ReadonlyArray<[operation: string, fault: MatrixFault, path: 'up' | 
 ];
 
 /**
- * Cells run two at a time, in lanes with a front door and a world of their own: faults apply to
- * every call through a door, and a world is reset between the cells of its lane, since creating
- * one costs seconds.
+ * Every cell runs at once, each with a front door and a world of its own: faults apply to every
+ * call through a door, and a cell mostly waits (retry backoff, a held call, the window a write
+ * given up on may still land in), while a world costs a fraction of a second on a warm moto.
  */
-const LANES = 2;
-
-interface Lane {
-  door: AwsFrontDoor;
-  world: World | undefined;
-}
-
 let moto: ReturnType<typeof sharedMoto>;
-const doors: AwsFrontDoor[] = [];
-const idle: Lane[] = [];
-const waiting: Array<(lane: Lane) => void> = [];
 
-beforeAll(async () => {
+beforeAll(() => {
   moto = sharedMoto();
-  for (let index = 0; index < LANES; index += 1) {
-    const door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: moto.endpoint });
-    doors.push(door);
-    idle.push({ door, world: undefined });
-  }
 });
-afterAll(async () => {
-  for (const door of doors) await door.stop();
-});
-
-async function inLane<T>(work: (lane: Lane) => Promise<T>): Promise<T> {
-  const lane = idle.pop() ?? (await new Promise<Lane>((resolve) => waiting.push(resolve)));
-  try {
-    return await work(lane);
-  } finally {
-    const next = waiting.shift();
-    if (next === undefined) idle.push(lane);
-    else next(lane);
-  }
-}
 
 describe.concurrent('Fault matrix, representative cells (controller through the front door, production retries)', () => {
   it.each(CELLS)('%s %s on the %s path (%s): every request ends as without the fault, one record each', async (operation, fault, path, persistence) => {
@@ -79,11 +49,8 @@ describe.concurrent('Fault matrix, representative cells (controller through the 
     if (call === undefined) throw new Error(`no matrix call ${operation}`);
     const cell: MatrixCell = { call, fault, path, persistence };
 
-    const result = await inLane(async (lane) => {
-      const ran = await runCell(moto.endpoint, lane.door, cell, lane.world);
-      lane.world = ran.world;
-      return ran;
-    });
+    const door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: moto.endpoint });
+    const result = await runCell(moto.endpoint, door, cell).finally(() => door.stop());
 
     expect({ cell: describeCell(cell), problems: result.problems }).toEqual({ cell: describeCell(cell), problems: [] });
     expect(result.injected).toBeGreaterThan(0);
