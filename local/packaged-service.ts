@@ -44,6 +44,11 @@ export interface PackageOptions {
   params?: Record<string, string>;
   /** Where the zips and templates go (default: a fresh temp folder). */
   dir?: string;
+  /**
+   * The run is meant to stop while the framework resolves the configuration, before it writes
+   * anything: it holds the checkout's lock shared (serverlessCommand), beside other such runs.
+   */
+  refusedConfiguration?: boolean;
 }
 
 /** Held by every serverless command of this checkout while it runs (serverlessCommand). */
@@ -53,11 +58,13 @@ export const SERVERLESS_LOCK = join(REPO_ROOT, 'node_modules/.cache/pgpool-vip-s
  * The command line of a serverless command in this checkout, one at a time: the framework writes
  * every package into `<checkout>/.serverless` before it copies it to `--package`, and a deploy
  * copies its package back there, removing what is there first, so two at once can take or
- * delete each other's files. `flock` waits for the lock.
+ * delete each other's files. `flock` waits for the lock. A command that stops while the
+ * configuration is resolved writes nothing there: `shared` lets such commands run side by side,
+ * still never beside one that writes.
  */
-export function serverlessCommand(args: readonly string[]): [command: string, args: string[]] {
+export function serverlessCommand(args: readonly string[], lock: 'exclusive' | 'shared' = 'exclusive'): [command: string, args: string[]] {
   mkdirSync(dirname(SERVERLESS_LOCK), { recursive: true });
-  return ['flock', [SERVERLESS_LOCK, process.execPath, join(REPO_ROOT, 'node_modules/osls/bin/serverless.js'), ...args]];
+  return ['flock', [...(lock === 'shared' ? ['--shared'] : []), SERVERLESS_LOCK, process.execPath, join(REPO_ROOT, 'node_modules/osls/bin/serverless.js'), ...args]];
 }
 
 /**
@@ -83,7 +90,7 @@ export async function runPackage(options: PackageOptions = {}): Promise<PackageR
     '--package',
     dir,
     ...Object.entries(options.params ?? {}).map(([key, value]) => `--param=${key}=${value}`),
-  ]);
+  ], options.refusedConfiguration === true ? 'shared' : 'exclusive');
   const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const { status, stdout, stderr } = await finished(child);
   rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
@@ -111,9 +118,10 @@ const PACKAGE_INPUTS = [
 
 export const PACKAGE_CACHE = join(REPO_ROOT, 'node_modules/.cache/pgpool-vip-package');
 
-/** A digest of the stage and every input file's path and content. */
-export function packageInputsDigest(stage: string): string {
-  return inputsDigest(REPO_ROOT, PACKAGE_INPUTS, `stage ${stage}`);
+/** A digest of the stage, its params (if any) and every input file's path and content. */
+export function packageInputsDigest(stage: string, params: Record<string, string> = {}): string {
+  const given = Object.entries(params).sort(([a], [b]) => (a < b ? -1 : 1));
+  return inputsDigest(REPO_ROOT, PACKAGE_INPUTS, `stage ${stage}${given.map(([key, value]) => ` --param=${key}=${value}`).join('')}`);
 }
 
 export interface PackagedService {
@@ -126,8 +134,8 @@ export interface PackagedService {
 
 const packagings = new Map<string, Promise<PackagedService>>();
 
-function cacheEntry(stage: string): string {
-  return join(PACKAGE_CACHE, `${stage}-${packageInputsDigest(stage)}`);
+function cacheEntry(stage: string, params: Record<string, string> = {}): string {
+  return join(PACKAGE_CACHE, `${stage}-${packageInputsDigest(stage, params)}`);
 }
 
 /** The stage's cached packaging for the current inputs, if there is one (reads it afresh). */
@@ -137,26 +145,26 @@ export function cachedPackage(stage = 'dev'): PackagedService | undefined {
 }
 
 /**
- * The stage's packaged service, from the cache when its inputs have not changed. A packaging
- * writes into a temp folder beside the cache entry and renames it into place, so processes that
- * package at the same time never see a half-written entry: the first rename wins, the others
- * drop their copy.
+ * The stage's packaged service (with `params` given as `--param`), from the cache when its
+ * inputs have not changed. A packaging writes into a temp folder beside the cache entry and
+ * renames it into place, so processes that package at the same time never see a half-written
+ * entry: the first rename wins, the others drop their copy.
  */
-export function packagedService(stage = 'dev'): Promise<PackagedService> {
-  const entry = cacheEntry(stage);
+export function packagedService(stage = 'dev', params: Record<string, string> = {}): Promise<PackagedService> {
+  const entry = cacheEntry(stage, params);
   let packaging = packagings.get(entry);
   if (packaging === undefined) {
-    packaging = packageInto(entry, stage);
+    packaging = packageInto(entry, stage, params);
     packagings.set(entry, packaging);
     packaging.catch(() => packagings.delete(entry));
   }
   return packaging;
 }
 
-async function packageInto(entry: string, stage: string): Promise<PackagedService> {
+async function packageInto(entry: string, stage: string, params: Record<string, string>): Promise<PackagedService> {
   if (existsSync(join(entry, TEMPLATE_FILE))) return { dir: entry, template: readTemplate(entry), cached: true };
   const partial = folderBeside(entry);
-  const run = await runPackage({ stage, ...(partial === undefined ? {} : { dir: partial }) });
+  const run = await runPackage({ stage, params, ...(partial === undefined ? {} : { dir: partial }) });
   if (run.status !== 0 || !existsSync(join(run.dir, TEMPLATE_FILE))) {
     run.cleanup();
     throw new Error(`serverless package failed (exit ${run.status}):\n${run.stdout}\n${run.stderr}`);

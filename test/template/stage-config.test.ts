@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseControllerConfig, type ControllerConfigInput } from '../../lib/cluster-config.ts';
 import { ConfigurationError } from '../../lib/errors.ts';
 import { buildStageConfig, loadStageConfig, NEVER_DELETE_ROUTES, provisionedConcurrencyOf } from '../../scripts/stage-config.ts';
-import { REPO_ROOT, runPackage, TEMPLATE_FILE, type CfnTemplate } from '../../local/packaged-service.ts';
+import { packagedService, REPO_ROOT, runPackage, TEMPLATE_FILE } from '../../local/packaged-service.ts';
 import { resourcesOfType } from './template-kit.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'pgpool-vip-stage-config-'));
@@ -27,14 +27,16 @@ function stageOf(config: ControllerConfigInput) {
   return buildStageConfig(parseControllerConfig(config, { ssmDocument: DOCUMENT }), 'test');
 }
 
-describe('Function: serverless package with a stage configuration', () => {
+// The packagings below run side by side: those the configuration refuses stop before the framework
+// writes anything, and the one that packages comes from the package cache once its inputs are packaged.
+describe.concurrent('Function: serverless package with a stage configuration', () => {
   it('fails with the field named when config/<stage>.json has a bad VIP, and writes no template', async () => {
     // Prepare
     const file = join(scratch, 'bad-vip.json');
     writeFileSync(file, JSON.stringify({ clusters: [cluster('main', { vip: '198.19.0.500' })] }));
 
     // Act
-    const run = await runPackage({ configFile: file });
+    const run = await runPackage({ configFile: file, refusedConfiguration: true });
     run.cleanup();
 
     // Assess
@@ -44,25 +46,21 @@ describe('Function: serverless package with a stage configuration', () => {
   });
 
   it('keeps switchover environments initialised with the provisioned concurrency param, the rule invoking its alias', async () => {
-    const run = await runPackage({ params: { switchoverProvisionedConcurrency: '2' } });
-    try {
-      expect(run.status, run.stdout + run.stderr).toBe(0);
-      const template = JSON.parse(readFileSync(join(run.dir, TEMPLATE_FILE), 'utf8')) as CfnTemplate;
-      const aliases = resourcesOfType(template, 'AWS::Lambda::Alias');
-      expect(aliases.map(([, alias]) => alias.Properties?.ProvisionedConcurrencyConfig)).toEqual([{ ProvisionedConcurrentExecutions: 2 }]);
-      expect(aliases[0]?.[1].Properties?.Name).toBe('provisioned');
-      // The rule invokes (and may invoke) the alias, not the unqualified function that would start cold.
-      const aliasArn = { 'Fn::Join': [':', [{ 'Fn::GetAtt': ['SwitchoverLambdaFunction', 'Arn'] }, 'provisioned']] };
-      const targets = resourcesOfType(template, 'AWS::Events::Rule').flatMap(([, rule]) => (rule.Properties?.Targets as Array<{ Arn: unknown }> | undefined) ?? []);
-      expect(targets.map((target) => target.Arn)).toContainEqual(aliasArn);
-      expect(resourcesOfType(template, 'AWS::Lambda::Permission').map(([, permission]) => permission.Properties?.FunctionName)).toContainEqual(aliasArn);
-    } finally {
-      run.cleanup();
-    }
+    // `serverless package --param=switchoverProvisionedConcurrency=2`, once per change of its inputs.
+    const { template } = await packagedService('dev', { switchoverProvisionedConcurrency: '2' });
+
+    const aliases = resourcesOfType(template, 'AWS::Lambda::Alias');
+    expect(aliases.map(([, alias]) => alias.Properties?.ProvisionedConcurrencyConfig)).toEqual([{ ProvisionedConcurrentExecutions: 2 }]);
+    expect(aliases[0]?.[1].Properties?.Name).toBe('provisioned');
+    // The rule invokes (and may invoke) the alias, not the unqualified function that would start cold.
+    const aliasArn = { 'Fn::Join': [':', [{ 'Fn::GetAtt': ['SwitchoverLambdaFunction', 'Arn'] }, 'provisioned']] };
+    const targets = resourcesOfType(template, 'AWS::Events::Rule').flatMap(([, rule]) => (rule.Properties?.Targets as Array<{ Arn: unknown }> | undefined) ?? []);
+    expect(targets.map((target) => target.Arn)).toContainEqual(aliasArn);
+    expect(resourcesOfType(template, 'AWS::Lambda::Permission').map(([, permission]) => permission.Properties?.FunctionName)).toContainEqual(aliasArn);
   });
 
   it('refuses more provisioned concurrency than the reserve, naming both params, and writes no template', async () => {
-    const run = await runPackage({ params: { switchoverProvisionedConcurrency: '21' } });
+    const run = await runPackage({ params: { switchoverProvisionedConcurrency: '21' }, refusedConfiguration: true });
     try {
       expect(run.status).not.toBe(0);
       expect(run.stderr).toContain('param switchoverProvisionedConcurrency must be a whole number from 0 to 20 (switchoverReservedConcurrency), not "21"');
@@ -73,7 +71,7 @@ describe('Function: serverless package with a stage configuration', () => {
   });
 
   it('fails naming the missing file of an unknown stage', async () => {
-    const run = await runPackage({ stage: 'nosuchstage' });
+    const run = await runPackage({ stage: 'nosuchstage', refusedConfiguration: true });
     run.cleanup();
 
     expect(run.status).not.toBe(0);
