@@ -5,13 +5,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
-import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE } from '../lib/contract.ts';
 import type { AuditEntry } from '../functions/core/switchover-outcome.ts';
 import { AGENT_CACHE, cachedAgentBundle } from './agent-bundle-cache.ts';
-import { motoClients, type AwsClients } from './aws-clients.ts';
+import { motoClientConfig, motoClients, type AwsClients } from './aws-clients.ts';
 import { finished } from './child-output.ts';
-import { createLocalController } from './controller.ts';
+import { createLocalController, requestEnvelope } from './controller.ts';
+import { startAwsFrontDoor, type AwsFrontDoor } from './front-door/front-door.ts';
 import { startImdsServer, type ImdsServer } from './imds-server.ts';
 import { MOTO_INSTALL_HINT, MotoUnavailableError, startMotoServer, type MotoServer } from './moto-server.ts';
 import { signedDetail } from './requests.ts';
@@ -28,6 +29,8 @@ const out = (line = ''): void => {
 
 interface Stage {
   moto: MotoServer;
+  /** Where the agents and the crafted requests put events: moto behind the front door, which hands each request event to the controller. */
+  door: AwsFrontDoor;
   clients: AwsClients;
   world: World;
   imds: ImdsServer[];
@@ -51,6 +54,7 @@ async function main(): Promise<number> {
   const imds: ImdsServer[] = [];
   const clients = motoClients(moto.endpoint);
   let controller: ReturnType<typeof createLocalController> | null = null;
+  let door: AwsFrontDoor | null = null;
   let removeBundle = (): void => undefined;
   try {
     out(`moto_server (AWS stand-in) on ${moto.endpoint}, pid ${moto.pid}`);
@@ -71,13 +75,20 @@ async function main(): Promise<number> {
       );
     }
     const audits: AuditEntry[] = [];
-    controller = createLocalController({ endpoint: moto.endpoint, world, onResult: (entry) => audits.push(entry) });
-    controller.start();
-    out('controller: the switchover Lambda handler, fed from the bus through an SQS queue here because moto');
-    out('            cannot invoke a Lambda target; in AWS the bus\'s rule invokes the function directly');
+    const pushed = createLocalController({ endpoint: moto.endpoint, world, delivery: 'push', onResult: (entry) => audits.push(entry) });
+    controller = pushed;
+    door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: moto.endpoint });
+    door.onAcceptedEvents((events, acceptedAt) => {
+      for (const event of events) {
+        const envelope = requestEnvelope(world, event, acceptedAt);
+        if (envelope !== null) pushed.deliver(envelope, acceptedAt);
+      }
+    });
+    out('controller: the switchover Lambda handler, handed each request event by a local front door the moment');
+    out('            the bus accepted it: moto cannot invoke a Lambda target; in AWS the bus\'s rule invokes the function directly');
     out('note: moto\'s SSM runs no command, so no VIP lands on a real interface here; the agent runs with');
     out('      --no-interface-check and says so. `sudo npm run drill` does it for real with pgpool2 in namespaces.');
-    const stage: Stage = { moto, clients, world, imds, agent, workdir, audits };
+    const stage: Stage = { moto, door, clients, world, imds, agent, workdir, audits };
     const [node1, node2, node3] = world.instances as [WorldInstance, WorldInstance, WorldInstance];
 
     await step(stage, '1. pgpool-1 is elected leader: its if_up_cmd runs the agent', () => runAgent(stage, 0, 'up'));
@@ -102,7 +113,9 @@ async function main(): Promise<number> {
     out(`UNEXPECTED: the VIP route points at ${targets.join(', ')}, not at ${node2.name} (${node2.eni})`);
     return 1;
   } finally {
+    door?.onAcceptedEvents(null);
     await controller?.stop();
+    await door?.stop();
     await Promise.all(imds.map((server) => server.stop()));
     await moto.stop();
     removeBundle();
@@ -135,6 +148,8 @@ async function runAgent(stage: Stage, index: number, action: 'up' | 'down'): Pro
     PATH: process.env.PATH,
     HOME: stage.workdir,
     AWS_ENDPOINT_URL: stage.moto.endpoint,
+    // The request goes on the bus through the front door, which hands it to the controller.
+    AWS_ENDPOINT_URL_EVENTBRIDGE: stage.door.endpoint,
     AWS_EC2_METADATA_SERVICE_ENDPOINT: stage.imds[index]?.endpoint,
     PGPOOL_VIP_AGENT_CONFIG: config,
     PGPOOL_VIP_INTERFACE_MAC: instance.mac,
@@ -154,11 +169,16 @@ async function putCrafted(
   options: { action: 'up' | 'down'; issuedAt?: Date },
 ): Promise<string> {
   const detail = await signedDetail(stage.world, instance, { ...options, stsEndpoint: stage.moto.endpoint });
-  await stage.clients.eventbridge.send(
-    new PutEventsCommand({
-      Entries: [{ EventBusName: stage.world.busName, Source: REQUEST_SOURCE, DetailType: REQUEST_DETAIL_TYPE, Detail: JSON.stringify(detail) }],
-    }),
-  );
+  const bus = new EventBridgeClient(motoClientConfig(stage.door.endpoint));
+  try {
+    await bus.send(
+      new PutEventsCommand({
+        Entries: [{ EventBusName: stage.world.busName, Source: REQUEST_SOURCE, DetailType: REQUEST_DETAIL_TYPE, Detail: JSON.stringify(detail) }],
+      }),
+    );
+  } finally {
+    bus.destroy();
+  }
   return `   put on the bus: ${options.action} for ${detail.instanceId}, issued ${detail.issuedAt}`;
 }
 
