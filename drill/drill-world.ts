@@ -145,9 +145,17 @@ export class DrillWorld {
       // The router and the SSM stand-in follow what moto answered through the front door (push),
       // as the VPC's data plane and SSM Agent's message channel do, instead of polling moto.
       const door = frontDoor;
-      door.onAnswered((call, _status, command) => {
+      door.onAnswered((call, status, command, body) => {
         if (command !== null) executor.take(command);
-        if (call.service === 'ec2' && /^(Create|Replace|Delete)Route$/.test(call.operation)) router.sync();
+        if (call.service !== 'ec2' || !/^(Create|Replace|Delete)Route$/.test(call.operation)) return;
+        const write = new URLSearchParams(body.toString('utf8'));
+        const target = write.get('NetworkInterfaceId') ?? write.get('InstanceId');
+        const [routeTableId, destination] = [write.get('RouteTableId'), write.get('DestinationCidrBlock')];
+        if (status === 200 && call.operation !== 'DeleteRoute' && target !== null && routeTableId !== null && destination !== null) {
+          router.follow({ routeTableId, destination, target });
+        } else {
+          router.sync();
+        }
       });
       const helpers = await bundleHelpers(workdir);
       const drill = new DrillWorld(workdir, timeline, moto, frontDoor, clients, world, executor, router, byInstance, routeChanges, helpers);

@@ -74,10 +74,10 @@ export interface AwsFrontDoor {
   onAcceptedEvents(listener: ((events: AcceptedEvent[], acceptedAt: number) => void) | null): void;
   /**
    * Calls `listener` with each call moto answered, as soon as it answered (the call has taken
-   * effect there), and with each SSM command it accepted: what the drill's VPC router and SSM
-   * stand-in follow instead of polling moto. null stops it.
+   * effect there), with the SSM command it accepted and the request's body: what the drill's VPC
+   * router and SSM stand-in follow instead of polling moto. null stops it.
    */
-  onAnswered(listener: ((call: AwsCall, status: number, command: SentCommand | null) => void) | null): void;
+  onAnswered(listener: ((call: AwsCall, status: number, command: SentCommand | null, body: Buffer) => void) | null): void;
   /** SendCommand requests seen so far, by command id. */
   readonly sentCommands: ReadonlyMap<string, SentCommand>;
   /** Every call so far, in the order they started (endedAt 0 while under way). */
@@ -131,7 +131,7 @@ export async function startAwsFrontDoor(options: FrontDoorOptions): Promise<AwsF
   const calls: CallRecord[] = [];
   const rules: Array<FaultRule & { seen: number; used: number }> = [];
   let acceptedListener: ((events: AcceptedEvent[], acceptedAt: number) => void) | null = null;
-  let answeredListener: ((call: AwsCall, status: number, command: SentCommand | null) => void) | null = null;
+  let answeredListener: ((call: AwsCall, status: number, command: SentCommand | null, body: Buffer) => void) | null = null;
 
   function faultFor(call: AwsCall): FaultRule | null {
     for (const rule of rules) {
@@ -188,7 +188,7 @@ export async function startAwsFrontDoor(options: FrontDoorOptions): Promise<AwsF
       if (sent !== null && fault?.fault === 'ssm-command-failed') fates.set(sent, 'failed');
       if (sent !== null && fault?.fault === 'ssm-command-hangs') fates.set(sent, 'hangs');
     }
-    answeredListener?.(call, answer.status, sent === null ? null : (sentCommands.get(sent) ?? null));
+    answeredListener?.(call, answer.status, sent === null ? null : (sentCommands.get(sent) ?? null), body);
     if (call.service === 'events' && call.operation === 'PutEvents' && answer.status === 200 && acceptedListener !== null) {
       const accepted = acceptedEvents(body, answer.body);
       if (accepted.length > 0) acceptedListener(accepted, Date.now());

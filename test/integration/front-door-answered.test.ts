@@ -21,14 +21,14 @@ afterAll(async () => {
 });
 
 describe('AWS front door: each call moto answered is told as it took effect', () => {
-  it('tells a route write with its status, and an SSM command with the instances it was sent to; nothing after the listener is removed', async () => {
+  it('tells a route write with its status and parameters, and an SSM command with the instances it was sent to; nothing after the listener is removed', async () => {
     const clients = motoClients(moto.endpoint);
     const world = await createWorld(clients, { prefix: `fda${process.pid}-` });
     const [node] = world.instances;
     const [table] = world.routeTableIds;
     if (node === undefined || table === undefined) throw new Error('no instance or table');
-    const told: Array<{ call: AwsCall; status: number; command: SentCommand | null }> = [];
-    door.onAnswered((call, status, command) => told.push({ call, status, command }));
+    const told: Array<{ call: AwsCall; status: number; command: SentCommand | null; body: Buffer }> = [];
+    door.onAnswered((call, status, command, body) => told.push({ call, status, command, body }));
     const ec2 = new EC2Client(motoClientConfig(door.endpoint));
     const ssm = new SSMClient(motoClientConfig(door.endpoint));
     try {
@@ -42,6 +42,8 @@ describe('AWS front door: each call moto answered is told as it took effect', ()
         ['ssm', 'SendCommand', 200],
       ]);
       expect(told[0]?.command).toBeNull();
+      const write = new URLSearchParams(told[0]?.body.toString('utf8'));
+      expect([write.get('RouteTableId'), write.get('DestinationCidrBlock'), write.get('NetworkInterfaceId')]).toEqual([table, '198.19.0.50/32', node.eni]);
       expect(told[1]?.command).toMatchObject({ commandId, instanceIds: [node.instanceId], documentName: world.documentName, parameters: { Action: ['add'] } });
     } finally {
       door.onAnswered(null);
