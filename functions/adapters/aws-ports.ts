@@ -27,13 +27,15 @@ export interface AwsPortSettings {
   ledgerTable: string;
   busName: string;
   stsEndpoint: URL;
+  /** Only for AWS in memory, where no write lands late (Ec2RouteTables); the controller keeps the default. */
+  unansweredWriteLandsWithinMs?: number;
 }
 
 /** Every switchover port on AWS, one adapter per service. */
 export function awsSwitchoverPorts(clients: SwitchoverClients, settings: AwsPortSettings): SwitchoverPorts {
   return {
     ledger: new DynamoLedger(clients.dynamodb, settings.ledgerTable),
-    routeTables: new Ec2RouteTables(clients.ec2),
+    routeTables: new Ec2RouteTables(clients.ec2, { unansweredWriteLandsWithinMs: settings.unansweredWriteLandsWithinMs }),
     members: new Ec2Members(clients.ec2),
     nodeAddress: new SsmNodeAddress(clients.ssm),
     callerIdentity: new StsCallerIdentity(clients.stsHttp, settings.stsEndpoint),

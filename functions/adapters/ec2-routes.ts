@@ -13,7 +13,14 @@ import { laterLanding, RouteTableNotFoundError, UnansweredRouteWriteError, type 
 
 /** The route-tables port on EC2. */
 export class Ec2RouteTables implements RouteTables {
-  public constructor(private readonly ec2: EC2Client) {}
+  /**
+   * `unansweredWriteLandsWithinMs` replaces UNANSWERED_WRITE_LANDS_WITHIN_MS only where no write
+   * can land late (AWS in memory applies a write or not, at once): the controller keeps the default.
+   */
+  public constructor(
+    private readonly ec2: EC2Client,
+    private readonly options: { unansweredWriteLandsWithinMs?: number } = {},
+  ) {}
 
   public readVipRoutes(routeTableIds: string[], vip: string): Promise<VipRoute[]> {
     return describeVipRoutes(this.ec2, routeTableIds, vip);
@@ -24,7 +31,7 @@ export class Ec2RouteTables implements RouteTables {
   }
 
   public pointVipRoute(change: { routeTableId: string; vip: string; eni: string; exists: boolean }): Promise<RouteWriteReceipt> {
-    return pointVipRoute(this.ec2, change);
+    return pointVipRoute(this.ec2, change, this.options.unansweredWriteLandsWithinMs ?? UNANSWERED_WRITE_LANDS_WITHIN_MS);
   }
 }
 
@@ -109,13 +116,14 @@ interface RouteInput {
 async function pointVipRoute(
   ec2: EC2Client,
   change: { routeTableId: string; vip: string; eni: string; exists: boolean },
+  landsWithinMs: number,
 ): Promise<RouteWriteReceipt> {
   const input: RouteInput = {
     RouteTableId: change.routeTableId,
     DestinationCidrBlock: vipCidr(change.vip),
     NetworkInterfaceId: change.eni,
   };
-  const unanswered = { until: null as number | null };
+  const unanswered = { until: null as number | null, landsWithinMs };
   try {
     if (change.exists) {
       await replaceRoute(ec2, input, unanswered);
@@ -137,13 +145,19 @@ async function pointVipRoute(
 /** Where the watch of each attempt goes: inside the SDK's retries, so it sees every attempt. */
 const EACH_ATTEMPT = { step: 'finalizeRequest', priority: 'low', name: 'unansweredRouteWrites' } as const;
 
-function replaceRoute(ec2: EC2Client, input: RouteInput, unanswered: { until: number | null }) {
+/** When an attempt given up on may still land (null: none so far), and for how long after it ended. */
+interface Unanswered {
+  until: number | null;
+  landsWithinMs: number;
+}
+
+function replaceRoute(ec2: EC2Client, input: RouteInput, unanswered: Unanswered) {
   const command = new ReplaceRouteCommand(input);
   command.middlewareStack.add(watchAttempts(unanswered), EACH_ATTEMPT);
   return ec2.send(command);
 }
 
-function createRoute(ec2: EC2Client, input: RouteInput, unanswered: { until: number | null }) {
+function createRoute(ec2: EC2Client, input: RouteInput, unanswered: Unanswered) {
   const command = new CreateRouteCommand(input);
   command.middlewareStack.add(watchAttempts(unanswered), EACH_ATTEMPT);
   return ec2.send(command);
@@ -153,12 +167,12 @@ function createRoute(ec2: EC2Client, input: RouteInput, unanswered: { until: num
  * Watches each attempt of a route write: one that ends without an answer from EC2 may still be
  * applied, so `unanswered.until` is moved past it.
  */
-function watchAttempts<I extends object, O extends object>(unanswered: { until: number | null }): FinalizeRequestMiddleware<I, O> {
+function watchAttempts<I extends object, O extends object>(unanswered: Unanswered): FinalizeRequestMiddleware<I, O> {
   return (next) => async (args) => {
     try {
       return await next(args);
     } catch (error) {
-      if (!answered(error)) unanswered.until = laterLanding(unanswered.until, Date.now() + UNANSWERED_WRITE_LANDS_WITHIN_MS);
+      if (!answered(error)) unanswered.until = laterLanding(unanswered.until, Date.now() + unanswered.landsWithinMs);
       throw error;
     }
   };

@@ -10,6 +10,7 @@ import { DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { HttpResponse, type HttpHandler } from '@smithy/protocol-http';
 import type { DeserializeMiddleware, MetadataBearer, MiddlewareStack } from '@smithy/types';
 import { Readable } from 'node:stream';
@@ -51,6 +52,12 @@ export interface InMemoryAwsOptions {
   beforeCall?: (service: string, operation: string, input: Record<string, unknown>) => Promise<FakeFault | null>;
   /** Role of the instance-profile sessions the STS fake vouches for. */
   roleName: string;
+  /**
+   * The wait before each retry of the SDK clients, instead of the standard strategy's backoff (a
+   * throttle waits up to seconds there): every call here answers at once, so a run would spend
+   * most of its time asleep. The strategy, its attempts and what it retries stay standard.
+   */
+  retryDelayMs?: number;
 }
 
 export class InMemoryAws {
@@ -86,6 +93,7 @@ export class InMemoryAws {
       credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' },
       maxAttempts: 4,
       retryMode: 'standard' as const,
+      ...(this.options.retryDelayMs === undefined ? {} : { retryStrategy: new ConfiguredRetryStrategy(4, this.options.retryDelayMs) }),
     };
     const ec2 = new EC2Client(config);
     const ssm = new SSMClient(config);

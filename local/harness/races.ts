@@ -25,6 +25,9 @@ const ACCOUNT = '123456789012';
 const ROLE = 'pgpool-vip-node';
 const ROUTE_TABLES = ['rtb-0000000000000001a', 'rtb-0000000000000002b', 'rtb-0000000000000003c'];
 const NODES = [0, 1, 2] as const;
+/** The SDK clients' wait before a retry, and how long a write whose answer was lost may land: see createRaceWorld. */
+const RETRY_DELAY_MS = 2;
+const UNANSWERED_WRITE_LANDS_WITHIN_MS = 20;
 type Node = (typeof NODES)[number];
 
 /** One change of leader: who leads from now on, and what the previous leader does about it. */
@@ -259,6 +262,10 @@ export function createRaceWorld(beforeCall: NonNullable<ConstructorParameters<ty
     accountId: ACCOUNT,
     roleName: ROLE,
     beforeCall,
+    // Calls here answer at once and a write lands at once or never: waiting out the standard
+    // backoff (seconds for a throttle) or the window a real write may land in (5 s) would only
+    // put every invocation to sleep; the turns of the schedule are what interleave them.
+    retryDelayMs: RETRY_DELAY_MS,
   });
   const world = worldOf(aws, instances);
   const config = parseControllerConfig({ ...world.config, ssmWaitSeconds: 5 });
@@ -269,7 +276,10 @@ export function createRaceWorld(beforeCall: NonNullable<ConstructorParameters<ty
     accountId: ACCOUNT,
     region: 'us-east-1',
     stsEndpoint,
-    ports: awsSwitchoverPorts({ ...clients, stsHttp: aws.stsHttp() }, { ledgerTable: world.ledgerTable, busName: world.busName, stsEndpoint }),
+    ports: awsSwitchoverPorts(
+      { ...clients, stsHttp: aws.stsHttp() },
+      { ledgerTable: world.ledgerTable, busName: world.busName, stsEndpoint, unansweredWriteLandsWithinMs: UNANSWERED_WRITE_LANDS_WITHIN_MS },
+    ),
     logger: new Logger({ logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'PgpoolVipRaces', serviceName: 'pgpool-vip' }),
   });
