@@ -3,9 +3,12 @@ import { randomInt } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { startAgentNode, type AgentNode } from '../../local/agent-node.ts';
 import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
+import type { LocalController, LocalControllerOptions } from '../../local/controller.ts';
+import { startAwsFrontDoor, type AwsFrontDoor } from '../../local/front-door/front-door.ts';
 import { createWorld, type World } from '../../local/world.ts';
 import { agentBundle, type AgentBundle } from './agent-bundle.ts';
 import { sharedMoto } from './moto.ts';
+import { requestPush, type RequestPush } from './request-push.ts';
 
 export const isRoot = process.getuid?.() === 0;
 
@@ -20,7 +23,10 @@ export function ip(...args: string[]): string {
  */
 export interface NetnsNode {
   netns: string;
-  /** The run's moto_server as the namespace reaches it (relayHost). */
+  /**
+   * The run's moto_server as the namespace reaches it: relayHost to a front door before moto,
+   * which hands each request the bus accepted to the node's controller (controller()).
+   */
   moto: MotoRelay;
   clients: AwsClients;
   bundle: AgentBundle;
@@ -28,6 +34,11 @@ export interface NetnsNode {
   node: AgentNode;
   /** Stopped in reverse order by `stop`. */
   stops: Array<{ stop(): Promise<void> }>;
+  /**
+   * The local controller of the node's world, handed each request the moment the bus accepted it
+   * (no queue poll); stopped with the node.
+   */
+  controller(options?: Omit<LocalControllerOptions, 'endpoint' | 'world' | 'delivery'>): LocalController;
   vipOnNode(vip: string): boolean;
   stop(): Promise<void>;
 }
@@ -126,11 +137,12 @@ export async function startNetnsNode(options: {
   const hostVeth = `pgv${options.tag}${process.pid}`.slice(0, 15);
   const stops: NetnsNode['stops'] = [];
   // What is started so far: a setup that fails half-way is still cleaned up by `stop`.
-  const started: { moto?: MotoRelay; clients?: AwsClients; bundle?: NetnsNode['bundle'] } = {};
+  const started: { moto?: MotoRelay; door?: AwsFrontDoor; clients?: AwsClients; bundle?: NetnsNode['bundle'] } = {};
   const stop = async (): Promise<void> => {
     for (const thing of stops.reverse()) await thing.stop();
     if (started.clients !== undefined) destroyClients(started.clients);
     await started.moto?.stop();
+    await started.door?.stop();
     await started.bundle?.remove();
     execFileSync('ip', ['netns', 'del', netns], { stdio: 'ignore' });
     try {
@@ -144,7 +156,10 @@ export async function startNetnsNode(options: {
   ip('addr', 'add', `${hostAddress}/30`, 'dev', hostVeth);
   ip('link', 'set', hostVeth, 'up');
   ip('-n', netns, 'link', 'set', 'lo', 'up');
-  const [moto, bundle] = await Promise.all([relayHost(hostAddress, sharedMoto().endpoint), agentBundle()]);
+  const [door, bundle] = await Promise.all([startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: sharedMoto().endpoint }), agentBundle()]);
+  started.door = door;
+  const push: RequestPush = requestPush(door);
+  const moto = await relayHost(hostAddress, door.endpoint);
   const clients = motoClients(moto.endpoint);
   Object.assign(started, { moto, bundle, clients });
   const world = await createWorld(clients, { prefix: `${options.tag}${process.pid}-`, instanceCount: 2 });
@@ -169,6 +184,12 @@ export async function startNetnsNode(options: {
     world,
     node,
     stops,
+    controller(options = {}) {
+      // Its endpoint is the one the node signs its proofs for: the controller replays them there.
+      const controller = push.controller({ ...options, endpoint: moto.endpoint, world });
+      stops.push(controller);
+      return controller;
+    },
     vipOnNode: (vip) => ip('-n', netns, '-4', '-o', 'addr', 'show', 'dev', 'eth0').includes(` inet ${vip}/32 `),
     stop,
   };
