@@ -4,14 +4,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DescribeRouteTablesCommand, ReplaceRouteCommand } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
-import { startLocalController } from '../../local/controller.ts';
-import { createWorld, type World } from '../../local/world.ts';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import type { World } from '../../local/world.ts';
 import { node22Binary } from '../support/node22.ts';
-import { runAgent, startAgentNode, type AgentNode, type NodeOptions } from '../../local/agent-node.ts';
-import { agentBundle, type AgentBundle } from '../kit/agent-bundle.ts';
-import { sharedMoto } from '../kit/moto.ts';
+import { runAgent, type AgentNode, type NodeOptions } from '../../local/agent-node.ts';
+import { useAgentStage } from '../kit/agent-stage.ts';
 
 // doctor and status as on-call uses them: pass/fail gates with an exit code, against moto and
 // each node's own IMDS. The host's loopback stands in for the node's interface.
@@ -20,13 +17,9 @@ const VIP = '198.19.0.50';
 const node22 = node22Binary();
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
-let moto: ReturnType<typeof sharedMoto>;
-let clients: AwsClients;
-let bundle: AgentBundle;
+const stage = useAgentStage('ds');
 let ssm: SsmStandIn;
 let ssmAgent: ChildProcess;
-const started: { stop(): Promise<void> }[] = [];
-let worldCount = 0;
 
 /**
  * SSM's DescribeInstanceInformation, which moto does not implement: the instances in
@@ -65,73 +58,61 @@ async function startSsmStandIn(): Promise<SsmStandIn> {
 }
 
 beforeAll(async () => {
-  moto = sharedMoto();
-  [bundle, ssm] = await Promise.all([agentBundle(), startSsmStandIn()]);
-  clients = motoClients(moto.endpoint);
+  ssm = await startSsmStandIn();
   // A process the kernel names like the SSM agent (comm is cut to 15 characters): `sleep` under its name.
-  const fakeAgent = join(bundle.dir, 'amazon-ssm-agent');
+  const fakeAgent = join(stage.bundle.dir, 'amazon-ssm-agent');
   await copyFile('/bin/sleep', fakeAgent);
   ssmAgent = spawn(fakeAgent, ['600'], { stdio: 'ignore' });
 });
 afterAll(async () => {
   ssmAgent?.kill();
-  for (const thing of started.reverse()) await thing.stop();
-  if (clients !== undefined) destroyClients(clients);
   await ssm?.stop();
-  await bundle?.remove();
 });
 
-async function worldWithController(options: { tagMembers?: boolean } = {}): Promise<World> {
-  worldCount += 1;
-  const world = await createWorld(clients, { prefix: `ds${worldCount}-${process.pid}-`, instanceCount: 2, ...options });
-  const cluster = world.config.clusters[0];
-  // Its polling costs CPU while it runs: it stops when the test that made the world ends.
-  const controller = startLocalController({ endpoint: moto.endpoint, world, configOverrides: { clusters: [{ ...cluster, interface: IFACE }] } });
-  onTestFinished(() => controller.stop());
+/** A world of the spec's own, with its controller (stopped when the spec ends). */
+async function worldWithController(test: TestContext, options: { tagMembers?: boolean } = {}): Promise<World> {
+  const world = await stage.world(options);
+  stage.controller(world, test);
   return world;
 }
 
 async function nodeOf(world: World, index: number, options: Partial<NodeOptions> = {}): Promise<AgentNode> {
   // The VIP cannot reach the host's loopback: the interface is not compared (status says so).
-  const node = await startAgentNode(world, index, {
-    awsEndpoint: moto.endpoint,
-    dir: bundle.dir,
+  return await stage.node(world, index, {
     ...options,
     config: { routeTables: world.routeTableIds, checkInterface: false, ...options.config },
     extraEnv: { AWS_ENDPOINT_URL_SSM: ssm.endpoint, ...options.extraEnv },
   });
-  started.push(node.imds);
-  return node;
 }
 
 /** The lines the deploy guide gives, pointing at the bundle under test. */
 async function pgpoolConf(name: string, overrides: Record<string, string> = {}): Promise<string> {
   const lines = {
     delegate_ip: `'${VIP}'`,
-    if_up_cmd: `'${bundle.bundle} up $_IP_$ ${IFACE}'`,
-    if_down_cmd: `'${bundle.bundle} down $_IP_$ ${IFACE}'`,
+    if_up_cmd: `'${stage.bundle.bundle} up $_IP_$ ${IFACE}'`,
+    if_down_cmd: `'${stage.bundle.bundle} down $_IP_$ ${IFACE}'`,
     arping_cmd: "'/usr/bin/true'",
     wd_escalation_command: "''",
     ...overrides,
   };
-  const path = join(bundle.dir, name);
+  const path = join(stage.bundle.dir, name);
   await writeFile(path, `${Object.entries(lines).map(([key, value]) => `${key} = ${value}`).join('\n')}\n`);
   return path;
 }
 
-describe.skipIf(node22 === undefined && process.env.CI !== 'true')('Command: pgpool-vip doctor (Node 22, moto, local IMDS, SSM stand-in)', () => {
+// Each spec has a world of its own: the specs of every block run side by side.
+describe.skipIf(node22 === undefined && process.env.CI !== 'true')('Command: pgpool-vip doctor (Node 22, moto, local IMDS, SSM stand-in)', { concurrent: true }, () => {
   const node = node22 ?? 'node-22-is-missing:run-npm-run-install:node22';
 
-  it('exits 0 on a healthy standby whose source/dest check is still on, one OK line per check', async () => {
-    const world = await worldWithController();
-    const leader = await nodeOf(world, 0);
-    const standby = await nodeOf(world, 1);
+  it('exits 0 on a healthy standby whose source/dest check is still on, one OK line per check', async (test) => {
+    const world = await worldWithController(test);
+    const [leader, standby] = await Promise.all([nodeOf(world, 0), nodeOf(world, 1)]);
     ssm.online.add(standby.instance.instanceId);
-    const up = await runAgent(bundle.bundle, ['up', VIP, IFACE], leader.env, { node });
+    const up = await runAgent(stage.bundle.bundle, ['up', VIP, IFACE], leader.env, { node });
     expect([up.code, up.stderr, up.stdout]).toEqual([0, '', expect.stringContaining('applied')]);
     const conf = await pgpoolConf('pgpool-good.conf');
 
-    const doctor = await runAgent(bundle.bundle, ['doctor', IFACE, '--pgpool-conf', conf, '--pgpool-version', '4.7.2'], standby.env, { node });
+    const doctor = await runAgent(stage.bundle.bundle, ['doctor', IFACE, '--pgpool-conf', conf, '--pgpool-version', '4.7.2'], standby.env, { node });
 
     const { instanceId, eni, mac } = standby.instance;
     expect([doctor.code, doctor.stderr, doctor.stdout.split('\n').filter((line) => line.startsWith('FIX'))]).toEqual([0, '', []]);
@@ -142,8 +123,8 @@ describe.skipIf(node22 === undefined && process.env.CI !== 'true')('Command: pgp
       `OK  interface: lo (MAC ${mac}) is ${eni}; the primary private IP ${standby.instance.privateIp} is on no interface of this host`,
       'OK  pgpool version: Pgpool-II 4.7.2 (supported: 4.3 to 4.7)',
       `OK  pgpool.conf VIP: delegate_ip = '${VIP}' (Pgpool-II 4.4 and later)`,
-      `OK  pgpool.conf if_up_cmd: ${bundle.bundle} up $_IP_$ lo`,
-      `OK  pgpool.conf if_down_cmd: ${bundle.bundle} down $_IP_$ lo`,
+      `OK  pgpool.conf if_up_cmd: ${stage.bundle.bundle} up $_IP_$ lo`,
+      `OK  pgpool.conf if_down_cmd: ${stage.bundle.bundle} down $_IP_$ lo`,
       'OK  pgpool.conf arping_cmd: /usr/bin/true',
       'OK  pgpool.conf escalation: wd_escalation_command and wd_de_escalation_command are empty',
       `OK  credentials: role ${world.roleName}, session ${instanceId} (arn:aws:sts::123456789012:assumed-role/${world.roleName}/${instanceId})`,
@@ -158,12 +139,12 @@ describe.skipIf(node22 === undefined && process.env.CI !== 'true')('Command: pgp
     ]);
   });
 
-  it('exits 1 on a node whose if_down_cmd path is wrong (pgpool would count it as success), an untagged, unregistered node', async () => {
-    const world = await worldWithController({ tagMembers: false });
+  it('exits 1 on a node whose if_down_cmd path is wrong (pgpool would count it as success), an untagged, unregistered node', async (test) => {
+    const world = await worldWithController(test, { tagMembers: false });
     const standby = await nodeOf(world, 1);
     const conf = await pgpoolConf('pgpool-wrong-down.conf', { if_down_cmd: `'/usr/local/sbin/pgpool-vip down $_IP_$ ${IFACE}'`});
 
-    const doctor = await runAgent(bundle.bundle, ['doctor', IFACE, '--pgpool-conf', conf, '--pgpool-version', '4.3.5', '--json'], standby.env, { node });
+    const doctor = await runAgent(stage.bundle.bundle, ['doctor', IFACE, '--pgpool-conf', conf, '--pgpool-version', '4.3.5', '--json'], standby.env, { node });
 
     expect(doctor.code).toBe(1);
     const report = JSON.parse(doctor.stdout) as { ok: boolean; checks: { check: string; ok: boolean; text: string }[] };
@@ -172,19 +153,19 @@ describe.skipIf(node22 === undefined && process.env.CI !== 'true')('Command: pgp
     expect(report.ok).toBe(false);
     expect(fixes).toEqual({
       'pgpool.conf VIP': `Pgpool-II 4.3.5 does not know delegate_ip (an unrecognized parameter: no VIP is ever brought up): write delegate_IP = '${VIP}'`,
-      'pgpool.conf if_down_cmd': `/usr/local/sbin/pgpool-vip does not exist or is not executable: pgpool would count the failed execv as success (its child exits 0); write if_down_cmd = '${bundle.bundle} down $_IP_$ lo'`,
+      'pgpool.conf if_down_cmd': `/usr/local/sbin/pgpool-vip does not exist or is not executable: pgpool would count the failed execv as success (its child exits 0); write if_down_cmd = '${stage.bundle.bundle} down $_IP_$ lo'`,
       'member tag': `pgpool-vip:cluster=${world.config.clusters[0]?.name} missing on ${instanceId} and ${eni}: the controller refuses this node; aws ec2 create-tags --resources ${instanceId} ${eni} --tags Key=pgpool-vip:cluster,Value=${world.config.clusters[0]?.name}`,
       'ssm registration': `${instanceId} is not registered with SSM in us-east-1: the role needs AmazonSSMManagedInstanceCore, and the node HTTPS to the ssm, ssmmessages and ec2messages endpoints`,
     });
   });
 });
 
-describe('Command: pgpool-vip doctor on Node below 22', () => {
-  it.skipIf(Number(process.versions.node.split('.')[0]) >= 22)('fails the node check and says which Node to install', async () => {
-    const world = await worldWithController();
+describe.concurrent('Command: pgpool-vip doctor on Node below 22', () => {
+  it.skipIf(Number(process.versions.node.split('.')[0]) >= 22)('fails the node check and says which Node to install', async (test) => {
+    const world = await worldWithController(test);
     const standby = await nodeOf(world, 1);
 
-    const doctor = await runAgent(bundle.bundle, ['doctor', IFACE, '--json'], standby.env);
+    const doctor = await runAgent(stage.bundle.bundle, ['doctor', IFACE, '--json'], standby.env);
 
     expect(doctor.code).toBe(1);
     const report = JSON.parse(doctor.stdout) as { checks: { check: string; ok: boolean; text: string }[] };
@@ -196,21 +177,20 @@ describe('Command: pgpool-vip doctor on Node below 22', () => {
   });
 });
 
-describe('Command: pgpool-vip status (moto, local IMDS)', () => {
-  it('exits 0 when the routes point at the holder, and 1 naming the disagreement once a route drifts', async () => {
-    const world = await worldWithController();
-    const leader = await nodeOf(world, 0);
-    const standby = await nodeOf(world, 1);
-    const up = await runAgent(bundle.bundle, ['up', VIP, IFACE], leader.env);
+describe.concurrent('Command: pgpool-vip status (moto, local IMDS)', () => {
+  it('exits 0 when the routes point at the holder, and 1 naming the disagreement once a route drifts', async (test) => {
+    const world = await worldWithController(test);
+    const [leader, standby] = await Promise.all([nodeOf(world, 0), nodeOf(world, 1)]);
+    const up = await runAgent(stage.bundle.bundle, ['up', VIP, IFACE], leader.env);
     expect([up.code, up.stderr]).toEqual([0, '']);
 
-    const healthy = await runAgent(bundle.bundle, ['status', IFACE], standby.env);
+    const healthy = await runAgent(stage.bundle.bundle, ['status', IFACE], standby.env);
     // Someone moves the route by hand, past the controller.
-    await clients.ec2.send(
+    await stage.clients.ec2.send(
       new ReplaceRouteCommand({ RouteTableId: world.routeTableIds[0], DestinationCidrBlock: `${VIP}/32`, NetworkInterfaceId: standby.instance.eni }),
     );
-    const broken = await runAgent(bundle.bundle, ['status', IFACE], standby.env);
-    const brokenJson = await runAgent(bundle.bundle, ['status', IFACE, '--json'], standby.env);
+    const broken = await runAgent(stage.bundle.bundle, ['status', IFACE], standby.env);
+    const brokenJson = await runAgent(stage.bundle.bundle, ['status', IFACE, '--json'], standby.env);
 
     const cluster = world.config.clusters[0]?.name;
     const table = world.routeTableIds[0];
@@ -240,7 +220,7 @@ describe('Command: pgpool-vip status (moto, local IMDS)', () => {
       agree: false,
       problems: [`route ${table} points at ${standby.instance.eni}, the ledger's holder ${leader.instance.instanceId} is ${leader.instance.eni}`],
     });
-    const routes = await clients.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: [table ?? ''] }));
+    const routes = await stage.clients.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: [table ?? ''] }));
     expect(routes.RouteTables?.[0]?.Routes?.find((route) => route.DestinationCidrBlock === `${VIP}/32`)?.NetworkInterfaceId).toBe(standby.instance.eni);
   });
 });

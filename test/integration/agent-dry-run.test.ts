@@ -1,4 +1,4 @@
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { DynamoLedger } from '../../functions/adapters/ledger.ts';
 import { runAgent, type AgentNode } from '../../local/agent-node.ts';
 import { type LocalController } from '../../local/controller.ts';
@@ -12,16 +12,17 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
 const stage = useAgentStage('dr');
 
-async function world(options: { tagMembers?: boolean } = {}): Promise<{ world: World; nodes: AgentNode[]; controller: LocalController }> {
+async function world(test: TestContext, options: { tagMembers?: boolean } = {}): Promise<{ world: World; nodes: AgentNode[]; controller: LocalController }> {
   const created = await stage.world(options);
-  const controller = stage.controller(created, { onTestFinished });
-  const nodes = [await stage.node(created, 0), await stage.node(created, 1)];
+  const controller = stage.controller(created, test);
+  const nodes = await Promise.all([stage.node(created, 0), stage.node(created, 1)]);
   return { world: created, nodes, controller };
 }
 
-describe('Function: pgpool-vip up --dry-run (bundled agent, moto, local IMDS, local controller)', () => {
-  it("prints the controller's plan, exits 0, and the route and the VIP record stay as they were", async () => {
-    const { world: w, nodes } = await world();
+// Each spec has a world of its own: they run side by side.
+describe.concurrent('Function: pgpool-vip up --dry-run (bundled agent, moto, local IMDS, local controller)', () => {
+  it("prints the controller's plan, exits 0, and the route and the VIP record stay as they were", async (test) => {
+    const { world: w, nodes } = await world(test);
     const [first, second] = nodes as [AgentNode, AgentNode];
     expect((await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], first.env)).code).toBe(0);
     const ledger = new DynamoLedger(stage.clients.dynamodb, w.ledgerTable);
@@ -49,8 +50,8 @@ describe('Function: pgpool-vip up --dry-run (bundled agent, moto, local IMDS, lo
     expect(await ledger.readRequest(requestId)).toMatchObject({ status: 'applied', dryRun: true, instanceId: second.instance.instanceId });
   });
 
-  it('prints the plan as one JSON document with --json', async () => {
-    const { world: w, nodes } = await world();
+  it('prints the plan as one JSON document with --json', async (test) => {
+    const { world: w, nodes } = await world(test);
     const [first] = nodes as [AgentNode];
 
     const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--dry-run', '--json'], first.env);
@@ -73,8 +74,8 @@ describe('Function: pgpool-vip up --dry-run (bundled agent, moto, local IMDS, lo
     expect(await stage.routeTarget(w)).toBeNull();
   });
 
-  it('exits 1 with the reason when the real run would be refused (a node without the member tag)', async () => {
-    const { world: w, nodes } = await world({ tagMembers: false });
+  it('exits 1 with the reason when the real run would be refused (a node without the member tag)', async (test) => {
+    const { world: w, nodes } = await world(test, { tagMembers: false });
     const [first] = nodes as [AgentNode];
 
     const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--dry-run'], first.env);

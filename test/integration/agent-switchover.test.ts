@@ -13,7 +13,35 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
 const stage = useAgentStage('ag');
 
-describe('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local controller)', () => {
+// Every spec has a world of its own, so the specs run side by side: most of their time is waiting
+// on child processes and on deadlines.
+describe.concurrent('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local controller)', () => {
+  // First and alone: its one progress line comes 2 s into the outcome wait and before the 5 s
+  // deadline, so the agent must reach that wait within 3 s, which neighbours flooding moto can stop.
+  it.sequential('exits 3 at its deadline when no controller answers, after putting a valid signed request on the bus', async () => {
+    const world = await stage.world();
+    const node = await stage.node(world, 0, { config: { deadlineSeconds: 5 } });
+
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE], node.env);
+
+    expect(run.code).toBe(3);
+    const requestId = new RegExp(`request (${UUID})`).exec(run.stderr)?.[1];
+    expect(run.stderr).toBe(
+      `pgpool-vip: timed out after 5 s waiting for the controller's outcome of request ${requestId} in ledger ${world.ledgerTable}; the controller's answer: no record yet; likely cause: the controller never took the request up: its Lambda or the bus's rule is not running (see the dead-letter and controller-errors alarms), or bus/ledgerTable in the agent config name another stage\n`,
+    );
+    // While it waited, one line said what for, how long so far and how long it would still wait.
+    expect(run.progress).toEqual([
+      expect.stringMatching(new RegExp(`^pgpool-vip: still waiting after 2\\.\\d s for the controller's outcome of request ${requestId} \\(ledger: no record yet\\); giving up in [0-3]\\.\\d s$`)),
+    ]);
+    const [event] = await queuedRequests(stage.clients.sqs, world.requestQueueUrl);
+    const detail = RequestDetailSchema.parse(RequestEventSchema.parse(event).detail);
+    expect(detail).toMatchObject({ action: 'up', requestId, instanceId: node.instance.instanceId, eni: node.instance.eni, interface: IFACE });
+    expect(detail.proof.headers[DIGEST_HEADER]).toBe(requestDigest(detail));
+    // The proof is accepted by STS as the instance's own role session.
+    const sts = await fetch(stage.endpoint, { method: 'POST', headers: detail.proof.headers, body: detail.proof.body });
+    expect(await sts.text()).toContain(`assumed-role/${world.roleName}/${node.instance.instanceId}</Arn>`);
+  });
+
   it('routes the VIP to the node on up and exits 0 naming the outcome', async ({ onTestFinished }) => {
     // Prepare
     const world = await stage.world();
@@ -97,34 +125,10 @@ describe('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local c
     expect(await stage.routeTarget(world)).toBe(node.instance.eni);
   });
 
-  it('exits 3 at its deadline when no controller answers, after putting a valid signed request on the bus', async () => {
-    const world = await stage.world();
-    const node = await stage.node(world, 0, { config: { deadlineSeconds: 5 } });
-
-    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE], node.env);
-
-    expect(run.code).toBe(3);
-    const requestId = new RegExp(`request (${UUID})`).exec(run.stderr)?.[1];
-    expect(run.stderr).toBe(
-      `pgpool-vip: timed out after 5 s waiting for the controller's outcome of request ${requestId} in ledger ${world.ledgerTable}; the controller's answer: no record yet; likely cause: the controller never took the request up: its Lambda or the bus's rule is not running (see the dead-letter and controller-errors alarms), or bus/ledgerTable in the agent config name another stage\n`,
-    );
-    // While it waited, one line said what for, how long so far and how long it would still wait.
-    expect(run.progress).toEqual([
-      expect.stringMatching(new RegExp(`^pgpool-vip: still waiting after 2\\.\\d s for the controller's outcome of request ${requestId} \\(ledger: no record yet\\); giving up in [0-3]\\.\\d s$`)),
-    ]);
-    const [event] = await queuedRequests(stage.clients.sqs, world.requestQueueUrl);
-    const detail = RequestDetailSchema.parse(RequestEventSchema.parse(event).detail);
-    expect(detail).toMatchObject({ action: 'up', requestId, instanceId: node.instance.instanceId, eni: node.instance.eni, interface: IFACE });
-    expect(detail.proof.headers[DIGEST_HEADER]).toBe(requestDigest(detail));
-    // The proof is accepted by STS as the instance's own role session.
-    const sts = await fetch(stage.endpoint, { method: 'POST', headers: detail.proof.headers, body: detail.proof.body });
-    expect(await sts.text()).toContain(`assumed-role/${world.roleName}/${node.instance.instanceId}</Arn>`);
-  });
-
   it('retries PutEvents refused with ThrottlingException (HTTP 200, FailedEntryCount 1) and then succeeds', async ({ onTestFinished }) => {
     const world = await stage.world();
     stage.controller(world, { onTestFinished });
-    const proxy = await startEventBridgeProxy(stage.endpoint, { refusals: 2 });
+    const proxy = await startEventBridgeProxy(stage.eventsEndpoint, { refusals: 2 });
     stage.started.push(proxy);
     const node = await stage.node(world, 0, { extraEnv: { AWS_ENDPOINT_URL_EVENTBRIDGE: proxy.endpoint } });
 
@@ -165,7 +169,7 @@ describe('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local c
   });
 });
 
-describe('Function: pgpool-vip status and doctor (bundled agent, moto, local IMDS)', () => {
+describe.concurrent('Function: pgpool-vip status and doctor (bundled agent, moto, local IMDS)', () => {
   it('says what to fix when the bus and the ledger table do not exist', async () => {
     const world = await stage.world();
     const node = await stage.node(world, 1, { config: { bus: 'no-such-bus', ledgerTable: 'no-such-table' } });
