@@ -63,4 +63,5 @@ try {
 console.log(`\n${cells} cells in ${((performance.now() - started) / 1000).toFixed(0)} s; ${failures.length} did not end as a run without faults`);
 for (const failure of failures) {
   console.log(`  ${failure.cell.call.service}:${failure.cell.call.operation} ${failure.cell.path} ${failure.cell.fault} ${failure.cell.persistence}: ${failure.problems.join(' | ')}`);
+  for (const line of failure.trace) console.log(`      ${line}`);
 }

@@ -1,8 +1,6 @@
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DynamoDBClient, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DeleteRouteCommand, EC2Client, ModifyNetworkInterfaceAttributeCommand } from '@aws-sdk/client-ec2';
-import { marshall } from '@aws-sdk/util-dynamodb';
-import { vipKey } from '../../lib/ledger-records.ts';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { controllerClientSettings, stsProofTransport } from '../../functions/adapters/client-settings.ts';
@@ -76,6 +74,12 @@ export interface CellResult {
   /** Outcome events seen on the bus per request. */
   outcomeEvents: number[];
   wallMs: number;
+  /**
+   * What a failed cell leaves to explain it: each send's outcome and its time in the cell, the
+   * cell's DynamoDB calls and calls of the faulted operation as the front door saw them (start,
+   * end, answer, fault), and the ledger's records of the requests and of the VIP. Empty when ok.
+   */
+  trace: string[];
   /** The world the cell ran in, for the next cell to reuse. */
   world: World;
 }
@@ -124,6 +128,8 @@ export async function runCell(motoEndpoint: string, door: AwsFrontDoor, cell: Ma
   const outcomes: CellResult['outcomes'] = [];
   const requestIds: string[] = [];
   const rule = ruleFor(cell);
+  const sendsSeen: string[] = [];
+  const at = (time: number) => `${(time - started).toString().padStart(6)} ms`;
   door.clearCalls();
   for (const [index, step] of steps.entries()) {
     const faulted = (cell.path === 'up' && index === (cell.call.upStep ?? 0)) || (cell.path === 'down' && index === 2);
@@ -135,9 +141,12 @@ export async function runCell(motoEndpoint: string, door: AwsFrontDoor, cell: Ma
     let sends = 0;
     while (sends < AGENT_SENDS) {
       sends += 1;
+      const sentAt = Date.now();
       try {
         result = await harness.invoke(event);
+        sendsSeen.push(`${at(sentAt)} .. ${at(Date.now())}  step ${index + 1} send ${sends}: ${result.outcome}${result.failedStep === null ? '' : ` at ${result.failedStep}`}${result.reason === null ? '' : `: ${result.reason}`}`);
       } catch (error) {
+        sendsSeen.push(`${at(sentAt)} .. ${at(Date.now())}  step ${index + 1} send ${sends}: threw ${(error as Error).message}`);
         // The invocation itself failed (the ledger could not take the outcome): Lambda's
         // asynchronous retry, or the agent's resend, delivers it again.
         problems.push(`step ${index + 1} send ${sends} threw: ${(error as Error).message}`);
@@ -174,18 +183,49 @@ export async function runCell(motoEndpoint: string, door: AwsFrontDoor, cell: Ma
   }
   const outcomeEvents = await outcomeEventsPerRequest(harness, requestIds);
   if (injected === 0) problems.push('the fault was never injected (the call is not on this path)');
-  return { cell, ok: problems.length === 0, problems, outcomes, injected, callsOfOperation, outcomeEvents, wallMs: Date.now() - started, world: harness.world };
+  const failed = problems.length > 0 && injected > 0;
+  const trace = failed ? [...sendsSeen, ...callTrace(door, cell, at), ...(await ledgerTrace(harness, requestIds))] : [];
+  return { cell, ok: problems.length === 0, problems, outcomes, injected, callsOfOperation, outcomeEvents, wallMs: Date.now() - started, trace, world: harness.world };
+}
+
+/** The cell's DynamoDB calls and the calls of its faulted operation, in the order they started. */
+function callTrace(door: AwsFrontDoor, cell: MatrixCell, at: (time: number) => string): string[] {
+  return door.calls
+    .filter((call) => call.service === 'dynamodb' || (call.service === cell.call.service && call.operation === cell.call.operation))
+    .map((call) => {
+      const ended = call.endedAt === 0 ? 'still under way' : `${at(call.endedAt)} (${call.endedAt - call.startedAt} ms)`;
+      return `${at(call.startedAt)} .. ${ended}  ${call.service}:${call.operation} answered ${call.status ?? 'nothing'}${call.fault === null ? '' : `, fault ${call.fault}`}`;
+    });
+}
+
+/** The ledger's records of the cell's requests and of the VIP, as they ended. */
+async function ledgerTrace(harness: Harness, requestIds: string[]): Promise<string[]> {
+  const lines: string[] = [];
+  for (const [index, requestId] of requestIds.entries()) {
+    const record = await harness.request(requestId);
+    lines.push(
+      record === null
+        ? `step ${index + 1} request ${requestId}: no record`
+        : `step ${index + 1} request ${requestId}: ${record.status}, attempts ${record.attempts ?? '-'}, claim ${record.claimToken ?? '-'}, recorded ${record.recordedAt ?? '-'}`,
+    );
+  }
+  const vip = await harness.vip();
+  lines.push(`VIP record: ${vip === null ? 'none' : `version ${vip.version}, holder ${vip.holderInstanceId}, released ${vip.released}, request ${vip.upRequestId}`}`);
+  return lines;
 }
 
 /**
  * Puts a world back as createWorld left it, so cells can share one (creating a world costs
- * seconds): no VIP record, no VIP route, every member's source/dest check on.
+ * seconds): an empty ledger, no VIP route, every member's source/dest check on. The ledger is
+ * emptied, not only of its VIP record: moto copies the whole table for every transaction, so
+ * records left by earlier cells made each claim slower, cell after cell, until under load claims
+ * ran past the clients' request timeout and were sent again.
  */
 export async function resetWorld(motoEndpoint: string, world: World): Promise<void> {
   const clients = motoClients(motoEndpoint);
   const cluster = world.config.clusters[0];
   if (cluster === undefined) throw new Error('world has no cluster');
-  await clients.dynamodb.send(new DeleteItemCommand({ TableName: world.ledgerTable, Key: marshall({ pk: vipKey(cluster.name) }) }));
+  await emptyTable(clients.dynamodb, world.ledgerTable);
   for (const routeTableId of world.routeTableIds) {
     try {
       await clients.ec2.send(new DeleteRouteCommand({ RouteTableId: routeTableId, DestinationCidrBlock: `${cluster.vip}/32` }));
@@ -197,6 +237,20 @@ export async function resetWorld(motoEndpoint: string, world: World): Promise<vo
     await clients.ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: instance.eni, SourceDestCheck: { Value: true } }));
   }
   destroyClients(clients);
+}
+
+/** Deletes every item of a table whose key is `pk`. */
+async function emptyTable(dynamodb: DynamoDBClient, table: string): Promise<void> {
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await dynamodb.send(new ScanCommand({ TableName: table, ProjectionExpression: 'pk', ...(start === undefined ? {} : { ExclusiveStartKey: start }) }));
+    const keys = (page.Items ?? []).map((item) => ({ pk: item.pk as AttributeValue }));
+    for (let first = 0; first < keys.length; first += 25) {
+      const deletes = keys.slice(first, first + 25).map((key) => ({ DeleteRequest: { Key: key } }));
+      await dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [table]: deletes } }));
+    }
+    start = page.LastEvaluatedKey;
+  } while (start !== undefined);
 }
 
 /** Outcome events the bus delivered for each request (read from the world's outcome queue). */
