@@ -1,12 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import packageJson from '../../package.json' with { type: 'json' };
 import { node22Binary } from '../support/node22.ts';
 import { finished } from '../../local/child-output.ts';
 import { REPO_ROOT } from '../../local/packaged-service.ts';
+import '../kit/moto-global.ts';
 
 // What an operator downloads and copies to every pgpool node: one file and its checksum.
 const VERSION = packageJson.version;
@@ -15,7 +17,6 @@ const SUMS = `pgpool-vip-${VERSION}.SHA256SUMS`;
 const node22 = node22Binary();
 
 let first: string;
-let second: string;
 
 async function npmRelease(outDir: string): Promise<void> {
   const child = spawn('npm', ['run', '--silent', 'release', '--', '--out', outDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
@@ -31,13 +32,11 @@ function sha256sumCheck(dir: string): { status: number | null; stdout: string } 
 
 beforeAll(async () => {
   first = mkdtempSync(join(tmpdir(), 'pgpool-vip-release-'));
-  second = mkdtempSync(join(tmpdir(), 'pgpool-vip-release-'));
-  // Two releases side by side, into folders of their own: their files must be equal (a reproducible build).
-  await Promise.all([npmRelease(first), npmRelease(second)]);
+  await npmRelease(first);
 }, 240_000);
 
 afterAll(() => {
-  for (const dir of [first, second]) if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  if (first !== undefined) rmSync(first, { recursive: true, force: true });
 });
 
 describe('Command: npm run release', () => {
@@ -71,7 +70,12 @@ describe('Command: npm run release', () => {
   });
 
   it('builds the same bytes twice from the same commit, so anyone can rebuild a release and compare the sum', () => {
-    expect(readFileSync(join(second, SUMS), 'utf8')).toBe(readFileSync(join(first, SUMS), 'utf8'));
+    // The run's agent bundle is another build of the same inputs, by another process
+    // (test/kit/moto-global.ts, local/agent-bundle-cache.ts): the release must be byte for byte that file.
+    const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+    const rebuilt = inject('agentBundle').bundle;
+
+    expect(readFileSync(join(first, SUMS), 'utf8')).toBe(`${sha256(rebuilt)}  ${AGENT}\n`);
   });
 
   it('writes an executable file that starts with the node shebang', () => {
