@@ -20,7 +20,8 @@ function fenceSent(harness: MemoryHarness, requestId: string): boolean {
   return harness.aws.commands.some((sent) => sent.command.comment === `pgpool-vip fence ${harness.world.config.clusters[0]?.vip} request ${requestId}`);
 }
 
-describe('Function: switchover handler, a route write given up on lands after a newer switchover (in memory)', () => {
+// Each spec has its own in-memory world, and two of them wait for a held write: they run side by side.
+describe.concurrent('Function: switchover handler, a route write given up on lands after a newer switchover (in memory)', () => {
   it('ends with every table on the newest holder when the late write of the older request lands after the takeover', async () => {
     // Prepare: three tables; node 1's first route write is given up on and retried (the retry
     // applies), its first attempt still in flight; a second controller on the same world.
