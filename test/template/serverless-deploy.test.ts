@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -29,13 +28,15 @@ import {
 } from './deployer-permissions.ts';
 import { MOTO_DEPENDENT_DROPS, MOTO_UNSUPPORTED_TYPES } from '../../local/moto-stack.ts';
 import { finished } from '../../local/child-output.ts';
-import { REPO_ROOT, runPackage, serverlessCommand, TEMPLATE_FILE, type CfnTemplate, type PackageRun } from '../../local/packaged-service.ts';
+import { packagedService, REPO_ROOT, serverlessCommand, TEMPLATE_FILE, type CfnTemplate } from '../../local/packaged-service.ts';
 import { requireTool } from './template-kit.ts';
 
 // `serverless deploy` and `serverless remove` themselves, pointed at moto with the SDK's standard
 // AWS_ENDPOINT_URL: the framework creates its stack and deployment bucket, uploads, runs its
-// change sets and waits, as it does against AWS.
-const STAGE = `t${randomUUID().slice(0, 6)}`;
+// change sets and waits, as it does against AWS. It deploys the dev stage's package, which the run
+// packages once (local/packaged-service.ts); no other file of the run's moto uses the stage's
+// own names (worlds put their prefix in front of every name).
+const STAGE = 'dev';
 const STACK_NAME = `pgpool-vip-${STAGE}`;
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012'; // moto's account
@@ -43,7 +44,8 @@ const LOOPBACK_ONLY = join(REPO_ROOT, 'test/support/loopback-only.mjs');
 const RECORD_CALLS = join(REPO_ROOT, 'test/support/record-sdk-calls.mjs');
 
 let endpoint: string;
-let run: PackageRun;
+/** A copy of the cached package, which this file changes (leaveOutWhatMotoCannotResolve). */
+let packageDir: string;
 let packaged: CfnTemplate;
 let home: string;
 let callsFile: string;
@@ -118,12 +120,12 @@ beforeAll(async () => {
   s3 = new S3Client({ ...motoClientConfig(endpoint), forcePathStyle: true });
   dynamodb = new DynamoDBClient(motoClientConfig(endpoint));
 
-  run = await runPackage({ stage: STAGE, configFile: join(REPO_ROOT, 'config/dev.json') });
-  if (run.status !== 0) throw new Error(`serverless package failed (exit ${run.status}):\n${run.stdout}\n${run.stderr}`);
-  packaged = JSON.parse(readFileSync(join(run.dir, TEMPLATE_FILE), 'utf8')) as CfnTemplate;
-  leaveOutWhatMotoCannotResolve(run.dir);
+  packageDir = mkdtempSync(join(tmpdir(), 'pgpool-vip-deploy-package-'));
+  cpSync((await packagedService(STAGE)).dir, packageDir, { recursive: true });
+  packaged = JSON.parse(readFileSync(join(packageDir, TEMPLATE_FILE), 'utf8')) as CfnTemplate;
+  leaveOutWhatMotoCannotResolve(packageDir);
 
-  deploy = await serverless(['deploy', '--package', run.dir]);
+  deploy = await serverless(['deploy', '--package', packageDir]);
   stack = await describeStack();
   if (stack !== undefined) stackResources = (await cloudformation.send(new DescribeStackResourcesCommand({ StackName: STACK_NAME }))).StackResources ?? [];
 }, 240_000);
@@ -135,7 +137,7 @@ afterAll(async () => {
   cloudformation?.destroy();
   s3?.destroy();
   dynamodb?.destroy();
-  run?.cleanup();
+  if (packageDir !== undefined) rmSync(packageDir, { recursive: true, force: true });
   if (home !== undefined) rmSync(home, { recursive: true, force: true });
 }, 120_000);
 
@@ -172,7 +174,7 @@ describe('Command: serverless deploy and serverless remove against moto (AWS_END
       ['compiled-cloudformation-template.json', 'reconcile.zip', 'serverless-state.json', 'switchover.zip'].sort(),
     );
     expect(keys.every((key) => key.startsWith(`serverless/pgpool-vip/${STAGE}/`))).toBe(true);
-    expect(Buffer.from(uploaded ?? []).equals(readFileSync(join(run.dir, 'switchover.zip')))).toBe(true);
+    expect(Buffer.from(uploaded ?? []).equals(readFileSync(join(packageDir, 'switchover.zip')))).toBe(true);
   });
 
   it('removes the stack, its functions and its bucket, and keeps the ledger table', async () => {
