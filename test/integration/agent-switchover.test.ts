@@ -16,32 +16,6 @@ const stage = useAgentStage('ag');
 // Every spec has a world of its own, so the specs run side by side: most of their time is waiting
 // on child processes and on deadlines.
 describe.concurrent('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local controller)', () => {
-  // First and alone: its one progress line comes 2 s into the outcome wait and before the 5 s
-  // deadline, so the agent must reach that wait within 3 s, which neighbours flooding moto can stop.
-  it.sequential('exits 3 at its deadline when no controller answers, after putting a valid signed request on the bus', async () => {
-    const world = await stage.world();
-    const node = await stage.node(world, 0, { config: { deadlineSeconds: 5 } });
-
-    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE], node.env);
-
-    expect(run.code).toBe(3);
-    const requestId = new RegExp(`request (${UUID})`).exec(run.stderr)?.[1];
-    expect(run.stderr).toBe(
-      `pgpool-vip: timed out after 5 s waiting for the controller's outcome of request ${requestId} in ledger ${world.ledgerTable}; the controller's answer: no record yet; likely cause: the controller never took the request up: its Lambda or the bus's rule is not running (see the dead-letter and controller-errors alarms), or bus/ledgerTable in the agent config name another stage\n`,
-    );
-    // While it waited, one line said what for, how long so far and how long it would still wait.
-    expect(run.progress).toEqual([
-      expect.stringMatching(new RegExp(`^pgpool-vip: still waiting after 2\\.\\d s for the controller's outcome of request ${requestId} \\(ledger: no record yet\\); giving up in [0-3]\\.\\d s$`)),
-    ]);
-    const [event] = await queuedRequests(stage.clients.sqs, world.requestQueueUrl);
-    const detail = RequestDetailSchema.parse(RequestEventSchema.parse(event).detail);
-    expect(detail).toMatchObject({ action: 'up', requestId, instanceId: node.instance.instanceId, eni: node.instance.eni, interface: IFACE });
-    expect(detail.proof.headers[DIGEST_HEADER]).toBe(requestDigest(detail));
-    // The proof is accepted by STS as the instance's own role session.
-    const sts = await fetch(stage.endpoint, { method: 'POST', headers: detail.proof.headers, body: detail.proof.body });
-    expect(await sts.text()).toContain(`assumed-role/${world.roleName}/${node.instance.instanceId}</Arn>`);
-  });
-
   it('routes the VIP to the node on up and exits 0 naming the outcome', async ({ onTestFinished }) => {
     // Prepare
     const world = await stage.world();
@@ -166,6 +140,33 @@ describe.concurrent('Function: pgpool-vip up/down (bundled agent, moto, local IM
     ]);
     expect(node.imds.requests).toEqual([]);
     expect(await queuedRequests(stage.clients.sqs, world.requestQueueUrl)).toEqual([]);
+  });
+
+  // Last and alone: its one progress line comes 2 s into the outcome wait and before the 5 s
+  // deadline, so the agent must reach that wait within 3 s, and each wait before it must stay under
+  // 2 s: neither neighbours flooding moto nor moto's first PutEvents (seconds) may come first.
+  it.sequential('exits 3 at its deadline when no controller answers, after putting a valid signed request on the bus', async () => {
+    const world = await stage.world();
+    const node = await stage.node(world, 0, { config: { deadlineSeconds: 5 } });
+
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE], node.env);
+
+    expect(run.code).toBe(3);
+    const requestId = new RegExp(`request (${UUID})`).exec(run.stderr)?.[1];
+    expect(run.stderr).toBe(
+      `pgpool-vip: timed out after 5 s waiting for the controller's outcome of request ${requestId} in ledger ${world.ledgerTable}; the controller's answer: no record yet; likely cause: the controller never took the request up: its Lambda or the bus's rule is not running (see the dead-letter and controller-errors alarms), or bus/ledgerTable in the agent config name another stage\n`,
+    );
+    // While it waited, one line said what for, how long so far and how long it would still wait.
+    expect(run.progress).toEqual([
+      expect.stringMatching(new RegExp(`^pgpool-vip: still waiting after 2\\.\\d s for the controller's outcome of request ${requestId} \\(ledger: no record yet\\); giving up in [0-3]\\.\\d s$`)),
+    ]);
+    const [event] = await queuedRequests(stage.clients.sqs, world.requestQueueUrl);
+    const detail = RequestDetailSchema.parse(RequestEventSchema.parse(event).detail);
+    expect(detail).toMatchObject({ action: 'up', requestId, instanceId: node.instance.instanceId, eni: node.instance.eni, interface: IFACE });
+    expect(detail.proof.headers[DIGEST_HEADER]).toBe(requestDigest(detail));
+    // The proof is accepted by STS as the instance's own role session.
+    const sts = await fetch(stage.endpoint, { method: 'POST', headers: detail.proof.headers, body: detail.proof.body });
+    expect(await sts.text()).toContain(`assumed-role/${world.roleName}/${node.instance.instanceId}</Arn>`);
   });
 });
 
