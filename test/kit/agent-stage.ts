@@ -15,6 +15,13 @@ import { requestPush, type RequestPush } from './request-push.ts';
  */
 export const LOOPBACK = 'lo';
 
+/**
+ * The agent's own default: its first second of reads comes every 50 ms whatever this is (most
+ * answers come then), and a wait the tests sit out (a deadline) reads the ledger 4 times a second,
+ * not 10, each read a moto call.
+ */
+export const AGENT_POLL_INTERVAL_MS = 250;
+
 /** Where the bundled agent meets the run's moto: worlds, local controllers and nodes, all stopped after the file. */
 export interface AgentStage {
   readonly endpoint: string;
@@ -97,6 +104,7 @@ export function useAgentStage(tag: string): AgentStage {
         awsEndpoint: endpoint,
         dir: stage.bundle.dir,
         ...options,
+        config: { pollIntervalMs: AGENT_POLL_INTERVAL_MS, ...options.config },
         extraEnv: { ...events, ...options.extraEnv },
       });
       started.push(node.imds);

@@ -7,6 +7,7 @@ import type { LocalController, LocalControllerOptions } from '../../local/contro
 import { startAwsFrontDoor, type AwsFrontDoor } from '../../local/front-door/front-door.ts';
 import { createWorld, type World } from '../../local/world.ts';
 import { agentBundle, type AgentBundle } from './agent-bundle.ts';
+import { AGENT_POLL_INTERVAL_MS } from './agent-stage.ts';
 import { sharedMoto } from './moto.ts';
 import { requestPush, type RequestPush } from './request-push.ts';
 
@@ -173,7 +174,7 @@ export async function startNetnsNode(options: {
     dir: bundle.dir,
     imdsHost: hostAddress,
     macOverride: false,
-    config: { routeTables: world.routeTableIds, ...options.config },
+    config: { routeTables: world.routeTableIds, pollIntervalMs: AGENT_POLL_INTERVAL_MS, ...options.config },
   });
   stops.push(node.imds);
   return {
