@@ -48,6 +48,8 @@ export type MatrixFault = (typeof MATRIX_FAULTS)[number] | (typeof SSM_COMMAND_F
 
 /** Longer than REQUEST_TIMEOUT_MS of the controller's clients. */
 const HANG_MS = 4_000;
+/** How long a cell waits, after its last request, for calls the front door still holds. */
+const SETTLE_WITHIN_MS = HANG_MS + 10_000;
 /** The agent sends a failed request again within its deadline; at most this many sends per request. */
 const AGENT_SENDS = 3;
 
@@ -172,6 +174,10 @@ export async function runCell(motoEndpoint: string, door: AwsFrontDoor, cell: Ma
     if (record === null) problems.push(`step ${index + 1}: no ledger record`);
     else if (record.status !== result.outcome) problems.push(`step ${index + 1}: ledger says ${record.status}, the invocation ${result.outcome}`);
   }
+  // A call held past the clients' timeout reaches moto after they gave up on it: it lands in this
+  // cell's world and counts in its checks, not in the next cell's (whose reset removed what would
+  // have refused it: a held claim of the previous cell once wrote its VIP record there).
+  if (!(await callsSettled(door, SETTLE_WITHIN_MS))) problems.push(`a call through the front door was still under way ${SETTLE_WITHIN_MS} ms after the last request`);
   const injected = door.calls.filter((call) => call.fault !== null).length;
   const callsOfOperation = door.calls.filter((call) => call.service === cell.call.service && call.operation === cell.call.operation).length;
 
@@ -186,6 +192,16 @@ export async function runCell(motoEndpoint: string, door: AwsFrontDoor, cell: Ma
   const failed = problems.length > 0 && injected > 0;
   const trace = failed ? [...sendsSeen, ...callTrace(door, cell, at), ...(await ledgerTrace(harness, requestIds))] : [];
   return { cell, ok: problems.length === 0, problems, outcomes, injected, callsOfOperation, outcomeEvents, wallMs: Date.now() - started, trace, world: harness.world };
+}
+
+/** Whether every call through the door has ended (moto answered it, or its connection was dropped) within `withinMs`. */
+async function callsSettled(door: AwsFrontDoor, withinMs: number): Promise<boolean> {
+  const until = Date.now() + withinMs;
+  while (door.calls.some((call) => call.endedAt === 0)) {
+    if (Date.now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
 }
 
 /** The cell's DynamoDB calls and the calls of its faulted operation, in the order they started. */
