@@ -23,7 +23,8 @@ beforeAll(async () => {
   harness = await createHarness(moto.endpoint);
   const node = harness.world.instances[0] as WorldInstance;
   const detail = await signedDetail(harness.world, node, { action: 'up', stsEndpoint: moto.endpoint });
-  expect((await harness.invoke(envelope(detail, harness.world))).outcome).toBe('applied');
+  // The whole result on a mismatch: its reason says which step failed.
+  expect(await harness.invoke(envelope(detail, harness.world))).toMatchObject({ outcome: 'applied' });
 });
 afterAll(async () => {
   for (const server of servers) await server.stop();
