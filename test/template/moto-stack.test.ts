@@ -41,7 +41,7 @@ async function settledStack(): Promise<Stack | undefined> {
 }
 
 beforeAll(async () => {
-  requireTool('moto_server', ['--help'], MOTO_INSTALL_HINT);
+  requireTool('moto_server', MOTO_INSTALL_HINT);
   ({ template: packaged, dir: packagedDir } = await packageTemplate('dev'));
   moto = await startMotoServer();
   clients = motoClients(moto.endpoint);

@@ -112,7 +112,7 @@ function leaveOutWhatMotoCannotResolve(dir: string): void {
 }
 
 beforeAll(async () => {
-  requireTool('moto_server', ['--help'], MOTO_INSTALL_HINT);
+  requireTool('moto_server', MOTO_INSTALL_HINT);
   endpoint = sharedMoto().endpoint;
   home = mkdtempSync(join(tmpdir(), 'pgpool-vip-deployer-home-'));
   callsFile = join(home, 'sdk-calls.txt');

@@ -10,9 +10,13 @@ export async function packageTemplate(stage = 'dev'): Promise<{ template: CfnTem
   return { template, dir };
 }
 
-/** Fails with what to install when a tool CI has is missing here: such a test must not pass silently. */
-export function requireTool(command: string, probeArgs: string[], installHint: string): void {
-  const probe = spawnSync(command, probeArgs, { stdio: 'ignore', timeout: 30_000 });
+/**
+ * Fails with what to install when a tool CI has is missing here: such a test must not pass
+ * silently. A look on PATH, not a run: starting a Python tool just to probe it costs a second of
+ * CPU, and one that is there but broken fails loudly where the test runs it.
+ */
+export function requireTool(command: string, installHint: string): void {
+  const probe = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', command], { stdio: 'ignore', timeout: 30_000 });
   if (probe.error !== undefined || probe.status !== 0) throw new Error(installHint);
 }
 

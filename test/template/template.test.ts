@@ -47,7 +47,7 @@ let packagedFile: string;
 let deprecatedFile: string;
 
 beforeAll(async () => {
-  requireTool('cfn-lint', ['--version'], CFN_LINT_INSTALL_HINT);
+  requireTool('cfn-lint', CFN_LINT_INSTALL_HINT);
   ({ template, dir: packagedDir } = await packageTemplate('dev'));
   scratchDir = mkdtempSync(join(tmpdir(), 'pgpool-vip-template-test-'));
   packagedFile = join(packagedDir, TEMPLATE_FILE);
