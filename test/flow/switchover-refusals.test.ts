@@ -19,7 +19,8 @@ const instanceOf = (harness: MemoryHarness, node: WorldInstance | undefined) => 
   return instance;
 };
 
-describe.each(['memory', 'moto'] as const)('Function: switchover handler refusals, end to end (%s)', (backend) => {
+// Each spec has a world of its own: they run side by side.
+describe.concurrent.each(['memory', 'moto'] as const)('Function: switchover handler refusals, end to end (%s)', (backend) => {
   it('rejects a request for a VIP the cluster does not own', async () => {
     const harness = await flowHarness(backend);
 
