@@ -189,8 +189,10 @@ describe.concurrent('Command: pgpool-vip status (moto, local IMDS)', () => {
     await stage.clients.ec2.send(
       new ReplaceRouteCommand({ RouteTableId: world.routeTableIds[0], DestinationCidrBlock: `${VIP}/32`, NetworkInterfaceId: standby.instance.eni }),
     );
-    const broken = await runAgent(stage.bundle.bundle, ['status', IFACE], standby.env);
-    const brokenJson = await runAgent(stage.bundle.bundle, ['status', IFACE, '--json'], standby.env);
+    const [broken, brokenJson] = await Promise.all([
+      runAgent(stage.bundle.bundle, ['status', IFACE], standby.env),
+      runAgent(stage.bundle.bundle, ['status', IFACE, '--json'], standby.env),
+    ]);
 
     const cluster = world.config.clusters[0]?.name;
     const table = world.routeTableIds[0];

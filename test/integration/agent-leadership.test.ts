@@ -37,10 +37,10 @@ describe('Function: pgpool-vip up/down run by pgpool (bundled agent, process tre
     // Prepare: pgpool-2 leads; its pgpool is killed (no down) and pgpool-1 is elected.
     const { world, nodes } = await twoNodeWorld(test);
     const [pgpool1, pgpool2] = nodes;
-    const crashed = await pgpool();
+    // Both nodes' pgpools run from the start.
+    const [crashed, isolated] = await Promise.all([pgpool(), pgpool()]);
     expect((await crashed.run('escalation', process.execPath, [stage.bundle.bundle, ...UP], pgpool2.env)).code).toBe(0);
     await crashed.kill();
-    const isolated = await pgpool();
     // This node's pgpool.conf puts a wrapper script in front of the agent (as the drill does).
     const wrapped = ['-c', '"$@"; exit $?', 'if-cmd-wrapper', process.execPath, stage.bundle.bundle, ...UP];
     expect((await isolated.run('escalation', '/bin/sh', wrapped, pgpool1.env)).code).toBe(0);

@@ -36,8 +36,11 @@ describe.concurrent('Function: the agent signs with the instance profile only', 
     const { AWS_SHARED_CREDENTIALS_FILE: _credentials, AWS_CONFIG_FILE: _config, ...env } = node.env;
     const withKeys = { ...env, HOME: home, AWS_PROFILE: 'default' };
 
-    const up = await runAgent(stage.bundle.bundle, ['up', VIP, IFACE, '--no-interface-check'], withKeys);
-    const doctor = await runAgent(stage.bundle.bundle, ['doctor', IFACE], withKeys);
+    // doctor's credentials check does not depend on the up: both run at once.
+    const [up, doctor] = await Promise.all([
+      runAgent(stage.bundle.bundle, ['up', VIP, IFACE, '--no-interface-check'], withKeys),
+      runAgent(stage.bundle.bundle, ['doctor', IFACE], withKeys),
+    ]);
 
     expect([up.code, up.stderr]).toEqual([0, '']);
     expect(await stage.routeTarget(world)).toBe(node.instance.eni);
@@ -82,8 +85,10 @@ describe.skipIf(node22 === undefined && process.env.CI !== 'true')('Function: th
     const options = { config: { routeTables: world.routeTableIds, checkInterface: false } };
     const [first, second] = await Promise.all([stage.node(world, 0, options), stage.node(world, 1, options)]);
 
-    const version = await runAgent(stage.bundle.bundle, ['--version'], first.env, { node });
-    const up = await runAgent(stage.bundle.bundle, ['up', VIP, IFACE, '--no-interface-check'], first.env, { node });
+    const [version, up] = await Promise.all([
+      runAgent(stage.bundle.bundle, ['--version'], first.env, { node }),
+      runAgent(stage.bundle.bundle, ['up', VIP, IFACE, '--no-interface-check'], first.env, { node }),
+    ]);
     const takeover = await runAgent(stage.bundle.bundle, ['up', VIP, IFACE, '--no-interface-check'], second.env, { node });
     const down = await runAgent(stage.bundle.bundle, ['down', VIP, IFACE, '--no-interface-check'], first.env, { node });
     const status = await runAgent(stage.bundle.bundle, ['status', IFACE], second.env, { node });
