@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * Python modules moto_server loads first (see the file): one fix of the emulator's speed, and
- * DynamoDB requests handled one at a time, so that a transaction that fails cannot erase writes
+ * the DynamoDB requests to one table handled one at a time, so that a transaction that fails cannot erase writes
  * acknowledged while it ran, as moto's own TransactWriteItems does.
  */
 const MOTO_PYTHON_DIR = fileURLToPath(new URL('./moto-python', import.meta.url));
@@ -56,7 +56,7 @@ export async function startMotoServer(options: { readyTimeoutMs?: number; host?:
       env: {
         ...process.env,
         MOTO_ALLOW_NONEXISTENT_REGION: 'false',
-        // moto-python/sitecustomize.py: EventBridge's parsers kept, DynamoDB requests one at a time.
+        // moto-python/sitecustomize.py: EventBridge's parsers kept, a table's DynamoDB requests one at a time.
         PYTHONPATH: [MOTO_PYTHON_DIR, process.env.PYTHONPATH].filter((entry) => entry !== undefined && entry !== '').join(delimiter),
       },
     });

@@ -16,28 +16,67 @@ except ImportError:
     # A moto without jsonpath_ng has no such parse to keep.
     pass
 
-# 2. DynamoDB requests one at a time. moto serves each HTTP request on a thread of its own, and its
-# TransactWriteItems is not isolated: it deep-copies each table it writes (time that grows with the
-# table), applies its writes one by one, and when a condition fails puts the copy back, erasing
-# every write another request made to that table meanwhile, acknowledged ones included. DynamoDB
-# isolates a transaction from every other write, and one that fails changes nothing. The
-# controller's clients give up on a call after 3 s and send it again: on a loaded machine a claim
-# given up on was still copying the table when its retry landed and was acknowledged, then failed
-# its condition and put its copy back, so the claim and the VIP record vanished
-# (test/integration/moto-dynamodb-isolation.test.ts).
+# 2. DynamoDB requests to one table one at a time. moto serves each HTTP request on a thread of its
+# own, and its TransactWriteItems is not isolated: it deep-copies each table it writes (time that
+# grows with the table), applies its writes one by one, and when a condition fails puts the copy
+# back, erasing every write another request made to that table meanwhile, acknowledged ones
+# included. DynamoDB isolates a transaction from every other write, and one that fails changes
+# nothing. The controller's clients give up on a call after 3 s and send it again: on a loaded
+# machine a claim given up on was still copying the table when its retry landed and was
+# acknowledged, then failed its condition and put its copy back, so the claim and the VIP record
+# vanished (test/integration/moto-dynamodb-isolation.test.ts). A request waits only for requests
+# to the tables it names (a table's copy is put back over that table alone); requests that name
+# none (ListTables, and PartiQL, which the project does not use) do not wait.
 try:
     from moto.dynamodb.responses import DynamoHandler as _DynamoHandler
 except ImportError:
     # Not moto's interpreter: nothing to change.
     _DynamoHandler = None
 
-if _DynamoHandler is not None and not getattr(_DynamoHandler, "_one_request_at_a_time", False):
-    _dynamodb_lock = threading.Lock()
+
+def _tables_named(params):
+    names = set()
+    if not isinstance(params, dict):
+        return names
+    if isinstance(params.get("TableName"), str):
+        names.add(params["TableName"])
+    if isinstance(params.get("RequestItems"), dict):
+        names.update(name for name in params["RequestItems"] if isinstance(name, str))
+    for item in params.get("TransactItems") or []:
+        if isinstance(item, dict):
+            for operation in item.values():
+                if isinstance(operation, dict) and isinstance(operation.get("TableName"), str):
+                    names.add(operation["TableName"])
+    return names
+
+
+if _DynamoHandler is not None and not getattr(_DynamoHandler, "_one_request_per_table", False):
+    import json
+
+    _table_locks = {}
+    _table_locks_guard = threading.Lock()
     _call_action = _DynamoHandler.call_action
 
-    def _call_action_alone(self):
-        with _dynamodb_lock:
-            return _call_action(self)
+    def _params_of(handler):
+        params = getattr(handler, "params", None)
+        if isinstance(params, dict) and params:
+            return params
+        try:
+            return json.loads(handler.body or "{}")
+        except (TypeError, ValueError):
+            return {}
 
-    _DynamoHandler.call_action = _call_action_alone
-    _DynamoHandler._one_request_at_a_time = True
+    def _call_action_per_table(self):
+        with _table_locks_guard:
+            # Always taken in the same order, so two requests naming the same tables cannot deadlock.
+            locks = [_table_locks.setdefault(name, threading.Lock()) for name in sorted(_tables_named(_params_of(self)))]
+        for lock in locks:
+            lock.acquire()
+        try:
+            return _call_action(self)
+        finally:
+            for lock in reversed(locks):
+                lock.release()
+
+    _DynamoHandler.call_action = _call_action_per_table
+    _DynamoHandler._one_request_per_table = True

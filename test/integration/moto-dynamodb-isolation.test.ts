@@ -16,7 +16,7 @@ import { sharedMoto } from '../kit/moto.ts';
 // transaction starts and puts the copy back when a condition fails, erasing what other requests
 // wrote meanwhile. The fault matrix met it: a claim given up on after the clients' request timeout
 // failed its condition after its retry had landed, and the claim and the VIP record vanished.
-// The tests' moto_server (local/moto-server.ts) handles DynamoDB requests one at a time.
+// The tests' moto_server (local/moto-server.ts) handles the DynamoDB requests to one table one at a time.
 
 /** Enough items (of many attributes) that copying the table takes moto a while, so writes land during the copy. */
 const TABLE_ITEMS = 2000;
