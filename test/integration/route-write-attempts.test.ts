@@ -7,7 +7,7 @@ import {
   DescribeRouteTablesCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controllerClientSettings, REQUEST_TIMEOUT_MS } from '../../functions/adapters/client-settings.ts';
 import { Ec2RouteTables, UNANSWERED_WRITE_LANDS_WITHIN_MS } from '../../functions/adapters/ec2-routes.ts';
 import { UnansweredRouteWriteError } from '../../functions/core/ports.ts';
@@ -21,37 +21,43 @@ const VIP = '198.19.0.50';
 /** Longer than the clients' request timeout: the attempt is given up on, then reaches moto. */
 const HELD_MS = REQUEST_TIMEOUT_MS + 1000;
 
-let door: AwsFrontDoor;
+let moto: ReturnType<typeof sharedMoto>;
 let direct: EC2Client;
-let routes: Ec2RouteTables;
-let routeTableId: string;
+let vpcId: string | undefined;
 let enis: [string, string];
+const doors: AwsFrontDoor[] = [];
 
 beforeAll(async () => {
-  const moto = sharedMoto();
-  door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: moto.endpoint });
+  moto = sharedMoto();
   direct = new EC2Client(motoClientConfig(moto.endpoint));
-  const vpcId = (await direct.send(new CreateVpcCommand({ CidrBlock: '198.18.0.0/16' }))).Vpc?.VpcId;
+  vpcId = (await direct.send(new CreateVpcCommand({ CidrBlock: '198.18.0.0/16' }))).Vpc?.VpcId;
   const subnetId = (await direct.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '198.18.44.0/24' }))).Subnet?.SubnetId;
   const eni = async () => (await direct.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId }))).NetworkInterface?.NetworkInterfaceId ?? '';
   enis = [await eni(), await eni()];
-  routeTableId = (await direct.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable?.RouteTableId ?? '';
-  await direct.send(new CreateRouteCommand({ RouteTableId: routeTableId, DestinationCidrBlock: `${VIP}/32`, NetworkInterfaceId: enis[0] }));
-  routes = new Ec2RouteTables(new EC2Client({ ...controllerClientSettings(), endpoint: door.endpoint, region: MOTO_REGION, credentials: MOTO_ROOT_CREDENTIALS }));
 });
 afterAll(async () => {
-  await door?.stop();
-});
-beforeEach(() => {
-  door.clearFaults();
+  for (const door of doors) await door.stop();
 });
 
-const target = async (): Promise<string | undefined> =>
-  (await direct.send(new DescribeRouteTablesCommand({ RouteTableIds: [routeTableId] }))).RouteTables?.[0]?.Routes?.find((route) => route.DestinationCidrBlock === `${VIP}/32`)
-    ?.NetworkInterfaceId;
+/**
+ * A spec's own route table, its VIP route on the first ENI, and the adapter behind a front door of
+ * its own (faults apply to every call through a door), so the specs run side by side.
+ */
+async function table(): Promise<{ door: AwsFrontDoor; routes: Ec2RouteTables; target: () => Promise<string | undefined>; routeTableId: string }> {
+  const door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: moto.endpoint });
+  doors.push(door);
+  const routeTableId = (await direct.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable?.RouteTableId ?? '';
+  await direct.send(new CreateRouteCommand({ RouteTableId: routeTableId, DestinationCidrBlock: `${VIP}/32`, NetworkInterfaceId: enis[0] }));
+  const routes = new Ec2RouteTables(new EC2Client({ ...controllerClientSettings(), endpoint: door.endpoint, region: MOTO_REGION, credentials: MOTO_ROOT_CREDENTIALS }));
+  const target = async (): Promise<string | undefined> =>
+    (await direct.send(new DescribeRouteTablesCommand({ RouteTableIds: [routeTableId] }))).RouteTables?.[0]?.Routes?.find((route) => route.DestinationCidrBlock === `${VIP}/32`)
+      ?.NetworkInterfaceId;
+  return { door, routes, target, routeTableId };
+}
 
-describe('Adapter: EC2 route writes, attempt by attempt', () => {
+describe.concurrent('Adapter: EC2 route writes, attempt by attempt', () => {
   it('reports nothing that may land late when EC2 answered every attempt, a throttled one included', async () => {
+    const { door, routes, target, routeTableId } = await table();
     door.inject({ service: 'ec2', operation: 'ReplaceRoute', fault: 'throttle' });
 
     const receipt = await routes.pointVipRoute({ routeTableId, vip: VIP, eni: enis[1], exists: true });
@@ -61,6 +67,7 @@ describe('Adapter: EC2 route writes, attempt by attempt', () => {
   });
 
   it('reports until when an attempt held past the request timeout may still land, and it does land after the write returned', async () => {
+    const { door, routes, target, routeTableId } = await table();
     await routes.pointVipRoute({ routeTableId, vip: VIP, eni: enis[0], exists: true });
     door.inject({ service: 'ec2', operation: 'ReplaceRoute', fault: 'delay', delayMs: HELD_MS });
     const started = Date.now();
@@ -79,6 +86,7 @@ describe('Adapter: EC2 route writes, attempt by attempt', () => {
   });
 
   it('fails with the time an unanswered attempt may still land when no attempt was answered', async () => {
+    const { door, routes, routeTableId } = await table();
     door.inject({ service: 'ec2', operation: 'ReplaceRoute', fault: 'drop-after', times: Number.POSITIVE_INFINITY });
     const started = Date.now();
 

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { AwsServiceError, type AwsJsonCaller } from '../../agent/aws-json.ts';
 import { Deadline } from '../../agent/deadline.ts';
 import { DeadlineReachedError, SwitchoverFailedError } from '../../agent/errors.ts';
@@ -45,11 +45,12 @@ function deadlineOf(ms: number): Deadline {
   deadlines.push(deadline);
   return deadline;
 }
-afterEach(() => {
+afterAll(() => {
   for (const deadline of deadlines.splice(0)) deadline.dispose();
 });
 
-describe('Function: publishRequest', () => {
+// Each spec has its own scripted bus and deadline, and most wait on the agent's retry timers: they run side by side.
+describe.concurrent('Function: publishRequest', () => {
   it('puts one entry on the configured bus with the contract source, detail-type and detail', async () => {
     // Prepare
     const bus = scriptedBus(answers(accepted));
