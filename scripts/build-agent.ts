@@ -1,4 +1,4 @@
-import { chmod, stat } from 'node:fs/promises';
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants as zlibConstants } from 'node:zlib';
@@ -10,6 +10,8 @@ const ENTRY = fileURLToPath(new URL('../agent/bin.ts', import.meta.url));
 const MAIN = fileURLToPath(new URL('../agent/main.ts', import.meta.url));
 const INSPECTION = fileURLToPath(new URL('../agent/inspection.ts', import.meta.url));
 const EMBEDDED = 'pgpool-vip-embedded';
+/** Starts the file's last line: a comment that carries the packed inspection bundle. */
+const INSPECTION_TRAILER = '//pgpool-vip-inspection:';
 
 const shared: BuildOptions = {
   bundle: true,
@@ -34,9 +36,11 @@ const shared: BuildOptions = {
  * - `--version` alone is answered by the entry;
  * - every other command (agent/main.ts: the parser, `up`, `down`, `--help`) is one CommonJS
  *   bundle, compiled when the entry needs it;
- * - inside it, `status`, `doctor` and `audit` (agent/inspection.ts, with the EC2, STS and
- *   CloudWatch Logs clients) as brotli-compressed text, unpacked and compiled only when one of
- *   them runs.
+ * - `status`, `doctor` and `audit` (agent/inspection.ts, with the EC2, STS and CloudWatch Logs
+ *   clients) as brotli-compressed base64 in a comment on the file's last line, read back from the
+ *   file, unpacked and compiled only when one of them runs. Kept out of the main bundle's text
+ *   (it was three quarters of it), `up` and `down` do not compile it: V8 skips a comment faster
+ *   than it reads a string literal, and the main bundle's compile sees only the commands' code.
  * One file still is the whole install, and one checksum verifies it. In the CommonJS bundles a
  * module's built-ins are required when that module is first used, so `up` never loads the
  * TLS, zlib or child-process code it does not need.
@@ -49,20 +53,24 @@ export async function buildAgent(outfile: string = AGENT_BUNDLE): Promise<{ outf
   if (inspectionCode === undefined) throw new Error('esbuild wrote no inspection bundle');
   const packed = brotliCompressSync(inspectionCode, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 11, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: inspectionCode.byteLength } }).toString('base64');
 
-  const main = await build({ ...commonJs, entryPoints: [MAIN], outfile: 'main.cjs', plugins: [embedInspection(packed)] });
+  const main = await build({ ...commonJs, entryPoints: [MAIN], outfile: 'main.cjs', plugins: [embedInspection()] });
   const mainCode = main.outputFiles?.[0]?.text;
   if (mainCode === undefined) throw new Error('esbuild wrote no main bundle');
 
-  await build({
+  const entry = await build({
     ...shared,
     entryPoints: [ENTRY],
     outfile,
     format: 'esm',
-    write: true,
     // The entry's few built-ins (module, vm, url) are loaded by Node's own ESM loader already.
     plugins: [embedMain(mainCode)],
     banner: { js: '#!/usr/bin/env node' },
   });
+  const entryCode = entry.outputFiles?.[0]?.text;
+  if (entryCode === undefined) throw new Error('esbuild wrote no entry bundle');
+  await mkdir(dirname(outfile), { recursive: true });
+  // Base64 has no line break, so the comment is one line, the last one of the file.
+  await writeFile(outfile, `${entryCode}${INSPECTION_TRAILER}${packed}\n`);
   await chmod(outfile, 0o755);
   return { outfile, bytes: (await stat(outfile)).size, inspectionBytes: inspectionCode.byteLength, mainBytes: Buffer.byteLength(mainCode) };
 }
@@ -84,16 +92,21 @@ export const { main } = compiled.exports;
 
 /**
  * Replaces agent/inspection.ts (inside the main bundle, which is CommonJS: `require` and
- * `__filename` are the entry's) with a module that unpacks and compiles the inspection bundle.
+ * `__filename` are the entry's) with a module that reads the packed inspection bundle from the
+ * agent file's last line, unpacks and compiles it.
  */
-function embedInspection(packed: string): Plugin {
+function embedInspection(): Plugin {
   return embedded('embed-inspection', INSPECTION, `
+const { readFileSync } = require('node:fs');
 const { compileFunction } = require('node:vm');
 const { brotliDecompressSync } = require('node:zlib');
-const PACKED = ${JSON.stringify(packed)};
+const TRAILER = ${JSON.stringify(INSPECTION_TRAILER)};
+const file = readFileSync(__filename, 'latin1').trimEnd();
+const last = file.slice(file.lastIndexOf('\\n') + 1);
+if (!last.startsWith(TRAILER)) throw new Error(__filename + ' has lost the status, doctor and audit code its last line carries: copy the released file again');
 const compiled = { exports: {} };
 const filename = __filename + '#inspection.cjs';
-compileFunction(brotliDecompressSync(Buffer.from(PACKED, 'base64')).toString('utf8'), ['exports', 'require', 'module', '__filename', '__dirname'], { filename })(
+compileFunction(brotliDecompressSync(Buffer.from(last.slice(TRAILER.length), 'base64')).toString('utf8'), ['exports', 'require', 'module', '__filename', '__dirname'], { filename })(
   compiled.exports, require, compiled, filename, '.');
 export const { runAudit, runDoctor, runStatus } = compiled.exports;
 `);
