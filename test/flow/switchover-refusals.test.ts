@@ -19,8 +19,7 @@ const instanceOf = (harness: MemoryHarness, node: WorldInstance | undefined) => 
   return instance;
 };
 
-// Each spec has a world of its own: they run side by side.
-describe.concurrent.each(['memory', 'moto'] as const)('Function: switchover handler refusals, end to end (%s)', (backend) => {
+describe.each(['memory', 'moto'] as const)('Function: switchover handler refusals, end to end (%s)', (backend) => {
   it('rejects a request for a VIP the cluster does not own', async () => {
     const harness = await flowHarness(backend);
 

@@ -4,8 +4,7 @@ import { captureJsonOutput } from '../support/json-output.ts';
 import { flowHarness, seconds, send } from '../kit/flow.ts';
 import { createMemoryHarness } from '../kit/memory-harness.ts';
 
-// Each spec has a world of its own: they run side by side.
-describe.concurrent.each(['memory', 'moto'] as const)('Function: switchover handler, end to end (%s)', (backend) => {
+describe.each(['memory', 'moto'] as const)('Function: switchover handler, end to end (%s)', (backend) => {
   it('creates the VIP route to the sender ENI when no route exists, and records the holder', async () => {
     // Prepare
     const harness = await flowHarness(backend);

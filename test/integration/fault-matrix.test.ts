@@ -33,9 +33,10 @@ const CELLS: ReadonlyArray<[operation: string, fault: MatrixFault, path: 'up' | 
 ];
 
 /**
- * Every cell runs at once, each with a front door and a world of its own: faults apply to every
- * call through a door, and a cell mostly waits (retry backoff, a held call, the window a write
- * given up on may still land in), while a world costs a fraction of a second on a warm moto.
+ * Cells run side by side (maxConcurrency in vitest.config.ts), each with a front door and a world
+ * of its own: faults apply to every call through a door, and a cell mostly waits (retry backoff, a
+ * held call, the window a write given up on may still land in), while a world costs a fraction of
+ * a second on a warm moto.
  */
 let moto: ReturnType<typeof sharedMoto>;
 

@@ -67,8 +67,7 @@ async function sourceDestCheck(harness: Harness, eni: string | undefined) {
   return answer.NetworkInterfaces?.[0]?.SourceDestCheck;
 }
 
-// Each spec has a world and clients of its own: they run side by side.
-describe.concurrent('Function: switchover handler, dry run (against moto)', () => {
+describe('Function: switchover handler, dry run (against moto)', () => {
   it('reports the takeover it would make, and leaves routes, VIP record, SSM and the source/dest check untouched', async () => {
     const { harness, writes } = await countingHarness();
     const [node1, node2, node3] = harness.world.instances;

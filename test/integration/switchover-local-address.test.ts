@@ -33,8 +33,7 @@ async function commandsFor(harness: Harness, requestId: string): Promise<string[
   return (listed.Commands ?? []).map((command) => command.Comment ?? '').filter((comment) => comment.endsWith(`request ${requestId}`));
 }
 
-// Each spec has a world of its own: they run side by side.
-describe.concurrent('Function: switchover handler with the local fast path (against moto)', () => {
+describe('Function: switchover handler with the local fast path (against moto)', () => {
   it('sends no SSM add to a sender whose agent added the VIP itself, and still fences the other members', async () => {
     // Prepare
     const harness = await createHarness(moto.endpoint);
