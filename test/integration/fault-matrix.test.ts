@@ -8,6 +8,11 @@ import { sharedMoto } from '../kit/moto.ts';
 // production retry settings, the fault on one call; a request that ends `failed` is sent again,
 // as the agent does. Every request must end as a run without faults would, with one final record.
 const CELLS: ReadonlyArray<[operation: string, fault: MatrixFault, path: 'up' | 'down', persistence: MatrixCell['persistence']]> = [
+  // The first route write is held past the request timeout and retried; the held attempt lands
+  // after the retry, after the request would have ended: the request waits it out, so the takeover
+  // that follows is not undone by it. (First in the list: it waits longest, and cells run a few at
+  // a time.)
+  ['CreateRoute', 'timeout', 'up', 'once'],
   // The proof replay throttled: retried inside the verify step.
   ['GetCallerIdentity', 'throttle', 'up', 'once'],
   // The claim's transaction took effect but its answer was lost: the retry meets its own claim.
@@ -20,10 +25,6 @@ const CELLS: ReadonlyArray<[operation: string, fault: MatrixFault, path: 'up' | 
   // The receiver's source/dest check cannot be turned off beside a claim that landed: recorded
   // failed over that claim (not left claimed), and the resend converges.
   ['ModifyNetworkInterfaceAttribute', 'server-error', 'up', 'always'],
-  // The first route write is held past the request timeout and retried; the held attempt lands
-  // after the retry, after the request would have ended: the request waits it out, so the takeover
-  // that follows is not undone by it.
-  ['CreateRoute', 'timeout', 'up', 'once'],
   // The script failed on the node: the request fails, the resend converges.
   ['SendCommand', 'ssm-command-failed', 'up', 'once'],
   // The ledger's reads throttled on the way down.
