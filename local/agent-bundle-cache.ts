@@ -1,10 +1,10 @@
 // The bundled agent, built once per set of inputs and cached, so the tests and `npm start` run the
 // real single-file command without paying seconds of esbuild and brotli on every run.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildAgent } from '../scripts/build-agent.ts';
-import { inputsDigest } from './inputs-digest.ts';
+import { folderBeside, inputsDigest } from './build-cache.ts';
 import { REPO_ROOT } from './packaged-service.ts';
 
 /**
@@ -38,7 +38,7 @@ export async function cachedAgentBundle(): Promise<CachedAgentBundle> {
   const entry = join(AGENT_CACHE, inputsDigest(REPO_ROOT, AGENT_INPUTS, 'agent bundle'));
   const bundle = join(entry, BUNDLE_FILE);
   if (existsSync(bundle)) return { bundle, bytes: statSync(bundle).size, cached: true, remove: () => undefined };
-  const partial = folderBeside(entry);
+  const partial = folderBeside(AGENT_CACHE, entry);
   if (partial === undefined) {
     // This user cannot write the cache (one `sudo npm run drill` made it): a bundle of its own.
     const dir = mkdtempSync(join(tmpdir(), 'pgpool-vip-agent-'));
@@ -55,15 +55,6 @@ export async function cachedAgentBundle(): Promise<CachedAgentBundle> {
   }
   pruneOldEntries(entry);
   return { bundle, bytes: statSync(bundle).size, cached: false, remove: () => undefined };
-}
-
-function folderBeside(entry: string): string | undefined {
-  try {
-    mkdirSync(AGENT_CACHE, { recursive: true });
-    return mkdtempSync(`${entry}.partial-`);
-  } catch {
-    return undefined;
-  }
 }
 
 /** Keeps the newest few entries: each change of the agent's inputs adds one. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { finished } from './child-output.ts';
-import { inputsDigest } from './inputs-digest.ts';
+import { folderBeside, inputsDigest } from './build-cache.ts';
 
 /** The repository root: `serverless package` runs there, as `npm run package` does. */
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -163,7 +163,7 @@ export function packagedService(stage = 'dev', params: Record<string, string> = 
 
 async function packageInto(entry: string, stage: string, params: Record<string, string>): Promise<PackagedService> {
   if (existsSync(join(entry, TEMPLATE_FILE))) return { dir: entry, template: readTemplate(entry), cached: true };
-  const partial = folderBeside(entry);
+  const partial = folderBeside(PACKAGE_CACHE, entry);
   const run = await runPackage({ stage, params, ...(partial === undefined ? {} : { dir: partial }) });
   if (run.status !== 0 || !existsSync(join(run.dir, TEMPLATE_FILE))) {
     run.cleanup();
@@ -178,16 +178,6 @@ async function packageInto(entry: string, stage: string, params: Record<string, 
     if (!existsSync(join(entry, TEMPLATE_FILE))) throw error;
   }
   return { dir: entry, template: readTemplate(entry), cached: false };
-}
-
-/** A fresh folder in the cache to package into; none when this user cannot write the cache (one `sudo npm run drill` made). */
-function folderBeside(entry: string): string | undefined {
-  try {
-    mkdirSync(PACKAGE_CACHE, { recursive: true });
-    return mkdtempSync(`${entry}.partial-`);
-  } catch {
-    return undefined;
-  }
 }
 
 function readTemplate(dir: string): CfnTemplate {
