@@ -1,6 +1,6 @@
 import { DeleteRouteCommand, DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { build } from 'esbuild';
@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE, RequestDetailSchema, type RequestDetail } from '../lib/contract.ts';
 import { requestKey } from '../lib/ledger-records.ts';
-import { motoClientConfig, motoClients, MOTO_ACCOUNT_ID, type AwsClients } from '../local/aws-clients.ts';
+import { motoClients, MOTO_ACCOUNT_ID, type AwsClients } from '../local/aws-clients.ts';
+import { putRequestEvent } from '../local/requests.ts';
 import { requestEnvelope, startLocalController, type LocalController } from '../local/controller.ts';
 import { startMotoServer, type MotoServer } from '../local/moto-server.ts';
 import { cachedPackage } from '../local/packaged-service.ts';
@@ -276,16 +277,7 @@ export class DrillWorld {
 
   /** Puts a request event on the bus as an agent does, through the front door, so the controller receives it. */
   public async putRequest(detail: RequestDetail): Promise<void> {
-    const bus = new EventBridgeClient(motoClientConfig(this.frontDoor.endpoint));
-    try {
-      await bus.send(
-        new PutEventsCommand({
-          Entries: [{ EventBusName: this.world.busName, Source: REQUEST_SOURCE, DetailType: REQUEST_DETAIL_TYPE, Detail: JSON.stringify(detail) }],
-        }),
-      );
-    } finally {
-      bus.destroy();
-    }
+    await putRequestEvent(this.frontDoor.endpoint, this.world.busName, detail);
   }
 
   public async stopController(): Promise<void> {

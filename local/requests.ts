@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
   REQUEST_DETAIL_TYPE,
   REQUEST_SOURCE,
@@ -7,6 +8,7 @@ import {
   type UnsignedRequestDetail,
 } from '../lib/contract.ts';
 import { signRequest } from '../lib/proof.ts';
+import { motoClientConfig } from './aws-clients.ts';
 import type { World, WorldInstance } from './world.ts';
 
 export interface RequestOptions {
@@ -57,4 +59,21 @@ export function envelope(detail: unknown, world: Pick<World, 'accountId' | 'regi
     resources: [],
     detail,
   };
+}
+
+/**
+ * Puts a request detail on the world's bus as an agent does, at `endpoint` (moto, or a front door
+ * before it, so that the controller behind the door is handed it).
+ */
+export async function putRequestEvent(endpoint: string, busName: string, detail: RequestDetail): Promise<void> {
+  const bus = new EventBridgeClient(motoClientConfig(endpoint));
+  try {
+    await bus.send(
+      new PutEventsCommand({
+        Entries: [{ EventBusName: busName, Source: REQUEST_SOURCE, DetailType: REQUEST_DETAIL_TYPE, Detail: JSON.stringify(detail) }],
+      }),
+    );
+  } finally {
+    bus.destroy();
+  }
 }

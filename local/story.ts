@@ -5,17 +5,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { REQUEST_DETAIL_TYPE, REQUEST_SOURCE } from '../lib/contract.ts';
 import type { AuditEntry } from '../functions/core/switchover-outcome.ts';
 import { AGENT_CACHE, cachedAgentBundle } from './agent-bundle-cache.ts';
-import { motoClientConfig, motoClients, type AwsClients } from './aws-clients.ts';
+import { motoClients, type AwsClients } from './aws-clients.ts';
 import { finished } from './child-output.ts';
 import { createLocalController, requestEnvelope } from './controller.ts';
 import { startAwsFrontDoor, type AwsFrontDoor } from './front-door/front-door.ts';
 import { startImdsServer, type ImdsServer } from './imds-server.ts';
 import { MOTO_INSTALL_HINT, MotoUnavailableError, startMotoServer, type MotoServer } from './moto-server.ts';
-import { signedDetail } from './requests.ts';
+import { putRequestEvent, signedDetail } from './requests.ts';
 import { cachedPackage, PACKAGE_CACHE } from './packaged-service.ts';
 import { createWorld, DEMO, type World, type WorldInstance } from './world.ts';
 import { WORLD_STAGE } from './world-stack.ts';
@@ -169,16 +167,7 @@ async function putCrafted(
   options: { action: 'up' | 'down'; issuedAt?: Date },
 ): Promise<string> {
   const detail = await signedDetail(stage.world, instance, { ...options, stsEndpoint: stage.moto.endpoint });
-  const bus = new EventBridgeClient(motoClientConfig(stage.door.endpoint));
-  try {
-    await bus.send(
-      new PutEventsCommand({
-        Entries: [{ EventBusName: stage.world.busName, Source: REQUEST_SOURCE, DetailType: REQUEST_DETAIL_TYPE, Detail: JSON.stringify(detail) }],
-      }),
-    );
-  } finally {
-    bus.destroy();
-  }
+  await putRequestEvent(stage.door.endpoint, stage.world.busName, detail);
   return `   put on the bus: ${options.action} for ${detail.instanceId}, issued ${detail.issuedAt}`;
 }
 
