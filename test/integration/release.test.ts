@@ -83,6 +83,26 @@ describe('Command: npm run release', () => {
     expect(readFileSync(join(first, AGENT), 'utf8').split('\n', 1)[0]).toBe('#!/usr/bin/env node');
   });
 
+  it('keeps status, doctor and audit on its last line: a copy that lost that line says so for them and still runs the rest', () => {
+    const cut = mkdtempSync(join(tmpdir(), 'pgpool-vip-release-cut-'));
+    try {
+      const text = readFileSync(join(first, AGENT), 'utf8');
+      const agent = join(cut, AGENT);
+      writeFileSync(agent, text.slice(0, text.lastIndexOf('\n', text.length - 2) + 1));
+      const run = (...args: string[]) => spawnSync(process.execPath, [agent, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+
+      const audit = run('audit', '--help');
+      const version = run('--version');
+
+      expect(text.split('\n').at(-2)).toMatch(/^\/\/pgpool-vip-inspection:[A-Za-z0-9+/=]+$/);
+      expect(audit.status).toBe(1);
+      expect(audit.stderr).toContain(`${agent} has lost the status, doctor and audit code its last line carries: copy the released file again`);
+      expect([version.status, version.stdout]).toEqual([0, `pgpool-vip ${VERSION}\n`]);
+    } finally {
+      rmSync(cut, { recursive: true, force: true });
+    }
+  });
+
   it(`prints its name and version on the Node.js that runs the tests (${process.version})`, () => {
     const run = spawnSync(process.execPath, [join(first, AGENT), '--version'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
 
