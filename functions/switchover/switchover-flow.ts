@@ -9,9 +9,9 @@ import type { ClusterConfig, ControllerConfig } from '../../lib/cluster-config.t
 import type { RequestDetail } from '../../lib/contract.ts';
 import { requestDigest } from '../../lib/digest.ts';
 import { describeError, PgpoolVipError } from '../../lib/errors.ts';
-import type { RequestRecord, VipRecord } from '../../lib/ledger-records.ts';
+import type { RequestRecord, SsmCommandReport, VipRecord } from '../../lib/ledger-records.ts';
 import { METRIC_NAMESPACE, METRICS, SERVICE_NAME } from '../../lib/telemetry.ts';
-import { ADDED_BY_AGENT, addToSender, changeAddress, fence, othersToFence, rewriteRoutes } from '../core/act.ts';
+import { ADDED_BY_AGENT, addToSender, changeAddress, fence, othersToFence, rewriteRoutes, type AddressTarget, type SenderAddress } from '../core/act.ts';
 import { settleLateWrites } from '../core/late-writes.ts';
 import { routesForTakeover } from '../core/route-takeover.ts';
 import { decide, nextVipRecord, routePlansFor, type Handoff, type SwitchoverPlan } from '../core/decide.ts';
@@ -91,14 +91,17 @@ type Committed =
       sourceDestCheckDisabled: boolean;
       /** Turning the receiver's source/dest check off failed beside a claim that landed; or null. */
       sourceDestCheckFailure: Error | null;
+      /** The SSM add on the sender, sent as soon as the claim was won (an `up` in SSM mode); or null. */
+      adding: Promise<SenderAddress> | null;
     };
 type Decided = Extract<Committed, { kind: 'claimed' }>;
 
 /**
  * Builds the Lambda handler. At most three AWS round trips lead to the route write, whatever the
  * number of tables: (1) STS confirms the proof while the ledger, the routes and the members are
- * read; (2) the claim and the VIP record are written in one transaction; (3) every table's route
- * is written while SSM starts putting the VIP on the sender.
+ * read; (2) the claim and the VIP record are written in one transaction (beside the source/dest
+ * check on a node's first `up`); (3) every table's route is written. SSM's add on the sender
+ * goes as soon as (2)'s claim is won, without waiting for the source/dest check.
  */
 export function createSwitchoverHandler(deps: SwitchoverDeps) {
   const { ports, config } = deps;
@@ -132,11 +135,14 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
         step('read', () => look(cluster, request)),
       );
       facts = { ...facts, callerArn };
-      const committed = await decideAndClaim(step, request, cluster, facts, sight, remainingMs, attempted);
+      const committed = await decideAndClaim(step, request, cluster, facts, sight, remainingMs, attempted, deadline);
       if (committed.kind === 'duplicate') return duplicateDelivery(facts, committed.record);
       facts = { ...facts, ...claimFacts(committed) };
       if (committed.kind === 'refused') throw committed.rejection;
-      if (committed.sourceDestCheckFailure !== null) throw committed.sourceDestCheckFailure;
+      if (committed.sourceDestCheckFailure !== null) {
+        facts = { ...facts, ssmCommands: await withdrawEarlyAdd(step, committed, request, cluster, deadline) };
+        throw committed.sourceDestCheckFailure;
+      }
       // A dry run stops here: decided and claimed, with no VIP record written; it reports the plan.
       const acted = request.dryRun === true ? planOnly(committed, request) : await act(step, committed, request, cluster, deadline);
       facts = { ...facts, ...acted.facts };
@@ -210,6 +216,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     first: Sight,
     remainingMs: number,
     attempted: { claimToken: string | null },
+    deadline: number,
   ): Promise<Committed> {
     let sight = first;
     let sourceDestCheckDisabled = false;
@@ -235,8 +242,20 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
       const written = dryRun ? null : next;
       // Both settle before either counts: a claim that landed beside a failed check must be
       // known, so that the failure is recorded over it rather than leaving the request claimed.
+      // SSM's delivery to the node is the longest wait of an `up` in SSM mode: its add goes as soon
+      // as the claim is won (proof verified, member validated, ledger written), without waiting
+      // for the source/dest check beside the claim. The routes still wait for both.
+      const early: { adding: Promise<SenderAddress> | null } = { adding: null };
+      const claiming = step('claim', () => ports.ledger.claim(claim, written === null ? undefined : { next: written, expectedVersion: vip?.version ?? null })).then((claimed) => {
+        if (claimed.kind === 'claimed' && addsThroughSsm(plan, request)) {
+          early.adding = step('ssm-add', () => addToSender(senderTarget(request, cluster, deadline)));
+          // A step cut off by the deadline rejects: whoever awaits the add sees it.
+          early.adding.catch(() => undefined);
+        }
+        return claimed;
+      });
       const [claimSettled, checkSettled]: [PromiseSettledResult<ClaimResult>, PromiseSettledResult<void>] = await Promise.allSettled([
-        step('claim', () => ports.ledger.claim(claim, written === null ? undefined : { next: written, expectedVersion: vip?.version ?? null })),
+        claiming,
         disableCheck && receiving !== null ? step('source-dest-check', () => ports.members.disableSourceDestCheck(receiving)) : undefined,
       ]);
       if (claimSettled.status === 'rejected') throw claimSettled.reason;
@@ -256,6 +275,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
           holderBefore: vip?.holderInstanceId ?? null,
           sourceDestCheckDisabled,
           sourceDestCheckFailure,
+          adding: early.adding,
         };
       }
       // Nothing was claimed (the VIP record changed): a failed check fails the request here.
@@ -314,7 +334,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
    */
   async function act(step: Step, decided: Decided, request: RequestDetail, cluster: ClusterConfig, deadline: number) {
     const { plan, members, written } = decided;
-    const target = { nodeAddress: ports.nodeAddress, cluster, requestId: request.requestId, instanceId: request.instanceId, waitMs: ssmWaitMs(deadline) };
+    const target = senderTarget(request, cluster, deadline);
     if (plan.kind === 'stale') return { facts: {}, verdict: { outcome: 'stale', reason: plan.reason, failedStep: null } satisfies Verdict, mayLandUntil: null };
     if (plan.kind === 'down' && plan.handoff !== null && written !== null) return await handOver(step, plan.handoff, written, request, cluster, deadline);
     if (plan.kind === 'down') {
@@ -329,7 +349,7 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     // the routes are written, while SSM is still at work.
     const { routed, overtaken } = routeAndWatch(step, cluster, request.eni, plan.routes, written, request.instanceId);
     // An agent with CAP_NET_ADMIN put the VIP on its interface itself (the local fast path).
-    const adding = request.localAddress === true ? ADDED_BY_AGENT : step('ssm-add', () => addToSender(target));
+    const adding = decided.adding ?? (request.localAddress === true ? ADDED_BY_AGENT : step('ssm-add', () => addToSender(target)));
     // Every table points here and no newer request took the VIP: the agent may end its `up` once
     // the VIP is on its interface, without waiting for SSM's report and the outcome. Beside SSM;
     // a failed mark only leaves the agent waiting for the outcome, as before.
@@ -405,6 +425,27 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     const routed = step('route', () => rewriteRoutes(ports.routeTables, cluster.vip, eni, plans));
     const overtaken = routed.then(() => (written === null ? null : step('ledger', () => supersedingRequest(cluster, written.version, holder))));
     return { routed, overtaken };
+  }
+
+  /** The sender's interface as SSM reaches it, with the wait cut to the time left. */
+  function senderTarget(request: RequestDetail, cluster: ClusterConfig, deadline: number): AddressTarget {
+    return { nodeAddress: ports.nodeAddress, cluster, requestId: request.requestId, instanceId: request.instanceId, waitMs: ssmWaitMs(deadline) };
+  }
+
+  /**
+   * The source/dest check failed beside a claim that was won, after the SSM add had gone: the
+   * request fails, so the add is taken back, unless the sender held the VIP before this request.
+   * The remove waits for the add to have run (SSM Agent may run two commands for one instance at
+   * once), so that the agent's resend, which follows the recorded failure, meets neither.
+   */
+  async function withdrawEarlyAdd(step: Step, decided: Decided, request: RequestDetail, cluster: ClusterConfig, deadline: number): Promise<SsmCommandReport[]> {
+    if (decided.adding === null) return [];
+    const added = await decided.adding.catch(() => null);
+    if (added === null) return [];
+    const sent = added.reports.some((report) => report.commandId !== 'none');
+    if (!sent || decided.holderBefore === request.instanceId) return added.reports;
+    const removed = await step('ssm-remove', () => changeAddress(senderTarget(request, cluster, deadline), 'remove'));
+    return [...added.reports, removed.report];
   }
 
   /** How long to wait for SSM on the sender: the configured wait, cut to the time left. */
@@ -512,6 +553,11 @@ function receivingEni(plan: SwitchoverPlan, request: RequestDetail, senderCheckO
   if (plan.kind !== 'down' || plan.handoff === null) return null;
   const { instanceId, eni } = plan.handoff.claim;
   return servingEni(members, instanceId, eni)?.sourceDestCheck === false ? null : eni;
+}
+
+/** An `up` whose VIP SSM puts on the sender: not a dry run, and not one whose agent added it itself. */
+function addsThroughSsm(plan: SwitchoverPlan, request: RequestDetail): boolean {
+  return plan.kind === 'up' && request.localAddress !== true && request.dryRun !== true;
 }
 
 /** What a claim adds to the facts: the attempt, and where the VIP stands once the ledger is written. */
