@@ -1,10 +1,10 @@
 import { constants, type Stats } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import { ClusterNameSchema, DEFAULT_BUS_NAME, DEFAULT_LEDGER_TABLE_NAME, InterfaceNameSchema, Ipv4Schema, REGION_PATTERN, RouteTableIdSchema } from '../lib/contract.ts';
 import { fieldName } from '../lib/errors.ts';
 import { Deadline } from './deadline.ts';
 import { UsageError } from './errors.ts';
+import { fsCalls } from './fs-calls.ts';
 
 /** Where the agent looks for its configuration when neither `--config` nor the env variable says otherwise. */
 export const DEFAULT_CONFIG_PATH = '/etc/pgpool-vip/agent.json';
@@ -137,16 +137,16 @@ function fileKind(stat: Stats): string {
 }
 
 async function readConfigText(path: string, warn: (line: string) => void): Promise<string> {
-  let handle: FileHandle;
+  let fd: number;
   try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    fd = await fsCalls.open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by this user' : `cannot be read (${code ?? 'error'})`;
     throw new UsageError(`config ${path} ${why}`, { cause: error });
   }
   try {
-    const stat = await handle.stat();
+    const stat = await fsCalls.fstat(fd);
     if (!stat.isFile()) throw new UsageError(`config ${path} is not a regular file (it is ${fileKind(stat)})`);
     if (stat.size > CONFIG_MAX_BYTES) {
       throw new UsageError(`config ${path} is ${stat.size} bytes; a config is at most ${CONFIG_MAX_BYTES} bytes`);
@@ -160,10 +160,10 @@ async function readConfigText(path: string, warn: (line: string) => void): Promi
     }
     // One byte more than allowed: a file that grew since stat is caught too.
     const buffer = Buffer.alloc(CONFIG_MAX_BYTES + 1);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const { bytesRead } = await fsCalls.read(fd, buffer, 0, buffer.length, 0);
     if (bytesRead > CONFIG_MAX_BYTES) throw new UsageError(`config ${path} is larger than ${CONFIG_MAX_BYTES} bytes`);
     return buffer.subarray(0, bytesRead).toString('utf8');
   } finally {
-    await handle.close();
+    await fsCalls.close(fd);
   }
 }

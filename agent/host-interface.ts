@@ -1,6 +1,6 @@
-import { readFile, stat } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { fsCalls } from './fs-calls.ts';
 
 /** sysfs lists every interface of this network namespace, readable without privileges. */
 export const SYS_CLASS_NET = '/sys/class/net';
@@ -8,7 +8,7 @@ export const SYS_CLASS_NET = '/sys/class/net';
 /** True when this host (network namespace) has an interface of that name. */
 export async function interfaceExists(iface: string, sysClassNet: string = SYS_CLASS_NET): Promise<boolean> {
   try {
-    await stat(join(sysClassNet, iface));
+    await fsCalls.stat(join(sysClassNet, iface));
     return true;
   } catch {
     return false;
@@ -17,7 +17,7 @@ export async function interfaceExists(iface: string, sysClassNet: string = SYS_C
 
 /** The interface's hardware address, lower case, as IMDS spells MACs. */
 export async function interfaceMac(iface: string, sysClassNet: string = SYS_CLASS_NET): Promise<string> {
-  return (await readFile(join(sysClassNet, iface, 'address'), 'utf8')).trim().toLowerCase();
+  return (await fsCalls.readFile(join(sysClassNet, iface, 'address'), 'utf8')).trim().toLowerCase();
 }
 
 /**

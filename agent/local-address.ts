@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
 import type { SwitchoverAction } from '../lib/contract.ts';
 import { oneLine } from './errors.ts';
+import { fsCalls } from './fs-calls.ts';
 import { interfaceHasAddress } from './host-interface.ts';
 
 /**
@@ -64,14 +64,14 @@ export function planLocalAddress(input: { enabled: boolean; action: SwitchoverAc
 
 /** Reads what the plan needs: the capability, `ip`, and whether the VIP is already there. */
 export async function readLocalHost(vip: string, iface: string, procStatusPath = '/proc/self/status'): Promise<LocalHost> {
-  const [status, ipPath] = await Promise.all([readFile(procStatusPath, 'utf8').catch(() => ''), findIp()]);
+  const [status, ipPath] = await Promise.all([fsCalls.readFile(procStatusPath, 'utf8').catch(() => ''), findIp()]);
   return { netAdmin: hasNetAdmin(status), ipPath, present: interfaceHasAddress(iface, vip) };
 }
 
 async function findIp(): Promise<string | null> {
   for (const candidate of IP_CANDIDATES) {
     try {
-      await access(candidate, constants.X_OK);
+      await fsCalls.access(candidate, constants.X_OK);
       return candidate;
     } catch {
       // next candidate
