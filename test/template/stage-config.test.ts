@@ -6,6 +6,7 @@ import { parseControllerConfig, type ControllerConfigInput } from '../../lib/clu
 import { ConfigurationError } from '../../lib/errors.ts';
 import { buildStageConfig, loadStageConfig, NEVER_DELETE_ROUTES, provisionedConcurrencyOf } from '../../scripts/stage-config.ts';
 import { packagedService, REPO_ROOT, runPackage, TEMPLATE_FILE } from '../../local/packaged-service.ts';
+import { resolveStageConfigSource } from './stage-config-source.ts';
 import { resourcesOfType } from './template-kit.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'pgpool-vip-stage-config-'));
@@ -27,8 +28,10 @@ function stageOf(config: ControllerConfigInput) {
   return buildStageConfig(parseControllerConfig(config, { ssmDocument: DOCUMENT }), 'test');
 }
 
-// The packagings below run side by side: those the configuration refuses stop before the framework
+// The packagings below run side by side: the one the configuration refuses stops before the framework
 // writes anything, and the one that packages comes from the package cache once its inputs are packaged.
+// The other refusals call serverless.yml's variable source in this process, as the framework does
+// (stage-config-source.ts): the refused packaging pins what the framework makes of a refusal.
 describe.concurrent('Function: serverless package with a stage configuration', () => {
   it('fails with the field named when config/<stage>.json has a bad VIP, and writes no template', async () => {
     // Prepare
@@ -59,23 +62,31 @@ describe.concurrent('Function: serverless package with a stage configuration', (
     expect(resourcesOfType(template, 'AWS::Lambda::Permission').map(([, permission]) => permission.Properties?.FunctionName)).toContainEqual(aliasArn);
   });
 
-  it('refuses more provisioned concurrency than the reserve, naming both params, and writes no template', async () => {
-    const run = await runPackage({ params: { switchoverProvisionedConcurrency: '21' }, refusedConfiguration: true });
-    try {
-      expect(run.status).not.toBe(0);
-      expect(run.stderr).toContain('param switchoverProvisionedConcurrency must be a whole number from 0 to 20 (switchoverReservedConcurrency), not "21"');
-      expect(existsSync(join(run.dir, TEMPLATE_FILE))).toBe(false);
-    } finally {
-      run.cleanup();
-    }
+  it('refuses more provisioned concurrency than the reserve, naming both params, before anything is packaged', async () => {
+    const run = await resolveStageConfigSource({ stage: 'dev', params: { switchoverProvisionedConcurrency: '21' } });
+
+    expect(run.resolved).toBeUndefined();
+    expect(run.error?.message).toContain('param switchoverProvisionedConcurrency must be a whole number from 0 to 20 (switchoverReservedConcurrency), not "21"');
+    expect(run.stderr).toContain('param switchoverProvisionedConcurrency must be a whole number from 0 to 20 (switchoverReservedConcurrency), not "21"');
   });
 
   it('fails naming the missing file of an unknown stage', async () => {
-    const run = await runPackage({ stage: 'nosuchstage', refusedConfiguration: true });
-    run.cleanup();
+    const run = await resolveStageConfigSource({ stage: 'nosuchstage' });
 
-    expect(run.status).not.toBe(0);
+    expect(run.resolved).toBeUndefined();
+    expect(run.error?.message).toContain(`config/nosuchstage.json: cannot read the cluster configuration of stage "nosuchstage"`);
     expect(run.stderr).toContain(`config/nosuchstage.json: cannot read the cluster configuration of stage "nosuchstage"`);
+  });
+
+  it('resolves the committed dev configuration to what the packaged functions are given', async () => {
+    const [run, { template }] = await Promise.all([resolveStageConfigSource({ stage: 'dev' }), packagedService('dev')]);
+
+    expect(run.error).toBeUndefined();
+    expect(run.stderr).toBe('');
+    expect(run.resolved).toMatchObject({ clusterNames: ['main'], switchoverProvisionedConcurrency: 0 });
+    const given = resourcesOfType(template, 'AWS::Lambda::Function').map(([, fn]) => (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.PGPOOL_VIP_CONFIG);
+    expect(given.length).toBeGreaterThan(0);
+    for (const config of given) expect(config).toBe((run.resolved as { controllerConfigJson: string }).controllerConfigJson);
   });
 });
 
