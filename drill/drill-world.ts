@@ -173,6 +173,22 @@ export class DrillWorld {
     }
   }
 
+  /**
+   * The SSM add that ran on `node` between `from` and `to` (the last one): its modelled delivery,
+   * from SSM accepting it to its script starting there; null when none ran (the article's
+   * script, the local fast path).
+   */
+  public ssmAddOn(node: string, from: number, to: number): { sentAt: number; startedAt: number; deliveryMs: number } | null {
+    const runs = this.executor.executions.filter((run) => {
+      const sent = this.frontDoor.sentCommands.get(run.commandId);
+      return this.nodeOf(run.instanceId) === node && run.startedAt >= from && run.startedAt <= to && sent?.parameters.Action?.[0] === 'add';
+    });
+    const run = runs.at(-1);
+    const sent = run === undefined ? undefined : this.frontDoor.sentCommands.get(run.commandId);
+    if (run === undefined || sent === undefined) return null;
+    return { sentAt: sent.sentAt, startedAt: run.startedAt, deliveryMs: sent.startsAt - sent.sentAt };
+  }
+
   /** The node (pgpool-N) behind an instance id or ENI id. */
   public nodeOf(instanceOrEni: string | null | undefined): string | null {
     if (instanceOrEni === null || instanceOrEni === undefined) return null;
@@ -232,11 +248,12 @@ export class DrillWorld {
    * after the profile's EventBridge delivery and cold init (nothing under `moto`), beside any
    * other in flight. No queue and no poll stand between the bus and the handler.
    */
-  public startController(): void {
+  public startController(options: { provisionedConcurrency?: number } = {}): void {
     if (this.controller !== null) return;
     const controller = startLocalController({
       endpoint: this.frontDoor.endpoint,
       latency: this.frontDoor.latency,
+      provisionedConcurrency: options.provisionedConcurrency ?? 0,
       world: this.world,
       delivery: 'push',
       onResult: (result) => {
@@ -250,6 +267,12 @@ export class DrillWorld {
           if (call.service !== 'ec2' || (call.operation !== 'ReplaceRoute' && call.operation !== 'CreateRoute')) continue;
           if (call.startedAt < receivedAt || call.endedAt === 0) continue;
           this.timeline.add('controller', `${call.operation} answered (status ${call.status ?? 'dropped'})`, call.endedAt);
+        }
+        // When SSM accepted each command of this handler, and the delivery the model drew for it.
+        for (const sent of this.frontDoor.sentCommands.values()) {
+          if (sent.sentAt < receivedAt) continue;
+          const to = sent.instanceIds.map((id) => this.nodeOf(id) ?? id).join(', ');
+          this.timeline.add('controller', `SendCommand ${sent.parameters.Action?.[0] ?? '?'} on ${to} accepted; SSM delivery ${sent.startsAt - sent.sentAt} ms`, sent.sentAt);
         }
         const who = this.nodeOf(result.instanceId) ?? '?';
         const why = result.reason === null ? '' : `: ${result.reason}`;

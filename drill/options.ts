@@ -20,13 +20,23 @@ export interface DrillOptions {
   address: AddressChoice;
   /** What AWS calls of the agent and the controller cost: moto as it answers, or the AWS latency model. */
   latency: LatencyChoice;
+  /**
+   * The stage's `switchoverProvisionedConcurrency` under the latency model: that many
+   * environments initialised ahead, so an invocation that finds one free pays no cold init.
+   */
+  provisioned: number;
   /** null: the scenarios, both scripts; otherwise a soak of that many sequences. */
   soak: { sequences: number; seed: number; seedGiven: boolean; script: Script; out: string } | null;
 }
 
-export const USAGE = `usage: npm run drill -- [--pgpool 4.3|4.7] [--latency moto|aws] [--address ssm|local] [--soak N [--seed S] [--script pgpool-vip|article] [--out DIR]]
+/** The most --provisioned takes: the stage's default reserved concurrency, its ceiling. */
+export const MAX_PROVISIONED = 20;
+
+export const USAGE = `usage: npm run drill -- [--pgpool 4.3|4.7] [--latency moto|aws] [--provisioned N] [--address ssm|local] [--soak N [--seed S] [--script pgpool-vip|article] [--out DIR]]
   --pgpool   pgpool version on the nodes: 4.3 (Debian's package, default) or 4.7 (4.7.2, built from ../shared/vendor once)
   --latency  moto (default: moto's own answer times) or aws (the AWS latency model for the agent and the controller)
+  --provisioned N  under --latency aws: the switchover function's provisioned concurrency (the stage's
+             switchoverProvisionedConcurrency, 0-${MAX_PROVISIONED}; default 0, every invocation pays a cold init)
   --address  who puts the VIP on pgpool-vip's new leader: ssm (default: SSM Run Command) or local (pgpool keeps
              CAP_NET_ADMIN and the agent adds it itself, localAddress in its config)
   --soak N   N random sequences of failures (1-200) with pgpool's default watchdog timings, instead of the scenarios
@@ -39,6 +49,12 @@ const Flags = z
     pgpool: z.enum(PGPOOL_VERSIONS).default('4.3'),
     latency: z.enum(LATENCY_CHOICES).default('moto'),
     address: z.enum(ADDRESS_CHOICES).default('ssm'),
+    provisioned: z
+      .string()
+      .regex(/^\d+$/, 'a whole number of environments')
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(MAX_PROVISIONED))
+      .default('0'),
     soak: z.coerce.number().int().min(1).max(200).optional(),
     seed: z
       .string()
@@ -71,16 +87,18 @@ export function parseDrillOptions(argv: readonly string[], defaultOut: string): 
     const where = issue?.path.join('.') ?? '';
     throw new Error(issue?.code === 'unrecognized_keys' ? `unknown flag: ${issue.keys.map((key) => `--${key}`).join(', ')}` : `--${where}: ${issue?.message ?? 'invalid'}`);
   }
-  const { pgpool, latency, address, soak, seed, script, out } = parsed.data;
+  const { pgpool, latency, address, provisioned, soak, seed, script, out } = parsed.data;
   if (soak !== undefined && address !== 'ssm') throw new Error('--address local is for the scenarios; the soak runs with SSM');
+  if (provisioned > 0 && latency !== 'aws') throw new Error('--provisioned models the cold init of --latency aws; under moto no cold init is modelled');
   if (soak === undefined) {
     if (seed !== undefined || script !== undefined || out !== undefined) throw new Error('--seed, --script and --out belong to --soak N');
-    return { pgpool, latency, address, soak: null };
+    return { pgpool, latency, address, provisioned, soak: null };
   }
   return {
     pgpool,
     latency,
     address,
+    provisioned,
     soak: { sequences: soak, seed: seed ?? randomInt(0, MAX_SEED), seedGiven: seed !== undefined, script: script ?? 'pgpool-vip', out: out ?? defaultOut },
   };
 }

@@ -13,6 +13,10 @@ export interface DrillReport {
   latency?: string;
   /** Who put the VIP on pgpool-vip's new leader: SSM Run Command, or the agent (the local fast path). */
   address?: 'ssm' | 'local';
+  /** The switchover function's provisioned concurrency under the latency model (0: a cold init every time). */
+  provisioned?: number;
+  /** The latency model's median SSM delivery (an assumption of the profile), when it has one. */
+  ssmDeliveryP50Ms?: number;
 }
 
 export const PRODUCT = 'pgpool-vip';
@@ -97,12 +101,38 @@ export function summaryFigures(report: DrillReport): string {
   const line = (name: string, f: ReturnType<typeof figures>): string =>
     `${name}: if_up_cmd median ${seconds(f.ifUp)} (n=${f.ifUpN}); blackout after if_up start median ${seconds(f.after)} (n=${f.afterN})`;
   const ratio = product.ifUp !== null && baseline.ifUp !== null && baseline.ifUp > 0 ? (product.ifUp / baseline.ifUp).toFixed(2) : '-';
+  const provisioned = report.provisioned === undefined || report.latency !== 'aws' ? '' : report.provisioned === 0 ? ' (a cold init on every invocation)' : ` (provisioned concurrency ${report.provisioned})`;
+  const sensitivity = ssmSensitivity(report, baseline.ifUp);
   return [
-    `latency: ${report.latency ?? 'moto'}; VIP added by ${report.address === 'local' ? "pgpool-vip's agent (local fast path)" : 'SSM Run Command'}`,
+    `latency: ${report.latency ?? 'moto'}${provisioned}; VIP added by ${report.address === 'local' ? "pgpool-vip's agent (local fast path)" : 'SSM Run Command'}`,
     line(BASELINE, baseline),
     line(productLabel(report), product),
     `if_up_cmd median, ${productLabel(report)} / ${BASELINE}: ${ratio}`,
+    ...(sensitivity === null ? [] : [sensitivity]),
   ].join('\n');
+}
+
+/**
+ * Where pgpool-vip's if_up_cmd in SSM mode meets the article's: its runs less the modelled SSM
+ * delivery of their add are the chain the product controls (agent, bus, controller, the wait
+ * after the add); with every add delivered in D, its median is that chain's median plus D, so it
+ * is no slower than the article's median while D is at most their difference. Null when SSM
+ * added nothing in this run (moto answers at once, or the local fast path).
+ */
+export function ssmSensitivity(report: DrillReport, baselineIfUpMs: number | null): string | null {
+  const chains = (report.flavours[PRODUCT] ?? []).flatMap((result) =>
+    result.ifUpMs === null || result.ssmAddDeliveryMs === undefined || result.ssmAddDeliveryMs === null ? [] : [result.ifUpMs - result.ssmAddDeliveryMs],
+  );
+  const deliveries = (report.flavours[PRODUCT] ?? []).flatMap((result) => (result.ssmAddDeliveryMs === undefined || result.ssmAddDeliveryMs === null ? [] : [result.ssmAddDeliveryMs]));
+  const chain = median(chains);
+  if (report.address === 'local' || report.latency !== 'aws' || chain === null || baselineIfUpMs === null) return null;
+  const breakEven = baselineIfUpMs - chain;
+  const assumed = report.ssmDeliveryP50Ms === undefined ? '' : `; the model assumes a median of ${seconds(report.ssmDeliveryP50Ms)}, ${breakEven >= report.ssmDeliveryP50Ms ? 'inside' : 'outside'} that bound`;
+  const bound =
+    breakEven <= 0
+      ? `no SSM delivery is fast enough: the chain alone is ${seconds(-breakEven)} slower than the article's median`
+      : `no slower than the article's median while SSM delivers the add in at most ${seconds(breakEven)}${assumed}`;
+  return `SSM sensitivity: pgpool-vip's if_up_cmd less its add's SSM delivery (drawn median ${seconds(median(deliveries))}), median ${seconds(chain)} (n=${chains.length}): ${bound}`;
 }
 
 /** Per scenario: verdict, problems, notes and the timeline. */

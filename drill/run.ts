@@ -86,6 +86,7 @@ async function main(): Promise<number> {
     say(`agent bundle ${built.outfile}`);
     if (interrupted) return EXIT.interrupted;
     say(`latency model: ${latency}${latency === 'moto' ? '' : ` (seed ${latencySeed}; PGVD_LATENCY_SEED repeats it)`}`);
+    if (latency === 'aws') say(`switchover function: ${options.provisioned === 0 ? 'no provisioned concurrency (a cold init on every invocation)' : `provisioned concurrency ${options.provisioned} (no cold init while one of them is free)`}`);
     say(`the VIP on pgpool-vip's new leader: ${options.address === 'local' ? 'added by the agent (pgpool keeps CAP_NET_ADMIN)' : 'added by SSM Run Command'}`);
     say('network namespaces: bridge, VPC router, AWS host, app host, backend, pgpool-1..3');
     createNetwork();
@@ -108,6 +109,7 @@ async function main(): Promise<number> {
         POWERTOOLS_METRICS_DISABLED: 'true',
         PGVD_LATENCY: latency,
         PGVD_ADDRESS: options.address,
+        PGVD_PROVISIONED: String(options.provisioned),
         PGVD_LATENCY_SEED: String(latencySeed),
       },
     });

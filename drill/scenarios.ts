@@ -29,6 +29,11 @@ export interface ScenarioResult {
    * the start; null when no if_up_cmd ran or the VIP never came back.
    */
   afterIfUpMs: number | null;
+  /**
+   * The modelled SSM delivery of the add that put the VIP on that node during its if_up_cmd:
+   * the part of ifUpMs that is SSM's (null or absent when SSM added nothing).
+   */
+  ssmAddDeliveryMs?: number | null;
   startedAt: number;
   endedAt: number;
   timeline: string[];
@@ -193,6 +198,7 @@ function result(ctx: ScenarioContext, id: number, problems: string[], notes: str
     blackouts: found,
     ifUpMs: ifUp?.endedAt == null ? null : ifUp.endedAt - ifUp.startedAt,
     afterIfUpMs: ifUp == null ? null : blackoutAfter(found, ifUp.startedAt),
+    ssmAddDeliveryMs: ifUp?.endedAt == null ? null : (ctx.drill.ssmAddOn(ifUp.node, ifUp.startedAt, ifUp.endedAt)?.deliveryMs ?? null),
     startedAt,
     endedAt,
     timeline: formatTimeline(ctx.drill.timeline.between(startedAt, endedAt), startedAt),

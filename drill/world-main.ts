@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { latencyFor, parseLatencyChoice } from '../local/front-door/latency-profile.ts';
+import { AWS_PROFILE_PATH, latencyFor, parseLatencyChoice, readLatencyProfile } from '../local/front-door/latency-profile.ts';
 import { seededRandom, seedFrom } from '../local/front-door/random.ts';
 import { DrillWorld, REPO_ROOT } from './drill-world.ts';
 import { createCluster } from './flavours.ts';
@@ -38,7 +38,10 @@ process.on('SIGTERM', () => {
 const startedAt = Date.now();
 const log = (line: string): void => console.log(`drill: [${((Date.now() - startedAt) / 1000).toFixed(0).padStart(3)} s] ${line}`);
 const timeline = new Timeline();
-const latency = latencyFor(parseLatencyChoice(process.env.PGVD_LATENCY), seededRandom(seedFrom(process.env.PGVD_LATENCY_SEED)));
+const latencyChoice = parseLatencyChoice(process.env.PGVD_LATENCY);
+const latency = latencyFor(latencyChoice, seededRandom(seedFrom(process.env.PGVD_LATENCY_SEED)));
+// The stage's provisioned concurrency, as run.ts checked it (0 under moto).
+const provisioned = Number(process.env.PGVD_PROVISIONED ?? '0');
 const drill = await DrillWorld.create(workdir, timeline, log, latency);
 // The local fast path: pgpool keeps CAP_NET_ADMIN and pgpool-vip's agent adds the VIP itself.
 const localAddress = process.env.PGVD_ADDRESS === 'local';
@@ -54,7 +57,7 @@ try {
     if (stopping) break;
     log(`--- ${flavour.product ? productLabel({ address: localAddress ? 'local' : 'ssm' }) : flavour.name}: pgpool2 ${install.label.replace(/^pgpool-II version /, '')} watchdog x3 ---`);
     await drill.resetVip();
-    if (flavour.product) drill.startController();
+    if (flavour.product) drill.startController({ provisionedConcurrency: provisioned });
     const cluster = createCluster(drill, timeline, agentConfig, {
       script: flavour.product ? 'pgpool-vip' : 'article',
       install,
@@ -92,6 +95,8 @@ const report: DrillReport = {
   passed,
   latency: process.env.PGVD_LATENCY ?? 'moto',
   address: localAddress ? 'local' : 'ssm',
+  provisioned,
+  ...(latencyChoice === 'aws' ? { ssmDeliveryP50Ms: readLatencyProfile(AWS_PROFILE_PATH).hooks['ssm-delivery'].p50Ms } : {}),
 };
 console.log('');
 console.log(summaryTable(report));

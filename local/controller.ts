@@ -37,6 +37,12 @@ export interface LocalControllerOptions {
    * sooner than its delivery delay after it was put on the bus, then after a cold init.
    */
   latency?: LatencyModel;
+  /**
+   * Environments Lambda keeps initialised ahead (the stage's `switchoverProvisionedConcurrency`):
+   * an invocation that finds one free skips the modelled cold init; beyond them, each pays it.
+   * 0 (default): every invocation is cold, as after a quiet spell on demand.
+   */
+  provisionedConcurrency?: number;
 }
 
 export interface LocalController {
@@ -124,6 +130,20 @@ export function createLocalController(options: LocalControllerOptions): LocalCon
   let running = false;
   let loop: Promise<void> | null = null;
   const inFlight = new Set<Promise<void>>();
+  const provisioned = { total: options.provisionedConcurrency ?? 0, busy: 0 };
+
+  /** Runs one invocation on a provisioned environment when one is free, else after a cold init. */
+  async function invoke(event: unknown, putAt: number): Promise<SwitchoverResult> {
+    await deliveredAsModelled(latency, putAt);
+    const warm = provisioned.busy < provisioned.total;
+    if (warm) provisioned.busy += 1;
+    else await coldInit(latency);
+    try {
+      return await handler(event, localContext());
+    } finally {
+      if (warm) provisioned.busy -= 1;
+    }
+  }
 
   async function drain(waitSeconds = 0): Promise<SwitchoverResult[]> {
     const results: SwitchoverResult[] = [];
@@ -140,8 +160,7 @@ export function createLocalController(options: LocalControllerOptions): LocalCon
       if (messages.length === 0) return results;
       for (const message of messages) {
         const event: unknown = JSON.parse(message.Body ?? 'null');
-        await deliveredAsModelled(latency, Number(message.Attributes?.SentTimestamp ?? Date.now()));
-        const result = (await handler(event, localContext()));
+        const result = await invoke(event, Number(message.Attributes?.SentTimestamp ?? Date.now()));
         results.push(result);
         options.onResult?.(result);
         await clients.sqs.send(
@@ -157,8 +176,7 @@ export function createLocalController(options: LocalControllerOptions): LocalCon
     drain: () => drain(0),
     deliver(event, putAt) {
       const invocation: Promise<void> = (async () => {
-        await deliveredAsModelled(latency, putAt);
-        const result = await handler(event, localContext());
+        const result = await invoke(event, putAt);
         options.onResult?.(result);
       })()
         .catch((error: unknown) => options.onError?.(error))
@@ -217,10 +235,15 @@ export function requestEnvelope(world: Pick<World, 'busName' | 'accountId' | 're
   };
 }
 
-/** Waits out EventBridge's delivery from the time the event was put, then a Lambda cold init. */
+/** Waits out EventBridge's delivery from the time the event was put. */
 async function deliveredAsModelled(latency: LatencyModel, sentAt: number): Promise<void> {
-  const deliveredAt = sentAt + latency.hookDelayMs('eventbridge-delivery');
-  const wait = Math.max(0, deliveredAt - Date.now()) + latency.hookDelayMs('lambda-cold-init');
+  const wait = sentAt + latency.hookDelayMs('eventbridge-delivery') - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
+
+/** Waits out a Lambda cold init: an environment that was not initialised ahead. */
+async function coldInit(latency: LatencyModel): Promise<void> {
+  const wait = latency.hookDelayMs('lambda-cold-init');
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 }
 

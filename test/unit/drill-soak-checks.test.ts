@@ -205,7 +205,7 @@ describe('the soak plan', () => {
 
 describe('the drill flags', () => {
   it('default to the scenarios on pgpool 4.3', () => {
-    expect(parseDrillOptions([], '/repo')).toEqual({ pgpool: '4.3', latency: 'moto', address: 'ssm', soak: null });
+    expect(parseDrillOptions([], '/repo')).toEqual({ pgpool: '4.3', latency: 'moto', address: 'ssm', provisioned: 0, soak: null });
   });
 
   it('take a soak with its seed, script, pgpool version and output folder', () => {
@@ -213,6 +213,7 @@ describe('the drill flags', () => {
       pgpool: '4.7',
       latency: 'moto',
       address: 'ssm',
+      provisioned: 0,
       soak: { sequences: 3, seed: 12, seedGiven: true, script: 'article', out: '/repo' },
     });
     const random = parseDrillOptions(['--soak', '1'], '/repo').soak;
