@@ -71,6 +71,8 @@ export class DrillWorld {
   public samples: ProbeSample[] = [];
   public readonly results: SwitchoverResult[] = [];
   public readonly capturedRequests: RequestDetail[] = [];
+  /** SSM commands already on the timeline. */
+  private readonly commandsShown = new Set<string>();
   private controller: LocalController | null = null;
   private readonly services: ServiceProcess[] = [];
   private probe: ChildProcess | null = null;
@@ -254,6 +256,8 @@ export class DrillWorld {
       endpoint: this.frontDoor.endpoint,
       latency: this.frontDoor.latency,
       provisionedConcurrency: options.provisionedConcurrency ?? 0,
+      // A cold invocation is a new Lambda environment: its caches start empty.
+      freshWhenCold: this.frontDoor.latency.name !== NO_LATENCY.name,
       world: this.world,
       delivery: 'push',
       onResult: (result) => {
@@ -268,11 +272,13 @@ export class DrillWorld {
           if (call.startedAt < receivedAt || call.endedAt === 0) continue;
           this.timeline.add('controller', `${call.operation} answered (status ${call.status ?? 'dropped'})`, call.endedAt);
         }
-        // When SSM accepted each command of this handler, and the delivery the model drew for it.
+        // When SSM accepted each command sent since this handler started (once, whichever
+        // handler ends first), and the delivery the model drew for it.
         for (const sent of this.frontDoor.sentCommands.values()) {
-          if (sent.sentAt < receivedAt) continue;
+          if (sent.sentAt < receivedAt || this.commandsShown.has(sent.commandId)) continue;
+          this.commandsShown.add(sent.commandId);
           const to = sent.instanceIds.map((id) => this.nodeOf(id) ?? id).join(', ');
-          this.timeline.add('controller', `SendCommand ${sent.parameters.Action?.[0] ?? '?'} on ${to} accepted; SSM delivery ${sent.startsAt - sent.sentAt} ms`, sent.sentAt);
+          this.timeline.add('controller', `SendCommand ${sent.parameters.Action?.[0] ?? '?'} on ${to} accepted; SSM delivery ${Math.round(sent.startsAt - sent.sentAt)} ms`, sent.sentAt);
         }
         const who = this.nodeOf(result.instanceId) ?? '?';
         const why = result.reason === null ? '' : `: ${result.reason}`;

@@ -43,6 +43,12 @@ export interface LocalControllerOptions {
    * 0 (default): every invocation is cold, as after a quiet spell on demand.
    */
   provisionedConcurrency?: number;
+  /**
+   * Each invocation that pays a cold init runs in a handler of its own, its per-container caches
+   * (the VPCs' CIDRs) empty, as in a new Lambda environment; a provisioned environment keeps its
+   * handler between invocations. Off: one handler serves every invocation (a warm container).
+   */
+  freshWhenCold?: boolean;
 }
 
 export interface LocalController {
@@ -119,29 +125,33 @@ export function createLocalController(options: LocalControllerOptions): LocalCon
   const clients = motoClients(options.endpoint);
   const { world } = options;
   const latency = options.latency ?? NO_LATENCY;
-  const handler = worldSwitchoverHandler(world, clients, {
-    endpoint: options.endpoint,
-    stsHttp: new NodeHttpHandler({ connectionTimeout: 2000, requestTimeout: 5000 }),
-    configOverrides: options.configOverrides,
-    logger: options.logger ?? createLogger({ logLevel: 'SILENT' }),
-    ...(options.metrics ? { metrics: options.metrics } : {}),
-  });
+  const logger = options.logger ?? createLogger({ logLevel: 'SILENT' });
+  const environment = () =>
+    worldSwitchoverHandler(world, clients, {
+      endpoint: options.endpoint,
+      stsHttp: new NodeHttpHandler({ connectionTimeout: 2000, requestTimeout: 5000 }),
+      configOverrides: options.configOverrides,
+      logger,
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+    });
+  const handler = environment();
 
   let running = false;
   let loop: Promise<void> | null = null;
   const inFlight = new Set<Promise<void>>();
-  const provisioned = { total: options.provisionedConcurrency ?? 0, busy: 0 };
+  // The provisioned environments not running an invocation now.
+  const idle = Array.from({ length: options.provisionedConcurrency ?? 0 }, environment);
 
   /** Runs one invocation on a provisioned environment when one is free, else after a cold init. */
   async function invoke(event: unknown, putAt: number): Promise<SwitchoverResult> {
     await deliveredAsModelled(latency, putAt);
-    const warm = provisioned.busy < provisioned.total;
-    if (warm) provisioned.busy += 1;
-    else await coldInit(latency);
+    const provisioned = idle.pop();
+    if (provisioned === undefined) await coldInit(latency);
+    const running = provisioned ?? (options.freshWhenCold === true ? environment() : handler);
     try {
-      return await handler(event, localContext());
+      return await running(event, localContext());
     } finally {
-      if (warm) provisioned.busy -= 1;
+      if (provisioned !== undefined) idle.push(provisioned);
     }
   }
 
