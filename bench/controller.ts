@@ -1,6 +1,8 @@
 // Controller numbers: cold import of the bundled handler vs the SDK unbundled, and, per
-// switchover kind against moto, its call graph: the calls at each depth of the critical path
-// (`--calls-only` skips the cold imports).
+// switchover kind against moto, its call graph: the calls at each depth of the critical path,
+// and when the SSM add and the first route write were sent (`--calls-only` skips the cold
+// imports; `--latency aws` sends the handler's calls through the front door with the AWS
+// latency model, so those times are the model's).
 // Prints numbers; nothing here asserts a time.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -16,6 +18,9 @@ import { localContext, worldSwitchoverHandler } from '../local/controller.ts';
 import { startMotoServer } from '../local/moto-server.ts';
 import { envelope, signedDetail } from '../local/requests.ts';
 import { createWorld, type WorldInstance } from '../local/world.ts';
+import { startAwsFrontDoor } from '../local/front-door/front-door.ts';
+import { latencyFor, latencyOption } from '../local/front-door/latency-profile.ts';
+import { seededRandom, seedFrom } from '../local/front-door/random.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -144,11 +149,14 @@ const ROUTE_WRITES = new Set(['ec2:CreateRoute', 'ec2:ReplaceRoute']);
 
 let worlds = 0;
 
-/** Runs the switchover kinds on a fresh world and prints each one's calls by depth (its call graph). */
-async function callGraphs(endpoint: string, tables: number, print = true): Promise<void> {
-  const clients = motoClients(endpoint);
+/**
+ * Runs the switchover kinds on a fresh world (made in moto directly) and prints each one's calls
+ * by depth (its call graph); the handler's calls go to `endpoint` (moto, or the front door).
+ */
+async function callGraphs(motoEndpoint: string, endpoint: string, tables: number, print = true): Promise<void> {
   worlds += 1;
-  const world = await createWorld(clients, { prefix: `bench${worlds}-`, routeTableCount: tables });
+  const world = await createWorld(motoClients(motoEndpoint), { prefix: `bench${worlds}-`, routeTableCount: tables });
+  const clients = motoClients(endpoint);
   const spans: CallSpan[] = [];
   const stsHttp = recordCalls(clients, spans);
   const handler = worldSwitchoverHandler(world, clients, { endpoint, stsHttp, logger: new Logger({ logLevel: 'SILENT' }) });
@@ -160,7 +168,7 @@ async function callGraphs(endpoint: string, tables: number, print = true): Promi
     ['late down from the old holder', node1, 'down'],
   ];
   const log = print ? console.log : () => undefined;
-  log(`\ncall graph per switchover, ${tables} route table${tables > 1 ? 's' : ''} (moto on loopback; depth = sequential round trips):`);
+  log(`\ncall graph per switchover, ${tables} route table${tables > 1 ? 's' : ''} (${latency === 'aws' ? 'moto behind the AWS latency model' : 'moto on loopback'}; depth = sequential round trips):`);
   for (const [name, instance, action] of scenarios) {
     const detail = await signedDetail(world, instance, { action, stsEndpoint: endpoint });
     spans.length = 0;
@@ -171,7 +179,13 @@ async function callGraphs(endpoint: string, tables: number, print = true): Promi
     const deepest = Math.max(0, ...depth.values());
     const routeWrite = Math.min(...spans.filter((span) => ROUTE_WRITES.has(span.name)).map((span) => depth.get(span) ?? 0));
     const beforeRoute = Number.isFinite(routeWrite) ? `${routeWrite - 1} before the route write` : 'no route write';
-    log(`  ${name} [${result.outcome}]: ${spans.length} calls, depth ${deepest}, ${beforeRoute}, ${wall.toFixed(0)} ms`);
+    // The first SendCommand of an up is its add on the sender (the fence comes after the routes).
+    const sentAt = (names: (span: CallSpan) => boolean): string => {
+      const first = Math.min(...spans.filter(names).map((span) => span.start));
+      return Number.isFinite(first) ? `${(first - started).toFixed(0)} ms` : '-';
+    };
+    const starts = `SSM add sent at ${action === 'up' ? sentAt((span) => span.name === 'ssm:SendCommand') : '-'}, first route write at ${sentAt((span) => ROUTE_WRITES.has(span.name))}`;
+    log(`  ${name} [${result.outcome}]: ${spans.length} calls, depth ${deepest}, ${beforeRoute}, ${wall.toFixed(0)} ms; ${starts}`);
     for (let level = 1; level <= deepest; level += 1) {
       const names = [...spans].sort((a, b) => a.start - b.start).filter((span) => depth.get(span) === level).map((span) => span.name);
       log(`    ${level}. ${counted(names)}`);
@@ -180,13 +194,21 @@ async function callGraphs(endpoint: string, tables: number, print = true): Promi
 }
 
 const callsOnly = process.argv.includes('--calls-only');
+const latency = latencyOption(process.argv);
 const moto = await startMotoServer();
+// Under the latency model the handler's calls go through the front door; otherwise straight to moto.
+const door =
+  latency === 'aws'
+    ? await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: moto.endpoint, latency: latencyFor(latency, seededRandom(seedFrom(process.env.BENCH_LATENCY_SEED))) })
+    : null;
+const endpoint = door?.endpoint ?? moto.endpoint;
 try {
   if (!callsOnly) await coldImports();
   // Warm moto's services first: its first call to a service costs ~1.8 s and would distort wall times.
-  await callGraphs(moto.endpoint, 1, false);
-  await callGraphs(moto.endpoint, 1);
-  await callGraphs(moto.endpoint, 3);
+  await callGraphs(moto.endpoint, moto.endpoint, 1, false);
+  await callGraphs(moto.endpoint, endpoint, 1);
+  await callGraphs(moto.endpoint, endpoint, 3);
 } finally {
+  await door?.stop();
   await moto.stop();
 }
