@@ -10,6 +10,8 @@ if (argv.length === 1 && argv[0] === '--version') {
   process.stdout.write(`pgpool-vip ${AGENT_VERSION}\n`);
   process.exit(0);
 }
-const { main } = await import('./main.ts');
+const { main, codeCacheCommand } = await import('./main.ts');
+// At install time, by root: V8's compiled commands beside this file (agent/code-cache.ts).
+if (argv[0] === 'code-cache') process.exit(await codeCacheCommand(argv.slice(1), processIo()));
 // The one exit point: sockets kept alive must not hold pgpool's if_up_cmd open.
 process.exit(await main(argv, processIo()));

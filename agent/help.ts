@@ -12,6 +12,8 @@ export const HELP_TEXT = `Usage:
                                ledger, clock, and with --pgpool-conf FILE the pgpool.conf lines
   pgpool-vip audit [--since 24h] [--json] [--insights]
                                the cluster's switchover history, newest first
+  pgpool-vip code-cache        as root, once per install and after a Node upgrade: V8's compiled commands
+                               beside the agent file, so up and down start faster (--check: is it used)
   pgpool-vip COMMAND --help    the options of one command
   pgpool-vip --help | --version
 

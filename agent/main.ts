@@ -20,6 +20,15 @@ async function readConfig(configPath: string, io: AgentIo, startedAt: number): P
 }
 
 /**
+ * `pgpool-vip code-cache`. Only the built agent file has compiled commands to keep: the build
+ * (scripts/build-agent.ts) puts its own in place of this module, with the commands' code.
+ */
+export async function codeCacheCommand(_args: readonly string[], io: AgentIo): Promise<number> {
+  io.stderr('pgpool-vip: code-cache: only the built agent file (npm run build) has a code cache');
+  return await Promise.resolve(EXIT.usage);
+}
+
+/**
  * The whole command: returns the exit code; the caller owns the one process.exit.
  *
  * Each command loads its own modules when it runs (dynamic imports, which the bundler keeps in

@@ -1,4 +1,5 @@
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants as zlibConstants } from 'node:zlib';
@@ -35,7 +36,8 @@ const shared: BuildOptions = {
  * command needs it:
  * - `--version` alone is answered by the entry;
  * - every other command (agent/main.ts: the parser, `up`, `down`, `--help`) is one CommonJS
- *   bundle, compiled when the entry needs it;
+ *   bundle, compiled when the entry needs it, from V8's code cache beside the file when root
+ *   wrote one at install (`pgpool-vip code-cache`, agent/code-cache.ts);
  * - `status`, `doctor` and `audit` (agent/inspection.ts, with the EC2, STS and CloudWatch Logs
  *   clients) as brotli-compressed base64 in a comment on the file's last line, read back from the
  *   file, unpacked and compiled only when one of them runs. Kept out of the main bundle's text
@@ -75,18 +77,36 @@ export async function buildAgent(outfile: string = AGENT_BUNDLE): Promise<{ outf
   return { outfile, bytes: (await stat(outfile)).size, inspectionBytes: inspectionCode.byteLength, mainBytes: Buffer.byteLength(mainCode) };
 }
 
-/** Replaces agent/main.ts with a module that compiles and runs the main CommonJS bundle carried as text. */
+/**
+ * Replaces agent/main.ts with a module that compiles the main CommonJS bundle carried as text when
+ * a command first needs it, from the code cache beside the agent file when root has written one
+ * (agent/code-cache.ts), and runs it. `code-cache` writes that cache.
+ */
 function embedMain(code: string): Plugin {
+  const digest = createHash('sha256').update(code, 'utf8').digest('hex');
   return embedded('embed-main', MAIN, `
 import { createRequire } from 'node:module';
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { compileFunction } from 'node:vm';
-const CODE = ${JSON.stringify(code)};
-const compiled = { exports: {} };
-const filename = fileURLToPath(import.meta.url);
-compileFunction(CODE, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: filename + '#main.cjs' })(
-  compiled.exports, createRequire(import.meta.url), compiled, filename, '.');
-export const { main } = compiled.exports;
+import { compileCommands, readCodeCache, runCodeCacheCommand } from './code-cache.ts';
+const build = { code: ${JSON.stringify(code)}, codeDigest: ${JSON.stringify(digest)}, agentFile: '', filename: '' };
+build.agentFile = realpathSync(fileURLToPath(import.meta.url));
+build.filename = build.agentFile + '#main.cjs';
+let commands;
+function loaded() {
+  if (commands === undefined) {
+    const cache = readCodeCache(build.agentFile, build.codeDigest);
+    if (cache.warning !== undefined) process.stderr.write('pgpool-vip: warning: ' + cache.warning + '\\n');
+    commands = compileCommands(build.code, build.filename, cache.data).run(createRequire(import.meta.url), build.agentFile);
+  }
+  return commands;
+}
+export function main(argv, io) {
+  return loaded().main(argv, io);
+}
+export function codeCacheCommand(args, io) {
+  return runCodeCacheCommand(args, io, build);
+}
 `);
 }
 
