@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -120,20 +121,30 @@ function lines(result: BreakGlassResult): string[] {
   return out;
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+/** Where the command writes, and what its AWS clients take besides the SDK's default chain. */
+export interface CommandIo {
+  out(line: string): void;
+  err(line: string): void;
+  /** Endpoint and credentials for the clients (a test's moto); the SDK's default chain otherwise. */
+  aws?: { endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } };
+}
+
+const CONSOLE: CommandIo = { out: (line) => console.log(line), err: (line) => console.error(line) };
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv, io: CommandIo = CONSOLE): Promise<number> {
   let options;
   try {
     options = parse(argv, env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    console.error(`break-glass: ${error.message}; see npm run break-glass -- --help`);
+    io.err(`break-glass: ${error.message}; see npm run break-glass -- --help`);
     return 2;
   }
   if (options === null) {
-    console.log(USAGE);
+    io.out(USAGE);
     return 0;
   }
-  const clientConfig = { region: options.region, maxAttempts: 5 };
+  const clientConfig = { region: options.region, maxAttempts: 5, ...io.aws };
   const ec2 = new EC2Client(clientConfig);
   const dynamodb = new DynamoDBClient(clientConfig);
   const ssm = new SSMClient(clientConfig);
@@ -142,7 +153,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const config = parseControllerConfig(readFileSync(options.configFile, 'utf8'), { ssmDocument: options.ssmDocument });
     const cluster = config.clusters.find((candidate) => candidate.name === options.cluster);
     if (cluster === undefined) {
-      console.error(`break-glass: no cluster "${options.cluster}" in ${options.configFile} (${config.clusters.map((c) => c.name).join(', ')})`);
+      io.err(`break-glass: no cluster "${options.cluster}" in ${options.configFile} (${config.clusters.map((c) => c.name).join(', ')})`);
       return 2;
     }
     const operatorArn = (await sts.send(new GetCallerIdentityCommand({}))).Arn ?? 'unknown caller';
@@ -159,19 +170,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         ttlDays: config.ledgerTtlDays,
       },
     );
-    if (options.json) console.log(JSON.stringify(result, null, 2));
-    else for (const line of lines(result)) console.log(line);
+    if (options.json) io.out(JSON.stringify(result, null, 2));
+    else for (const line of lines(result)) io.out(line);
     return result.outcome === 'applied' ? 0 : 1;
   } catch (error) {
     if (error instanceof BreakGlassRefusedError) {
-      console.error(`break-glass: refused, nothing changed: ${error.message}`);
+      io.err(`break-glass: refused, nothing changed: ${error.message}`);
       return 1;
     }
-    console.error(`break-glass: failed: ${describeError(error)}`);
+    io.err(`break-glass: failed: ${describeError(error)}`);
     return 1;
   } finally {
     for (const client of [ec2, dynamodb, ssm, sts]) client.destroy();
   }
 }
 
-process.exitCode = await main(process.argv.slice(2), process.env);
+// Run as the command (`npm run break-glass`); imported, it only exports main. (The module's URL is
+// its real path, so the script's path is compared as one: a checkout reached by a link still runs.)
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2), process.env);
+}

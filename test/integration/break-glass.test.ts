@@ -14,12 +14,14 @@ import { finished } from '../../local/child-output.ts';
 import { localContext } from '../../local/controller.ts';
 import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
+import { main as breakGlassCommand } from '../../scripts/break-glass.ts';
 import type { WorldInstance } from '../../local/world.ts';
 import { sharedMoto } from '../kit/moto.ts';
 
 // The runbook's command against moto, as on-call runs it: `npm run break-glass` in a child
 // process with the operator's credentials in its environment. The controller (the real handler)
-// and the reconciler (the real handler, heal on) then run on the same world.
+// and the reconciler (the real handler, heal on) then run on the same world. The refusal and the
+// --no-ssm run call the same command's main in this process, with the same arguments and keys.
 
 /** What moto's STS answers GetCallerIdentity with for access keys it never issued: the operator here. */
 const OPERATOR = 'arn:aws:sts::123456789012:user/moto';
@@ -35,9 +37,22 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function breakGlass(harness: Harness, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+type Run = { code: number | null; stdout: string; stderr: string };
+
+async function breakGlass(harness: Harness, args: string[], where: 'child process' | 'in process' = 'child process'): Promise<Run> {
   const configFile = join(dir, `${randomUUID()}.json`);
   await writeFile(configFile, JSON.stringify(harness.world.config));
+  const argv = ['--stage', 'test', '--config', configFile, '--ledger-table', harness.world.ledgerTable, '--cluster', harness.world.config.clusters[0]?.name ?? '', ...args];
+  if (where === 'in process') {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const code = await breakGlassCommand(argv, { AWS_REGION: harness.world.region }, {
+      out: (line) => stdout.push(`${line}\n`),
+      err: (line) => stderr.push(`${line}\n`),
+      aws: { endpoint: moto.endpoint, credentials: { accessKeyId: 'operator', secretAccessKey: 'operator' } },
+    });
+    return { code, stdout: stdout.join(''), stderr: stderr.join('') };
+  }
   const env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     AWS_ENDPOINT_URL: moto.endpoint,
@@ -49,8 +64,7 @@ async function breakGlass(harness: Harness, args: string[]): Promise<{ code: num
     // This machine's Node may be older than the repository's 22 (vitest.config.ts quiets the same notice).
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
-  const argv = ['run', '--silent', 'break-glass', '--', '--stage', 'test', '--config', configFile, '--ledger-table', harness.world.ledgerTable, '--cluster', harness.world.config.clusters[0]?.name ?? '', ...args];
-  const { status: code, stdout, stderr } = await finished(spawn('npm', argv, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const { status: code, stdout, stderr } = await finished(spawn('npm', ['run', '--silent', 'break-glass', '--', ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   return { code, stdout, stderr };
 }
 
@@ -138,7 +152,7 @@ describe('Runbook: npm run break-glass (against moto)', () => {
     const routes = await harness.routeTargets();
     const vip = await harness.vip();
 
-    const run = await breakGlass(harness, ['--to', node2.instanceId, '--reason', 'wrong node']);
+    const run = await breakGlass(harness, ['--to', node2.instanceId, '--reason', 'wrong node'], 'in process');
 
     expect(run.code).toBe(1);
     expect(run.stderr.trim()).toBe(`break-glass: refused, nothing changed: instance ${node2.instanceId} is not a member of cluster "${cluster}" (missing tag pgpool-vip:cluster=${cluster})`);
@@ -151,7 +165,7 @@ describe('Runbook: npm run break-glass (against moto)', () => {
     const harness = await createHarness(moto.endpoint);
     const [, node2] = harness.world.instances as [WorldInstance, WorldInstance];
 
-    const run = await breakGlass(harness, ['--to', node2.instanceId, '--reason', 'SSM down too', '--no-ssm']);
+    const run = await breakGlass(harness, ['--to', node2.instanceId, '--reason', 'SSM down too', '--no-ssm'], 'in process');
 
     expect(run.code).toBe(0);
     expect(run.stdout).not.toContain('SSM add');
