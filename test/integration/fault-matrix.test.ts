@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startAwsFrontDoor } from '../../local/front-door/front-door.ts';
 import { describeCell, MATRIX_CALLS, runCell, type MatrixCell, type MatrixFault } from '../../local/harness/fault-matrix.ts';
+import type { World } from '../../local/world.ts';
 import { sharedMoto } from '../kit/moto.ts';
 
 // Representative cells of the fault matrix (`npm run bench:faults` runs them all): each
@@ -36,10 +37,13 @@ const CELLS: ReadonlyArray<[operation: string, fault: MatrixFault, path: 'up' | 
 /**
  * Cells run side by side (maxConcurrency in vitest.config.ts), each with a front door and a world
  * of its own: faults apply to every call through a door, and a cell mostly waits (retry backoff, a
- * held call, the window a write given up on may still land in), while a world costs a fraction of
- * a second on a warm moto.
+ * held call, the window a write given up on may still land in). A cell that passed hands its world
+ * on to a cell that starts later, which resets it (as the benchmark does between its cells,
+ * test/integration/fault-matrix-world-reuse.test.ts): a world costs moto a fraction of a second of
+ * CPU, and every world makes moto's describes of the run longer.
  */
 let moto: ReturnType<typeof sharedMoto>;
+const idleWorlds: World[] = [];
 
 beforeAll(() => {
   moto = sharedMoto();
@@ -52,10 +56,11 @@ describe.concurrent('Fault matrix, representative cells (controller through the 
     const cell: MatrixCell = { call, fault, path, persistence };
 
     const door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: moto.endpoint });
-    const result = await runCell(moto.endpoint, door, cell).finally(() => door.stop());
+    const result = await runCell(moto.endpoint, door, cell, idleWorlds.pop()).finally(() => door.stop());
 
     expect({ cell: describeCell(cell), problems: result.problems }).toEqual({ cell: describeCell(cell), problems: [] });
     expect(result.injected).toBeGreaterThan(0);
     expect(result.outcomes.map((outcome) => outcome.outcome)).not.toContain('failed');
+    idleWorlds.push(result.world);
   }, 120_000);
 });
