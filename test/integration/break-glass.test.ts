@@ -17,6 +17,7 @@ import { envelope, signedDetail } from '../../local/requests.ts';
 import { main as breakGlassCommand } from '../../scripts/break-glass.ts';
 import type { WorldInstance } from '../../local/world.ts';
 import { sharedMoto } from '../kit/moto.ts';
+import { reusedWorld } from '../kit/reused-world.ts';
 
 // The runbook's command against moto, as on-call runs it: `npm run break-glass` in a child
 // process with the operator's credentials in its environment. The controller (the real handler)
@@ -38,6 +39,9 @@ afterAll(async () => {
 });
 
 type Run = { code: number | null; stdout: string; stderr: string };
+
+/** The specs on one route table share a world, reset between them (a spec puts back the tags it removes). */
+const oneTable = reusedWorld(() => moto.endpoint);
 
 async function breakGlass(harness: Harness, args: string[], where: 'child process' | 'in process' = 'child process'): Promise<Run> {
   const configFile = join(dir, `${randomUUID()}.json`);
@@ -144,7 +148,7 @@ describe('Runbook: npm run break-glass (against moto)', () => {
   });
 
   it('refuses an instance that is not a member and changes nothing', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = await oneTable();
     const [node1, node2] = harness.world.instances as [WorldInstance, WorldInstance];
     await up(harness, node1);
     const cluster = harness.world.config.clusters[0]?.name ?? '';
@@ -162,7 +166,7 @@ describe('Runbook: npm run break-glass (against moto)', () => {
   });
 
   it('with --no-ssm sends no command and prints what on-call runs on the node', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = await oneTable();
     const [, node2] = harness.world.instances as [WorldInstance, WorldInstance];
 
     const run = await breakGlass(harness, ['--to', node2.instanceId, '--reason', 'SSM down too', '--no-ssm'], 'in process');

@@ -3,10 +3,11 @@ import { DescribeNetworkInterfacesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEDGER_HISTORY_INDEX } from '../../lib/ledger-records.ts';
 import { motoClients, type AwsClients } from '../../local/aws-clients.ts';
-import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
+import type { Harness } from '../../local/harness/controller-harness.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 import type { WorldInstance } from '../../local/world.ts';
 import { sharedMoto } from '../kit/moto.ts';
+import { reusedWorld } from '../kit/reused-world.ts';
 
 // A dry run against moto: the controller verifies, validates and decides, records one outcome
 // marked as a dry run, and changes nothing: no VIP record, no route, no SSM command, no
@@ -19,6 +20,9 @@ beforeAll(() => {
 afterAll(async () => {
   await moto?.stop();
 });
+
+/** The specs share one world, reset between them; each gets clients of its own that count its writes. */
+const world = reusedWorld(() => moto.endpoint);
 
 const WRITES = new Set(['CreateRouteCommand', 'ReplaceRouteCommand', 'DeleteRouteCommand', 'ModifyNetworkInterfaceAttributeCommand', 'SendCommandCommand']);
 
@@ -39,7 +43,7 @@ async function countingHarness(): Promise<{ harness: Harness; writes: string[] }
     },
     { step: 'initialize', name: 'countWrites' },
   );
-  return { harness: await createHarness(moto.endpoint, { deps: { ec2: clients.ec2, ssm: clients.ssm } }), writes };
+  return { harness: await world({ deps: { ec2: clients.ec2, ssm: clients.ssm } }), writes };
 }
 
 async function send(harness: Harness, instance: WorldInstance | undefined, action: 'up' | 'down', dryRun: boolean, issuedAt?: Date) {

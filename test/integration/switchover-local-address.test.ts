@@ -1,6 +1,7 @@
 import { ListCommandsCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedMoto } from '../kit/moto.ts';
+import { reusedWorld } from '../kit/reused-world.ts';
 import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 
@@ -14,6 +15,8 @@ beforeAll(() => {
 afterAll(async () => {
   await moto?.stop();
 });
+/** The specs on three members share one world, reset between them (commands are told apart by request id). */
+const threeMembers = reusedWorld(() => moto.endpoint);
 
 async function send(harness: Harness, index: number, action: 'up' | 'down', localAddress: boolean, issuedAt = new Date()) {
   const instance = harness.world.instances[index];
@@ -36,7 +39,7 @@ async function commandsFor(harness: Harness, requestId: string): Promise<string[
 describe('Function: switchover handler with the local fast path (against moto)', () => {
   it('sends no SSM add to a sender whose agent added the VIP itself, and still fences the other members', async () => {
     // Prepare
-    const harness = await createHarness(moto.endpoint);
+    const harness = await threeMembers();
     const [node1, node2, node3] = harness.world.instances;
     await send(harness, 0, 'up', false, new Date(Date.now() - 2000));
     // Act
@@ -52,7 +55,7 @@ describe('Function: switchover handler with the local fast path (against moto)',
   });
 
   it('still adds the VIP through SSM when the request does not say the agent added it', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = await threeMembers();
     const [node1] = harness.world.instances;
 
     const { detail, result } = await send(harness, 0, 'up', false);
@@ -78,7 +81,7 @@ describe('Function: switchover handler with the local fast path (against moto)',
   });
 
   it('refuses a down that claims a local add, and changes nothing', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = await threeMembers();
     const [node1] = harness.world.instances;
     await send(harness, 0, 'up', false, new Date(Date.now() - 2000));
     const routesBefore = await harness.routeTargets();
@@ -94,7 +97,7 @@ describe('Function: switchover handler with the local fast path (against moto)',
   });
 
   it('refuses a request whose local-add claim was added after signing: the digest covers it', async () => {
-    const harness = await createHarness(moto.endpoint);
+    const harness = await threeMembers();
     const instance = harness.world.instances[0];
     if (instance === undefined) throw new Error('no instance');
     const signed = await signedDetail(harness.world, instance, { action: 'up', stsEndpoint: moto.endpoint });
