@@ -1,13 +1,20 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from 'vitest';
 import { captureJsonOutput } from '../support/json-output.ts';
-import { flowHarness, seconds, send } from '../kit/flow.ts';
+import { flowHarness, seconds, send, type Backend } from '../kit/flow.ts';
 import { createMemoryHarness } from '../kit/memory-harness.ts';
+import { sharedMoto } from '../kit/moto.ts';
+import { reusedWorld } from '../kit/reused-world.ts';
+
+/** On moto, the specs on the default world share one, reset between them (test/kit/reused-world.ts). */
+const defaultMotoWorld = reusedWorld(() => sharedMoto().endpoint);
+const defaultHarness = async (backend: Backend) => (backend === 'moto' ? await defaultMotoWorld() : await flowHarness(backend));
 
 describe.each(['memory', 'moto'] as const)('Function: switchover handler, end to end (%s)', (backend) => {
+  // One after the other: on moto the first three share a world.
   it('creates the VIP route to the sender ENI when no route exists, and records the holder', async () => {
     // Prepare
-    const harness = await flowHarness(backend);
+    const harness = await defaultHarness(backend);
     const [node1] = harness.world.instances;
     // Act
     const { detail, result } = await send(harness, 0, 'up');
@@ -22,7 +29,7 @@ describe.each(['memory', 'moto'] as const)('Function: switchover handler, end to
   });
 
   it('replaces a route that points at another member and fences the other members', async () => {
-    const harness = await flowHarness(backend);
+    const harness = await defaultHarness(backend);
     const [node1, node2, node3] = harness.world.instances;
     await send(harness, 0, 'up', { issuedAt: seconds(-2) });
 
@@ -38,7 +45,7 @@ describe.each(['memory', 'moto'] as const)('Function: switchover handler, end to
   });
 
   it("keeps the new leader's route when the old leader's down arrives after the new leader's up", async () => {
-    const harness = await flowHarness(backend);
+    const harness = await defaultHarness(backend);
     const [node1, node2] = harness.world.instances;
     await send(harness, 0, 'up', { issuedAt: seconds(-10) });
     await send(harness, 1, 'up', { issuedAt: seconds(-3) });
