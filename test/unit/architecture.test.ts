@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -14,9 +14,14 @@ function tsFiles(folder: string): string[] {
   });
 }
 
-/** Every module `file` reaches through its imports: project files (relative to the root) and packages. */
+/**
+ * Every module `file` reaches through its imports: project files (relative to the root) and packages.
+ * A relative import of no file here is text, not an import of this file (the agent build writes
+ * the source of a module it bundles from agent/): the type check fails on a real one.
+ */
 function reach(file: string, seen = new Set<string>()): Set<string> {
   if (seen.has(file)) return seen;
+  if (file.endsWith('.ts') && !existsSync(join(ROOT, file))) return seen;
   seen.add(file);
   if (!file.endsWith('.ts')) return seen;
   const text = readFileSync(join(ROOT, file), 'utf8');
