@@ -11,7 +11,7 @@ import { InstanceMetadata, imdsEndpointFor } from './imds.ts';
 import { applyLocalAddress, planLocalAddress, readLocalHost, refusedBeforeRoute, removeLocalAddress, type LocalAddress } from './local-address.ts';
 import type { AgentIo } from './io.ts';
 import { requestDigest } from '../lib/digest.ts';
-import { waitForOutcome, type SettledRecord } from './outcome.ts';
+import type { SettledRecord } from './outcome.ts';
 import { nextPollMs } from './poll-schedule.ts';
 import { Progress } from './progress.ts';
 import { publishRequest } from './publish.ts';
@@ -103,6 +103,9 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
           if (attempt === 1 && error instanceof SwitchoverFailedError) await takeBack();
           throw error;
         });
+      // Loaded once the request is on its way: the ledger's record schemas are built while the
+      // controller works, not before the request leaves.
+      const { waitForOutcome } = await import('./outcome.ts');
       let seen = 'no record yet';
       const afterAttempt = outcome?.attempts;
       outcome = await progress.during(
