@@ -1,5 +1,5 @@
-import { closeSync, constants, fstatSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { Script } from 'node:vm';
+import type { Script } from 'node:vm';
+import type { EntryBuiltins } from './builtins.ts';
 import { EXIT, type ExitCode } from './errors.ts';
 import type { AgentIo } from './io.ts';
 
@@ -38,7 +38,8 @@ export interface CodeCacheRead {
 }
 
 /** The cache for this build, if there is one and it may be used. Never throws. */
-export function readCodeCache(agentFile: string, codeDigest: string): CodeCacheRead {
+export function readCodeCache(node: EntryBuiltins, agentFile: string, codeDigest: string): CodeCacheRead {
+  const { closeSync, constants, fstatSync, openSync, readSync, statSync } = node.fs;
   const path = codeCachePath(agentFile);
   const redo = `run 'sudo ${agentFile} code-cache' again`;
   let fd: number;
@@ -91,8 +92,8 @@ export interface CompiledCommands {
 }
 
 /** Compiles the commands' code, from the cache when one is given and V8 accepts it. */
-export function compileCommands(code: string, filename: string, cachedData: Buffer | undefined): CompiledCommands {
-  const script = new Script(wrapped(code), { filename, ...(cachedData === undefined ? {} : { cachedData }) });
+export function compileCommands(node: EntryBuiltins, code: string, filename: string, cachedData: Buffer | undefined): CompiledCommands {
+  const script = new node.vm.Script(wrapped(code), { filename, ...(cachedData === undefined ? {} : { cachedData }) });
   return {
     cacheRejected: cachedData !== undefined && script.cachedDataRejected === true,
     run(require, moduleFilename) {
@@ -110,13 +111,14 @@ export function compileCommands(code: string, filename: string, cachedData: Buff
  * temporary name and renamed over the old one: a command starting meanwhile reads the old file
  * or the new one. Returns the cache's path and size.
  */
-export async function writeCodeCache(build: CommandsBuild): Promise<{ path: string; bytes: number }> {
+export async function writeCodeCache(node: EntryBuiltins, build: CommandsBuild): Promise<{ path: string; bytes: number }> {
+  const { renameSync, rmSync, writeFileSync } = node.fs;
   // Loaded here only: the agent's entry, which `--version` runs, has no use for it.
   const { setFlagsFromString } = await import('node:v8');
   setFlagsFromString('--no-lazy');
   let script: Script;
   try {
-    script = new Script(wrapped(build.code), { filename: build.filename });
+    script = new node.vm.Script(wrapped(build.code), { filename: build.filename });
   } finally {
     setFlagsFromString('--lazy');
   }
@@ -136,12 +138,12 @@ export async function writeCodeCache(build: CommandsBuild): Promise<{ path: stri
 }
 
 /** Whether a start of this agent file with this Node uses its cache: a line saying so, or why not. */
-export function checkCodeCache(build: CommandsBuild): { used: boolean; line: string } {
+export function checkCodeCache(node: EntryBuiltins, build: CommandsBuild): { used: boolean; line: string } {
   const path = codeCachePath(build.agentFile);
-  const read = readCodeCache(build.agentFile, build.codeDigest);
+  const read = readCodeCache(node, build.agentFile, build.codeDigest);
   if (read.warning !== undefined) return { used: false, line: read.warning };
   if (read.data === undefined) return { used: false, line: `no code cache at ${path}: the commands are compiled at each start` };
-  if (compileCommands(build.code, build.filename, read.data).cacheRejected) {
+  if (compileCommands(node, build.code, build.filename, read.data).cacheRejected) {
     return { used: false, line: `code cache ${path} not used: V8 refused it (another Node or V8 flags); run 'sudo ${build.agentFile} code-cache' again` };
   }
   return { used: true, line: `code cache ${path} is used by Node ${process.version}` };
@@ -163,9 +165,9 @@ export interface CommandsBuild {
  * default flags, as pgpool starts it) check that it uses it; a cache it refuses is removed.
  * `pgpool-vip code-cache --check`: that check alone.
  */
-export async function runCodeCacheCommand(args: readonly string[], io: AgentIo, build: CommandsBuild): Promise<ExitCode> {
+export async function runCodeCacheCommand(node: EntryBuiltins, args: readonly string[], io: AgentIo, build: CommandsBuild): Promise<ExitCode> {
   if (args.length === 1 && args[0] === '--check') {
-    const { used, line } = checkCodeCache(build);
+    const { used, line } = checkCodeCache(node, build);
     if (used) io.stdout(`pgpool-vip: ${line}`);
     else io.stderr(`pgpool-vip: ${line}`);
     return used ? EXIT.done : EXIT.failed;
@@ -176,7 +178,7 @@ export async function runCodeCacheCommand(args: readonly string[], io: AgentIo, 
   }
   let written: { path: string; bytes: number };
   try {
-    written = await writeCodeCache(build);
+    written = await writeCodeCache(node, build);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'EACCES' || code === 'EPERM' ? `cannot write beside ${build.agentFile} (${code}): run it as the agent file's owner (root)` : (error as Error).message;
@@ -186,7 +188,7 @@ export async function runCodeCacheCommand(args: readonly string[], io: AgentIo, 
   const { spawnSync } = await import('node:child_process');
   const check = spawnSync(process.execPath, [build.agentFile, 'code-cache', '--check'], { encoding: 'utf8', timeout: 60_000 });
   if (check.status !== 0) {
-    rmSync(written.path, { force: true });
+    node.fs.rmSync(written.path, { force: true });
     io.stderr(`pgpool-vip: code-cache: removed ${written.path} again: ${(check.stderr || check.stdout || String(check.error ?? check.signal)).trim().replace(/^pgpool-vip: /, '')}`);
     return EXIT.failed;
   }

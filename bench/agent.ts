@@ -2,9 +2,9 @@
  * Start-up and end-to-end times of the bundled agent against moto (numbers only, never asserted):
  *   npx tsx bench/agent.ts [runs] [--node /path/to/node ...]
  * For each Node binary (this one by default), in one run, interleaved so machine load hits them alike:
- * - bare `node -e 0`, `--version`, and an `up`: start -> PutEvents sent and start -> exit 0, with
- *   the code cache written for that Node as an install does (`pgpool-vip code-cache`), and
- *   start -> PutEvents sent of the same file without it;
+ * - bare `node -e 0`, `--version`, and an `up`: start -> PutEvents sent and start -> exit 0, of
+ *   the file installed as the README does (no extension) with the code cache written for that
+ *   Node (`pgpool-vip code-cache`), and start -> PutEvents sent of the same file without it;
  * - the ratios the agent is held to: `--version` / `node -e 0` (at most 1.5) and
  *   start -> PutEvents sent / `node -e 0` (at most 2);
  * - the machine's load average, since two cores are shared with whatever else runs.
@@ -113,19 +113,25 @@ try {
   }
   const baseEnv = nodes[0]?.env ?? {};
 
-  // The same file without the code cache an install writes beside it (docs/release.md): what an
-  // `up` costs when root skipped that step, or Node was upgraded since.
-  const uncached = join(bundle.dir, 'uncached', 'pgpool-vip.mjs');
-  await mkdir(dirname(uncached), { recursive: true });
-  await copyFile(bundle.bundle, uncached);
-  await chmod(uncached, 0o755);
+  // The file as the README installs it (/usr/local/bin/pgpool-vip: no extension, so Node's
+  // CommonJS loader runs it), with the code cache `pgpool-vip code-cache` writes beside it; and a
+  // copy without that cache: what an `up` costs when root skipped that step, or Node was upgraded.
+  async function install(folder: string): Promise<string> {
+    const file = join(bundle.dir, folder, 'pgpool-vip');
+    await mkdir(dirname(file), { recursive: true });
+    await copyFile(bundle.bundle, file);
+    await chmod(file, 0o755);
+    return file;
+  }
+  const installed = await install('installed');
+  const uncached = await install('uncached');
 
   /** One `up` or `down` from spawn to exit; the proxy marks when its PutEvents arrived. */
   async function switchover(
     node: string,
     agent: AgentNode,
     action: 'up' | 'down',
-    file: string = bundle.bundle,
+    file: string = installed,
   ): Promise<{ sentMs: number | null; exitMs: number }> {
     sentAt = null;
     const started = performance.now();
@@ -141,7 +147,7 @@ try {
   for (const node of NODES) {
     const label = `node ${await nodeVersion(node)}`;
     // As installed: the code cache for this Node beside the file (written again for each Node).
-    const cache = await runAgent(bundle.bundle, ['code-cache'], baseEnv, { node });
+    const cache = await runAgent(installed, ['code-cache'], baseEnv, { node });
     if (cache.code !== 0) throw new Error(`code-cache on ${node} exited ${cache.code}: ${cache.stderr}`);
     const bare: number[] = [];
     const version: number[] = [];
@@ -150,7 +156,7 @@ try {
     const sentUncached: number[] = [];
     for (let run = 0; run < RUNS; run += 1) {
       bare.push((await timeProcess(node, ['-e', '0'], baseEnv)).ms);
-      version.push((await timeProcess(node, [bundle.bundle, '--version'], baseEnv)).ms);
+      version.push((await timeProcess(node, [installed, '--version'], baseEnv)).ms);
       // Alternate nodes, releasing between ups: each `up` is a planned switchover, never a
       // takeover the split-brain guard would hold back.
       const agent = nodes[run % 2] as AgentNode;

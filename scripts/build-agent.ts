@@ -63,8 +63,10 @@ export async function buildAgent(outfile: string = AGENT_BUNDLE): Promise<{ outf
     ...shared,
     entryPoints: [ENTRY],
     outfile,
-    format: 'esm',
-    // The entry's few built-ins (module, vm, url) are loaded by Node's own ESM loader already.
+    // A plain script (no import statement, no top-level await; agent/builtins.ts): Node runs the
+    // installed file, which has no extension, through its CommonJS loader at once, instead of
+    // failing to load it as CommonJS first and then loading it again as an ES module.
+    format: 'iife',
     plugins: [embedMain(mainCode)],
     banner: { js: '#!/usr/bin/env node' },
   });
@@ -85,27 +87,29 @@ export async function buildAgent(outfile: string = AGENT_BUNDLE): Promise<{ outf
 function embedMain(code: string): Plugin {
   const digest = createHash('sha256').update(code, 'utf8').digest('hex');
   return embedded('embed-main', MAIN, `
-import { createRequire } from 'node:module';
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { entryBuiltins } from './builtins.ts';
 import { compileCommands, readCodeCache, runCodeCacheCommand } from './code-cache.ts';
-const build = { code: ${JSON.stringify(code)}, codeDigest: ${JSON.stringify(digest)}, agentFile: '', filename: '' };
-build.agentFile = realpathSync(fileURLToPath(import.meta.url));
-build.filename = build.agentFile + '#main.cjs';
-let commands;
-function loaded() {
-  if (commands === undefined) {
-    const cache = readCodeCache(build.agentFile, build.codeDigest);
-    if (cache.warning !== undefined) process.stderr.write('pgpool-vip: warning: ' + cache.warning + '\\n');
-    commands = compileCommands(build.code, build.filename, cache.data).run(createRequire(import.meta.url), build.agentFile);
-  }
-  return commands;
+const CODE = ${JSON.stringify(code)};
+let loading;
+/** Node's modules, the agent file's real path and the commands' code, once. */
+function build() {
+  loading ??= entryBuiltins().then((node) => {
+    // The entry is the main script: argv[1] is this file, and its real path is where the cache sits.
+    const agentFile = node.fs.realpathSync(process.argv[1]);
+    return { node, build: { code: CODE, codeDigest: ${JSON.stringify(digest)}, agentFile, filename: agentFile + '#main.cjs' } };
+  });
+  return loading;
 }
-export function main(argv, io) {
-  return loaded().main(argv, io);
+export async function main(argv, io) {
+  const { node, build: commands } = await build();
+  const cache = readCodeCache(node, commands.agentFile, commands.codeDigest);
+  if (cache.warning !== undefined) io.stderr('pgpool-vip: warning: ' + cache.warning);
+  const exports = compileCommands(node, commands.code, commands.filename, cache.data).run(node.createRequire(commands.agentFile), commands.agentFile);
+  return await exports.main(argv, io);
 }
-export function codeCacheCommand(args, io) {
-  return runCodeCacheCommand(args, io, build);
+export async function codeCacheCommand(args, io) {
+  const { node, build: commands } = await build();
+  return await runCodeCacheCommand(node, args, io, commands);
 }
 `);
 }

@@ -12,11 +12,14 @@ const VIP = '198.19.0.50';
 const node22 = node22Binary();
 const stage = useAgentStage('cc');
 
-/** A copy of the run's bundle in a folder of its own: the cache is written beside it. */
-async function installed(name: string): Promise<string> {
+/**
+ * A copy of the run's bundle in a folder of its own, the cache is written beside it: named as the
+ * README installs it (no extension: Node's CommonJS loader runs it) or as the build names it.
+ */
+async function installed(name: string, fileName: 'pgpool-vip' | 'pgpool-vip.mjs' = 'pgpool-vip'): Promise<string> {
   const folder = join(stage.bundle.dir, name);
   await mkdir(folder, { recursive: true });
-  const file = join(folder, 'pgpool-vip.mjs');
+  const file = join(folder, fileName);
   await copyFile(stage.bundle.bundle, file);
   await chmod(file, 0o755);
   return file;
@@ -45,7 +48,7 @@ describe.concurrent.each(nodes)('Command: pgpool-vip code-cache, then up, on %s'
   });
 
   it('is not used once group or others may write it: up says so on stderr and still runs, compiled from source', async (test) => {
-    const agent = await installed(`writable-${nodes.findIndex(([, binary]) => binary === node)}`);
+    const agent = await installed(`writable-${nodes.findIndex(([, binary]) => binary === node)}`, 'pgpool-vip.mjs');
     expect((await runAgent(agent, ['code-cache'], {}, { node })).code).toBe(0);
     await chmod(`${agent}.code-cache`, 0o666);
     const check = await runAgent(agent, ['code-cache', '--check'], {}, { node });
