@@ -1,58 +1,57 @@
-import { CreateRoleCommand, CreateAccessKeyCommand, CreateUserCommand, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import { CreateRoleCommand } from '@aws-sdk/client-iam';
 import type { HttpHandler } from '@smithy/protocol-http';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { motoClients } from '../../local/aws-clients.ts';
+import { destroyClients, motoClients, type AwsClients } from '../../local/aws-clients.ts';
 import { startMotoServer, type MotoServer } from '../../local/moto-server.ts';
 import { createWorld, instanceRoleCredentials, type World, type WorldInstance } from '../../local/world.ts';
 import { createHarness, type Harness } from '../../local/harness/controller-harness.ts';
+import { sharedMoto } from '../kit/moto.ts';
 import { countingSts } from '../support/counting-sts.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
 
-// Signatures are checked by moto only with IAM auth on: the world is made first, then auth is
-// switched on and every client (controller and instances) uses real moto IAM credentials.
+// STS checks a signature only with moto's IAM auth on, a switch for a whole moto_server. So the
+// proofs are signed for, and replayed to, an STS of their own: a moto_server with auth on that
+// holds the roles and the instances' sessions of them, and nothing else. The world the
+// controller decides on (ledger, route tables, members) is on the run's shared moto.
 let moto: MotoServer;
 let world: World;
 let harness: Harness;
 let sts: HttpHandler & { calls: number };
 let otherRoleCredentials: AwsCredentialIdentity;
 let wrongSessionCredentials: AwsCredentialIdentity;
+let shared: AwsClients;
+
+const TRUSTS_EC2 = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+});
 
 beforeAll(async () => {
-  moto = await startMotoServer();
+  const endpoint = sharedMoto().endpoint;
+  shared = motoClients(endpoint);
+  let made: World;
+  [moto, made] = await Promise.all([startMotoServer(), createWorld(shared, { prefix: `pf-${process.pid}-`, instanceCount: 2 })]);
   const root = motoClients(moto.endpoint);
-  world = await createWorld(root);
-  await root.iam.send(new CreateUserCommand({ UserName: 'controller' }));
-  await root.iam.send(
-    new PutUserPolicyCommand({
-      UserName: 'controller',
-      PolicyName: 'all',
-      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }),
-    }),
+  await Promise.all(
+    [made.roleName, 'some-other-role'].map((RoleName) => root.iam.send(new CreateRoleCommand({ RoleName, AssumeRolePolicyDocument: TRUSTS_EC2 }))),
   );
-  const key = await root.iam.send(new CreateAccessKeyCommand({ UserName: 'controller' }));
-  await root.iam.send(
-    new CreateRoleCommand({
-      RoleName: 'some-other-role',
-      AssumeRolePolicyDocument: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-      }),
-    }),
+  // Each instance signs with its session of the node role as this STS issued it.
+  const instances = await Promise.all(
+    made.instances.map(async (instance) => ({ ...instance, credentials: await instanceRoleCredentials(root, made.roleName, instance.instanceId) })),
   );
-  const node1 = world.instances[0] as WorldInstance;
+  world = { ...made, instances };
+  const node1 = instances[0] as WorldInstance;
   otherRoleCredentials = await instanceRoleCredentials(root, 'some-other-role', node1.instanceId);
   wrongSessionCredentials = await instanceRoleCredentials(root, world.roleName, 'i-00000000000000000');
+  destroyClients(root);
   await moto.enableAuth();
 
   sts = countingSts();
-  harness = await createHarness(moto.endpoint, {
-    world,
-    credentials: { accessKeyId: key.AccessKey?.AccessKeyId as string, secretAccessKey: key.AccessKey?.SecretAccessKey as string },
-    deps: { stsHttp: sts },
-  });
+  harness = await createHarness(endpoint, { world, stsEndpoint: moto.endpoint, deps: { stsHttp: sts } });
 });
 afterAll(async () => {
+  if (shared !== undefined) destroyClients(shared);
   await moto?.stop();
 });
 
