@@ -1,13 +1,14 @@
 import { describe, expect, it, type TestContext } from 'vitest';
 import { runAgent, type AgentNode } from '../../local/agent-node.ts';
 import { startAwsFrontDoor, type AwsFrontDoor } from '../../local/front-door/front-door.ts';
+import type { World } from '../../local/world.ts';
 import { LOOPBACK, useAgentStage } from '../kit/agent-stage.ts';
 import { requestPush } from '../kit/request-push.ts';
 
 // The bundled agent and the local controller both talk to AWS through the front door, which
 // injects the faults; the agent's exit code and its deadline are what is checked. Each test has
-// its own world and its own front door (faults apply to every call through a door), so the
-// tests wait out their deadlines side by side.
+// its own front door (faults apply to every call through a door), and each test whose VIP is
+// routed its own world, so the tests wait out their deadlines side by side.
 /** The deadline the tests wait out: room for the agent to start and put its request on a loaded machine. */
 const DEADLINE_SECONDS = 4;
 /** Where the agent is expected to succeed: room for a loaded machine, never waited out when it passes. */
@@ -16,13 +17,21 @@ const ROOMY_DEADLINE_SECONDS = 30;
 const stage = useAgentStage('af');
 
 /**
- * A node in a world of its own behind a door of its own; its controller, handed each request the
- * door saw the bus accept, stops when the test ends.
+ * The world of the specs that wait out their deadline: no request of theirs is ever applied (no
+ * controller, or none of its calls get through), and each has a door of its own, so a controller
+ * sees only the requests put through its door.
  */
-async function nodeIn(options: { controller?: TestContext; deadlineSeconds?: number }): Promise<{ door: AwsFrontDoor; node: AgentNode }> {
+let unansweredWorld: Promise<World> | undefined;
+const unanswered = (): Promise<World> => (unansweredWorld ??= stage.world());
+
+/**
+ * A node behind a door of its own, in `world` or else a world of its own; its controller, handed
+ * each request the door saw the bus accept, stops when the test ends.
+ */
+async function nodeIn(options: { controller?: TestContext; deadlineSeconds?: number; world?: Promise<World> }): Promise<{ door: AwsFrontDoor; node: AgentNode }> {
   const door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: stage.endpoint });
   stage.started.push(door);
-  const world = await stage.world();
+  const world = await (options.world ?? stage.world());
   if (options.controller !== undefined) {
     // The controller talks through the door too, so it meets the same faults as the agent.
     const cluster = world.config.clusters[0];
@@ -50,7 +59,7 @@ describe.concurrent('Agent under AWS faults (bundled agent, front door before mo
   });
 
   it('exits 3 by its deadline when no controller ever answers', async () => {
-    const { node } = await nodeIn({});
+    const { node } = await nodeIn({ world: unanswered() });
     const startedAt = Date.now();
 
     const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', LOOPBACK, '--no-interface-check'], node.env);
@@ -63,7 +72,7 @@ describe.concurrent('Agent under AWS faults (bundled agent, front door before mo
   });
 
   it('exits 3 by its deadline when PutEvents keeps failing', async (test) => {
-    const { door, node } = await nodeIn({ controller: test });
+    const { door, node } = await nodeIn({ controller: test, world: unanswered() });
     door.inject({ service: 'events', operation: 'PutEvents', fault: 'server-error', times: Number.POSITIVE_INFINITY });
     const startedAt = Date.now();
 
@@ -76,7 +85,7 @@ describe.concurrent('Agent under AWS faults (bundled agent, front door before mo
   });
 
   it('exits 3 by its deadline when the ledger is down throughout, for the controller and the agent alike', async (test) => {
-    const { door, node } = await nodeIn({ controller: test });
+    const { door, node } = await nodeIn({ controller: test, world: unanswered() });
     for (const operation of ['GetItem', 'PutItem', 'UpdateItem', 'TransactWriteItems']) {
       door.inject({ service: 'dynamodb', operation, fault: 'server-error', times: Number.POSITIVE_INFINITY });
     }
