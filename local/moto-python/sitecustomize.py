@@ -128,12 +128,12 @@ if _moto_backends is not None and not getattr(_moto_backends, "_modules_kept", F
 # 4. CloudFormation reads every template with PyYAML's pure-Python loader, JSON ones too (JSON is
 # YAML), and falls back to json only when that fails: ~50 ms of CPU for each world's stack here.
 # CloudFormation reads a JSON template as JSON; a template whose text is a JSON object is read
-# with json first, and every other one as moto does.
-try:
-    import json as _json
-    from moto.cloudformation import models as _cfn_models
-except ImportError:
-    _cfn_models = None
+# with json first, and every other one as moto does. Changed when moto first loads its
+# CloudFormation (loading it costs a second of CPU, which a server that never deploys a stack
+# does not pay).
+import importlib.abc
+import json as _json
+import sys
 
 
 def _json_object(text):
@@ -146,21 +146,53 @@ def _json_object(text):
     return None
 
 
-if _cfn_models is not None and not getattr(_cfn_models, "_json_templates_as_json", False):
-    _parse_stack_template = _cfn_models.Stack.parse_template
-    _parse_change_set_template = _cfn_models.ChangeSet._parse_template
+def _read_json_templates_as_json(models):
+    if getattr(models, "_json_templates_as_json", False):
+        return
+    parse_stack_template = models.Stack.parse_template
+    parse_change_set_template = models.ChangeSet._parse_template
 
-    def _stack_template(template):
+    def stack_template(template):
         parsed = _json_object(template)
-        return parsed if parsed is not None else _parse_stack_template(template)
+        return parsed if parsed is not None else parse_stack_template(template)
 
-    def _change_set_template(self):
+    def change_set_template(self):
         parsed = _json_object(self.template)
         if parsed is None:
-            _parse_change_set_template(self)
+            parse_change_set_template(self)
         else:
             self.template_dict = parsed
 
-    _cfn_models.Stack.parse_template = staticmethod(_stack_template)
-    _cfn_models.ChangeSet._parse_template = _change_set_template
-    _cfn_models._json_templates_as_json = True
+    models.Stack.parse_template = staticmethod(stack_template)
+    models.ChangeSet._parse_template = change_set_template
+    models._json_templates_as_json = True
+
+
+class _AfterCloudFormationModels(importlib.abc.MetaPathFinder):
+    """Finds moto.cloudformation.models as the other finders do, and changes it once it ran."""
+
+    name = "moto.cloudformation.models"
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                exec_module = spec.loader.exec_module
+
+                def exec_then_change(module, exec_module=exec_module):
+                    exec_module(module)
+                    _read_json_templates_as_json(module)
+
+                spec.loader.exec_module = exec_then_change
+                return spec
+        return None
+
+
+if "moto.cloudformation.models" in sys.modules:
+    _read_json_templates_as_json(sys.modules["moto.cloudformation.models"])
+else:
+    sys.meta_path.insert(0, _AfterCloudFormationModels())
