@@ -1,5 +1,4 @@
 import type { SwitchoverAction } from '../lib/contract.ts';
-import { AwsJsonClient, DYNAMODB, EVENTBRIDGE } from './aws-json.ts';
 import type { AgentConfig } from './config.ts';
 import { resolveCredentials } from './credentials.ts';
 import type { Deadline } from './deadline.ts';
@@ -10,13 +9,10 @@ import { readIncarnation } from './incarnation.ts';
 import { InstanceMetadata, imdsEndpointFor } from './imds.ts';
 import { applyLocalAddress, planLocalAddress, readLocalHost, refusedBeforeRoute, removeLocalAddress, type LocalAddress } from './local-address.ts';
 import type { AgentIo } from './io.ts';
-import { requestDigest } from '../lib/digest.ts';
 import type { SettledRecord } from './outcome.ts';
 import { nextPollMs } from './poll-schedule.ts';
 import { Progress } from './progress.ts';
-import { publishRequest } from './publish.ts';
 import { answeredAsDryRun, dryRunDocument, dryRunLines, type DryRunSubject } from './dry-run-report.ts';
-import { buildSignedRequest } from './request.ts';
 import { checkedInterface, interfaceMacFor } from './preflight.ts';
 
 /** How often the same request may be sent when the controller reports it failed. */
@@ -51,17 +47,24 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
 
   const imds = new InstanceMetadata(imdsEndpointFor(io.env), deadline);
   const progress = new Progress(io, () => deadline.remainingMs());
-  const incarnation = readIncarnation();
-  // The local fast path runs while IMDS answers; the request says whether it put the VIP there.
-  const addingLocally = addLocally(command, incarnation?.escalation === null);
   // Identity and credentials share one IMDS session and are read at the same time. When both
   // fail (the session's token did), IMDS's own answer is the reason, not the credentials' wrapping.
-  const [identityRead, credentialsRead] = await Promise.allSettled([
+  const reading = Promise.allSettled([
     progress.during(
       () => `instance metadata (IMDSv2 at ${imds.endpoint})`,
       () => readNodeIdentity(imds, { iface, mac, ...(config.region === undefined ? {} : { region: config.region }) }),
     ),
     progress.during(() => 'the instance-profile credentials from IMDS', () => resolveCredentials(deadline, imds)),
+  ]);
+  // The rest runs while IMDS answers, once a turn of the event loop has sent its first request:
+  // which pgpool runs the agent, the local fast path (the request says whether it put the VIP
+  // there), and loading the code that signs and sends.
+  await nextTurn();
+  const incarnation = readIncarnation();
+  const addingLocally = addLocally(command, incarnation?.escalation === null);
+  const [[identityRead, credentialsRead], { AwsJsonClient, DYNAMODB, EVENTBRIDGE, buildSignedRequest, publishRequest, requestDigest }] = await Promise.all([
+    reading,
+    loadSigning(),
   ]);
   if (identityRead.status === 'rejected') throw identityRead.reason;
   if (credentialsRead.status === 'rejected') throw credentialsRead.reason;
@@ -155,6 +158,21 @@ export async function runSwitchover(command: SwitchoverCommand, io: AgentIo, dea
     eventbridge.destroy();
     dynamodb.destroy();
   }
+}
+
+/** Lets the event loop turn once: requests started before are on their way when it resolves. */
+async function nextTurn(): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/**
+ * The code that signs the request and talks to EventBridge and DynamoDB (node:crypto, SigV4, the
+ * request's schema), loaded while IMDS answers instead of before its first request.
+ */
+async function loadSigning() {
+  const [request, awsJson, publish, digest] = await Promise.all([import('./request.ts'), import('./aws-json.ts'), import('./publish.ts'), import('../lib/digest.ts')]);
+  const { AwsJsonClient, DYNAMODB, EVENTBRIDGE } = awsJson;
+  return { AwsJsonClient, DYNAMODB, EVENTBRIDGE, buildSignedRequest: request.buildSignedRequest, publishRequest: publish.publishRequest, requestDigest: digest.requestDigest };
 }
 
 /** Plans and carries out the local fast path (a no-op unless configured, for an escalation's `up`). */
