@@ -88,7 +88,8 @@ function rateSeconds(expression: string): number {
 
 /** cfn-lint's own table of Lambda runtimes and their deprecation dates (the data its E2531/W2531 rules use). */
 function cfnLintRuntimeLifecycle(): Record<string, { deprecated?: string; successor?: string | null }> {
-  const found = spawnSync('python3', ['-c', 'import cfnlint, os; print(os.path.dirname(cfnlint.__file__))'], { encoding: 'utf8' });
+  // Found, not imported: importing cfn-lint costs a second of CPU.
+  const found = spawnSync('python3', ['-c', "import importlib.util, os; print(os.path.dirname(importlib.util.find_spec('cfnlint').origin))"], { encoding: 'utf8' });
   if (found.status !== 0) throw new Error(`cannot locate cfn-lint's package: ${found.stderr}`);
   const file = join(found.stdout.trim(), 'data', 'AdditionalSpecs', 'LmbdRuntimeLifecycle.json');
   return JSON.parse(readFileSync(file, 'utf8')) as Record<string, { deprecated?: string; successor?: string | null }>;
