@@ -32,7 +32,8 @@ async function pgpool(): Promise<PgpoolTree> {
   return tree;
 }
 
-describe('Function: pgpool-vip up/down run by pgpool (bundled agent, process tree named pgpool, moto)', () => {
+// Each spec has a world and pgpool trees of its own: they run side by side.
+describe.concurrent('Function: pgpool-vip up/down run by pgpool (bundled agent, process tree named pgpool, moto)', () => {
   it('takes the VIP for a restarted pgpool the majority elects, and exits 1 for the isolated old leader re-acquiring it', async (test) => {
     // Prepare: pgpool-2 leads; its pgpool is killed (no down) and pgpool-1 is elected.
     const { world, nodes } = await twoNodeWorld(test);
