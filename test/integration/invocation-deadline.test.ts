@@ -14,12 +14,12 @@ import type { WorldInstance } from '../../local/world.ts';
 import { sharedMoto } from '../kit/moto.ts';
 
 /**
- * Lambda's timeout of the invocations that are cut off: their steps get 4 s of it, the outcome
- * record the last 3 s. An up's steps take a fraction of a second on a quiet machine and a few on
- * a loaded one. The invocations that only set a world up or apply a redelivery have the local
- * context's 30 s: nothing in them is waited out.
+ * Lambda's timeout of the invocations that are cut off: their steps get 7 s of it, the outcome
+ * record the last 3 s. An up's steps take a fraction of a second on a quiet machine, and over 4 s
+ * with two copies of the agent tests running at once (load 13). The invocations that only set a
+ * world up or apply a redelivery have the local context's 30 s: nothing in them is waited out.
  */
-const TIMEOUT_MS = 7_000;
+const TIMEOUT_MS = 10_000;
 /** Longer than the whole invocation: a call that never answers, as far as the controller can tell. */
 const HUNG_MS = 60_000;
 
