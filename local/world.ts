@@ -192,7 +192,10 @@ export async function runInstance(
     }),
   );
   const instanceId = required(run.Instances?.[0]?.InstanceId, 'InstanceId');
-  const described = await describeInstance(clients, instanceId);
+  // RunInstances answers with the instance as DescribeInstances would, its ENI and MAC included:
+  // described again only when the answer lacks them.
+  const launched = run.Instances?.[0];
+  const described = launched?.NetworkInterfaces?.[0]?.NetworkInterfaceId !== undefined ? launched : await describeInstance(clients, instanceId);
   return { instanceId, eni: required(described.NetworkInterfaces?.[0]?.NetworkInterfaceId, 'NetworkInterfaceId'), described };
 }
 
