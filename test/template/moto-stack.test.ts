@@ -13,15 +13,20 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { DescribeDocumentCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, motoClientConfig, motoClients, type AwsClients } from '../../local/aws-clients.ts';
-import { MOTO_INSTALL_HINT, startMotoServer, type MotoServer } from '../../local/moto-server.ts';
+import { MOTO_INSTALL_HINT } from '../../local/moto-server.ts';
 import { artifactKeys, smokeStackOf, type SmokeStack } from '../../local/moto-stack.ts';
 import type { CfnTemplate } from '../../local/packaged-service.ts';
+import { accountOfItsOwn, sharedMoto } from '../kit/moto.ts';
 import { packageTemplate, requireTool } from './template-kit.ts';
 
 const STACK_NAME = 'pgpool-vip-dev';
 const ARTIFACT_BUCKET = 'pgpool-vip-smoke-artifacts';
 
-let moto: MotoServer | undefined;
+/**
+ * The dev stage's stack, in an account of its own in the run's moto: serverless-deploy.test.ts
+ * deploys the same stage, with the same names, into moto's default account meanwhile.
+ */
+const ACCOUNT = '210987654321';
 let clients: AwsClients;
 let cloudformation: CloudFormationClient;
 let s3: S3Client;
@@ -43,10 +48,11 @@ async function settledStack(): Promise<Stack | undefined> {
 beforeAll(async () => {
   requireTool('moto_server', MOTO_INSTALL_HINT);
   ({ template: packaged, dir: packagedDir } = await packageTemplate('dev'));
-  moto = await startMotoServer();
-  clients = motoClients(moto.endpoint);
-  cloudformation = new CloudFormationClient(motoClientConfig(moto.endpoint));
-  s3 = new S3Client({ ...motoClientConfig(moto.endpoint), forcePathStyle: true });
+  const { endpoint } = sharedMoto();
+  const credentials = await accountOfItsOwn(endpoint, ACCOUNT, 'pgpool-vip-moto-stack');
+  clients = motoClients(endpoint, credentials);
+  cloudformation = new CloudFormationClient(motoClientConfig(endpoint, credentials));
+  s3 = new S3Client({ ...motoClientConfig(endpoint, credentials), forcePathStyle: true });
 
   // The function zips go where the template's S3 keys say, in a bucket that exists before the stack.
   await s3.send(new CreateBucketCommand({ Bucket: ARTIFACT_BUCKET }));
@@ -64,11 +70,10 @@ beforeAll(async () => {
   stack = await settledStack();
 });
 
-afterAll(async () => {
+afterAll(() => {
   cloudformation?.destroy();
   s3?.destroy();
   if (clients !== undefined) destroyClients(clients);
-  await moto?.stop();
 });
 
 describe('Template: the packaged stack in moto CloudFormation', () => {
