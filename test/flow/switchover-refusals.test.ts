@@ -3,9 +3,15 @@ import { MEMBER_TAG_KEY } from '../../lib/cluster-config.ts';
 import { vipCidr } from '../../functions/core/model.ts';
 import type { WorldInstance } from '../../local/world.ts';
 import { envelope, signedDetail } from '../../local/requests.ts';
-import { flowHarness, send } from '../kit/flow.ts';
+import { flowHarness, send, type Backend } from '../kit/flow.ts';
 import { MemoryAwsError } from '../kit/memory-aws.ts';
 import { addInstance, createMemoryHarness, MEMORY_STS_ENDPOINT, type FlowHarness, type MemoryHarness } from '../kit/memory-harness.ts';
+import { sharedMoto } from '../kit/moto.ts';
+import { reusedWorld } from '../kit/reused-world.ts';
+
+/** On moto, the refusal specs share one world, reset between them (test/kit/reused-world.ts). */
+const motoWorld = reusedWorld(() => sharedMoto().endpoint);
+const harnessOn = async (backend: Backend) => (backend === 'moto' ? await motoWorld() : await flowHarness(backend));
 
 async function up(harness: FlowHarness, instance: WorldInstance | undefined, detail: Record<string, unknown> = {}) {
   if (instance === undefined) throw new Error('no instance');
@@ -21,7 +27,7 @@ const instanceOf = (harness: MemoryHarness, node: WorldInstance | undefined) => 
 
 describe.each(['memory', 'moto'] as const)('Function: switchover handler refusals, end to end (%s)', (backend) => {
   it('rejects a request for a VIP the cluster does not own', async () => {
-    const harness = await flowHarness(backend);
+    const harness = await harnessOn(backend);
 
     const { result } = await up(harness, harness.world.instances[0], { vip: '198.19.0.99' });
 
@@ -31,7 +37,7 @@ describe.each(['memory', 'moto'] as const)('Function: switchover handler refusal
   });
 
   it("rejects an ENI that is not attached to the sender (another member's ENI)", async () => {
-    const harness = await flowHarness(backend);
+    const harness = await harnessOn(backend);
     const [node1, node2] = harness.world.instances;
 
     const { result } = await up(harness, node1, { eni: node2?.eni });

@@ -13,7 +13,7 @@ import type { SwitchoverResult } from '../../functions/switchover/switchover-flo
 import { startAwsFrontDoor, type AwsFrontDoor } from '../../local/front-door/front-door.ts';
 import type { LatencyModel } from '../../local/front-door/latency-profile.ts';
 import { sharedMoto } from '../kit/moto.ts';
-import { createWorld } from '../../local/world.ts';
+import { createWorld, type World } from '../../local/world.ts';
 import { motoClients } from '../../local/aws-clients.ts';
 import { sendAddressCommand } from '../../functions/adapters/ssm-address.ts';
 
@@ -27,6 +27,19 @@ const fixedModel: LatencyModel = {
 let moto: ReturnType<typeof sharedMoto>;
 let door: AwsFrontDoor;
 const table = `front-door-${process.pid}`;
+/** One moto world for the specs that need one: the SSM spec sends commands only, the push spec puts the only events on its bus. */
+let world: Promise<World> | undefined;
+const fileWorld = (): Promise<World> => {
+  world ??= (async () => {
+    const clients = motoClients(moto.endpoint);
+    try {
+      return await createWorld(clients, { prefix: `fd${process.pid}-` });
+    } finally {
+      destroyClients(clients);
+    }
+  })();
+  return world;
+};
 
 beforeAll(async () => {
   moto = sharedMoto();
@@ -124,8 +137,7 @@ describe('AWS front door: latency model and SSM', () => {
   });
 
   it('answers an invocation InProgress until the modelled delivery, and Failed or InProgress for ever when told', async () => {
-    const clients = motoClients(moto.endpoint);
-    const world = await createWorld(clients, { prefix: `fd${process.pid}-` });
+    const world = await fileWorld();
     const ssm = new SSMClient(config());
     const node = world.instances[0];
     if (node === undefined) throw new Error('no instance');
@@ -147,7 +159,7 @@ describe('AWS front door: latency model and SSM', () => {
 describe('AWS front door: request events pushed to the local controller, as EventBridge invokes a Lambda target', () => {
   it('hands each accepted request event over the moment the bus took it, in the envelope the rule gives the queue; other events are not requests', async () => {
     const clients = motoClients(moto.endpoint);
-    const world = await createWorld(clients, { prefix: `fdp${process.pid}-` });
+    const world = await fileWorld();
     const results: SwitchoverResult[] = [];
     const controller = createLocalController({ endpoint: door.endpoint, world, delivery: 'push', onResult: (result) => results.push(result) });
     const envelopes: Array<Record<string, unknown>> = [];
