@@ -1,7 +1,7 @@
 /**
  * Start-up and end-to-end times of the bundled agent against moto (numbers only, never asserted):
  *   npx tsx bench/agent.ts [runs] [--node /path/to/node ...]
- * For each Node binary (this one by default), in one run, interleaved so machine load hits them alike:
+ * For each Node binary (this one by default), in one run, every Node in each round so machine load hits them alike:
  * - bare `node -e 0`, `--version`, and an `up`: start -> PutEvents sent and start -> exit 0, of
  *   the file installed as the README does (no extension) with the code cache written for that
  *   Node (`pgpool-vip code-cache`), and start -> PutEvents sent of the same file without it;
@@ -123,16 +123,18 @@ try {
     await chmod(file, 0o755);
     return file;
   }
-  const installed = await install('installed');
+  // Each Node has its own installed copy, with the code cache that Node wrote beside it.
+  const binaries = await Promise.all(
+    NODES.map(async (node, index) => ({ node, label: `node ${await nodeVersion(node)}`, installed: await install(`installed-${index}`) })),
+  );
+  for (const { node, installed } of binaries) {
+    const cache = await runAgent(installed, ['code-cache'], baseEnv, { node });
+    if (cache.code !== 0) throw new Error(`code-cache on ${node} exited ${cache.code}: ${cache.stderr}`);
+  }
   const uncached = await install('uncached');
 
   /** One `up` or `down` from spawn to exit; the proxy marks when its PutEvents arrived. */
-  async function switchover(
-    node: string,
-    agent: AgentNode,
-    action: 'up' | 'down',
-    file: string = installed,
-  ): Promise<{ sentMs: number | null; exitMs: number }> {
+  async function switchover(node: string, agent: AgentNode, action: 'up' | 'down', file: string): Promise<{ sentMs: number | null; exitMs: number }> {
     sentAt = null;
     const started = performance.now();
     const { code, ms } = await timeProcess(node, [file, action, VIP, 'lo', '--no-interface-check'], agent.env);
@@ -141,33 +143,31 @@ try {
   }
 
   // The first call to each moto service is slow (~2 s): keep it out of the numbers.
-  await switchover(process.execPath, nodes[1] as AgentNode, 'up');
-  await switchover(process.execPath, nodes[1] as AgentNode, 'down');
+  await switchover(process.execPath, nodes[1] as AgentNode, 'up', uncached);
+  await switchover(process.execPath, nodes[1] as AgentNode, 'down', uncached);
 
-  for (const node of NODES) {
-    const label = `node ${await nodeVersion(node)}`;
-    // As installed: the code cache for this Node beside the file (written again for each Node).
-    const cache = await runAgent(installed, ['code-cache'], baseEnv, { node });
-    if (cache.code !== 0) throw new Error(`code-cache on ${node} exited ${cache.code}: ${cache.stderr}`);
-    const bare: number[] = [];
-    const version: number[] = [];
-    const sent: number[] = [];
-    const exit: number[] = [];
-    const sentUncached: number[] = [];
-    for (let run = 0; run < RUNS; run += 1) {
-      bare.push((await timeProcess(node, ['-e', '0'], baseEnv)).ms);
-      version.push((await timeProcess(node, [installed, '--version'], baseEnv)).ms);
+  const samples = binaries.map(() => ({ bare: [] as number[], version: [] as number[], sent: [] as number[], exit: [] as number[], sentUncached: [] as number[] }));
+  for (let run = 0; run < RUNS; run += 1) {
+    // Every Node in each round, so a change of the machine's load hits them alike.
+    for (const [index, { node, installed }] of binaries.entries()) {
+      const sample = samples[index];
+      if (sample === undefined) continue;
+      sample.bare.push((await timeProcess(node, ['-e', '0'], baseEnv)).ms);
+      sample.version.push((await timeProcess(node, [installed, '--version'], baseEnv)).ms);
       // Alternate nodes, releasing between ups: each `up` is a planned switchover, never a
       // takeover the split-brain guard would hold back.
       const agent = nodes[run % 2] as AgentNode;
-      const up = await switchover(node, agent, 'up');
-      if (up.sentMs !== null) sent.push(up.sentMs);
-      exit.push(up.exitMs);
-      await switchover(node, agent, 'down');
+      const up = await switchover(node, agent, 'up', installed);
+      if (up.sentMs !== null) sample.sent.push(up.sentMs);
+      sample.exit.push(up.exitMs);
+      await switchover(node, agent, 'down', installed);
       const plain = await switchover(node, agent, 'up', uncached);
-      if (plain.sentMs !== null) sentUncached.push(plain.sentMs);
-      await switchover(node, agent, 'down');
+      if (plain.sentMs !== null) sample.sentUncached.push(plain.sentMs);
+      await switchover(node, agent, 'down', uncached);
     }
+  }
+  for (const [index, { label }] of binaries.entries()) {
+    const { bare, version, sent, exit, sentUncached } = samples[index] ?? { bare: [], version: [], sent: [], exit: [], sentUncached: [] };
     record(`${label}: node -e 0`, bare);
     record(`${label}: --version`, version);
     record(`${label}: up, start -> PutEvents sent`, sent);
