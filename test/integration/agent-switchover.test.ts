@@ -23,24 +23,33 @@ let quietWorld: Promise<World> | undefined;
 const quiet = (): Promise<World> => (quietWorld ??= stage.world());
 
 // Every spec that routes or waits for an answer has a world of its own, so the specs run side by
-// side: most of their time is waiting on child processes and on deadlines.
+// side: most of their time is waiting on child processes and on deadlines. Five run at a time
+// (vitest's maxConcurrency), so the longest come first: the deadline, then the chains of runs.
 describe.concurrent('Function: pgpool-vip up/down (bundled agent, moto, local IMDS, local controller)', () => {
-  it('routes the VIP to the node on up and exits 0 naming the outcome', async ({ onTestFinished }) => {
-    // Prepare
+  // Its one progress line comes 2 s into the outcome wait and before the 6 s deadline: the agent
+  // must reach that wait within 4 s of its start (a fraction of a second on a quiet machine).
+  it('exits 3 at its deadline when no controller answers, after putting a valid signed request on the bus', async () => {
     const world = await stage.world();
-    stage.controller(world, { onTestFinished });
-    const node = await stage.node(world, 0);
-    // Act
-    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
-    // Assess
-    expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(
-      new RegExp(
-        `^pgpool-vip: up 198\\.19\\.0\\.50 on lo \\(${node.instance.instanceId}, ${node.instance.eni}\\): applied, request ${UUID}; interface check skipped \\(--no-interface-check\\)\\n$`,
-      ),
+    const node = await stage.node(world, 0, { config: { deadlineSeconds: 6 } });
+
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE], node.env);
+
+    expect(run.code).toBe(3);
+    const requestId = new RegExp(`request (${UUID})`).exec(run.stderr)?.[1];
+    expect(run.stderr).toBe(
+      `pgpool-vip: timed out after 6 s waiting for the controller's outcome of request ${requestId} in ledger ${world.ledgerTable}; the controller's answer: no record yet; likely cause: the controller never took the request up: its Lambda or the bus's rule is not running (see the dead-letter and controller-errors alarms), or bus/ledgerTable in the agent config name another stage\n`,
     );
-    expect(await stage.routeTarget(world)).toBe(node.instance.eni);
+    // While it waited, one line said what for, how long so far and how long it would still wait.
+    expect(run.progress).toEqual([
+      expect.stringMatching(new RegExp(`^pgpool-vip: still waiting after 2\\.\\d s for the controller's outcome of request ${requestId} \\(ledger: no record yet\\); giving up in [0-3]\\.\\d s$`)),
+    ]);
+    const [event] = await queuedRequests(stage.clients.sqs, world.requestQueueUrl);
+    const detail = RequestDetailSchema.parse(RequestEventSchema.parse(event).detail);
+    expect(detail).toMatchObject({ action: 'up', requestId, instanceId: node.instance.instanceId, eni: node.instance.eni, interface: IFACE });
+    expect(detail.proof.headers[DIGEST_HEADER]).toBe(requestDigest(detail));
+    // The proof is accepted by STS as the instance's own role session.
+    const sts = await fetch(stage.endpoint, { method: 'POST', headers: detail.proof.headers, body: detail.proof.body });
+    expect(await sts.text()).toContain(`assumed-role/${world.roleName}/${node.instance.instanceId}</Arn>`);
   });
 
   it('moves the VIP to the second node, then releases it with down from that node', async ({ onTestFinished }) => {
@@ -58,23 +67,6 @@ describe.concurrent('Function: pgpool-vip up/down (bundled agent, moto, local IM
     expect(down.stdout).toMatch(/^pgpool-vip: down 198\.19\.0\.50 on lo .*: (applied|noop), request /);
     // The route is never deleted by down: it still points at the last holder.
     expect(await stage.routeTarget(world)).toBe(second.instance.eni);
-  });
-
-  it('exits 1 with the controller reason when the instance is not a cluster member', async ({ onTestFinished }) => {
-    const world = await stage.world({ tagMembers: false });
-    stage.controller(world, { onTestFinished });
-    const node = await stage.node(world, 0);
-
-    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
-
-    expect(run.code).toBe(1);
-    expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(
-      new RegExp(
-        `^pgpool-vip: controller rejected request ${UUID}: instance ${node.instance.instanceId} is not a member of cluster "${world.config.clusters[0]?.name}" \\(missing tag pgpool-vip:cluster=${world.config.clusters[0]?.name}\\)\\n$`,
-      ),
-    );
-    expect(await stage.routeTarget(world)).toBeNull();
   });
 
   it('sends the same request again when the controller reports it failed, and exits 0 once it converges', async ({ onTestFinished }) => {
@@ -108,6 +100,24 @@ describe.concurrent('Function: pgpool-vip up/down (bundled agent, moto, local IM
     expect(await stage.routeTarget(world)).toBe(node.instance.eni);
   });
 
+  it('routes the VIP to the node on up and exits 0 naming the outcome', async ({ onTestFinished }) => {
+    // Prepare
+    const world = await stage.world();
+    stage.controller(world, { onTestFinished });
+    const node = await stage.node(world, 0);
+    // Act
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+    // Assess
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `^pgpool-vip: up 198\\.19\\.0\\.50 on lo \\(${node.instance.instanceId}, ${node.instance.eni}\\): applied, request ${UUID}; interface check skipped \\(--no-interface-check\\)\\n$`,
+      ),
+    );
+    expect(await stage.routeTarget(world)).toBe(node.instance.eni);
+  });
+
   it('retries PutEvents refused with ThrottlingException (HTTP 200, FailedEntryCount 1) and then succeeds', async ({ onTestFinished }) => {
     const world = await stage.world();
     stage.controller(world, { onTestFinished });
@@ -120,6 +130,23 @@ describe.concurrent('Function: pgpool-vip up/down (bundled agent, moto, local IM
     expect([run.code, run.stderr]).toEqual([0, '']);
     expect(proxy.putEvents).toEqual(['throttled', 'throttled', 'forwarded']);
     expect(await stage.routeTarget(world)).toBe(node.instance.eni);
+  });
+
+  it('exits 1 with the controller reason when the instance is not a cluster member', async ({ onTestFinished }) => {
+    const world = await stage.world({ tagMembers: false });
+    stage.controller(world, { onTestFinished });
+    const node = await stage.node(world, 0);
+
+    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE, '--no-interface-check'], node.env);
+
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^pgpool-vip: controller rejected request ${UUID}: instance ${node.instance.instanceId} is not a member of cluster "${world.config.clusters[0]?.name}" \\(missing tag pgpool-vip:cluster=${world.config.clusters[0]?.name}\\)\\n$`,
+      ),
+    );
+    expect(await stage.routeTarget(world)).toBeNull();
   });
 
   it('exits 1 naming the AWS error when the bus does not exist', async () => {
@@ -149,32 +176,6 @@ describe.concurrent('Function: pgpool-vip up/down (bundled agent, moto, local IM
     ]);
     expect(node.imds.requests).toEqual([]);
     expect(await queuedRequests(stage.clients.sqs, world.requestQueueUrl)).toEqual([]);
-  });
-
-  // Its one progress line comes 2 s into the outcome wait and before the 6 s deadline: the agent
-  // must reach that wait within 4 s of its start (a fraction of a second on a quiet machine).
-  it('exits 3 at its deadline when no controller answers, after putting a valid signed request on the bus', async () => {
-    const world = await stage.world();
-    const node = await stage.node(world, 0, { config: { deadlineSeconds: 6 } });
-
-    const run = await runAgent(stage.bundle.bundle, ['up', '198.19.0.50', IFACE], node.env);
-
-    expect(run.code).toBe(3);
-    const requestId = new RegExp(`request (${UUID})`).exec(run.stderr)?.[1];
-    expect(run.stderr).toBe(
-      `pgpool-vip: timed out after 6 s waiting for the controller's outcome of request ${requestId} in ledger ${world.ledgerTable}; the controller's answer: no record yet; likely cause: the controller never took the request up: its Lambda or the bus's rule is not running (see the dead-letter and controller-errors alarms), or bus/ledgerTable in the agent config name another stage\n`,
-    );
-    // While it waited, one line said what for, how long so far and how long it would still wait.
-    expect(run.progress).toEqual([
-      expect.stringMatching(new RegExp(`^pgpool-vip: still waiting after 2\\.\\d s for the controller's outcome of request ${requestId} \\(ledger: no record yet\\); giving up in [0-3]\\.\\d s$`)),
-    ]);
-    const [event] = await queuedRequests(stage.clients.sqs, world.requestQueueUrl);
-    const detail = RequestDetailSchema.parse(RequestEventSchema.parse(event).detail);
-    expect(detail).toMatchObject({ action: 'up', requestId, instanceId: node.instance.instanceId, eni: node.instance.eni, interface: IFACE });
-    expect(detail.proof.headers[DIGEST_HEADER]).toBe(requestDigest(detail));
-    // The proof is accepted by STS as the instance's own role session.
-    const sts = await fetch(stage.endpoint, { method: 'POST', headers: detail.proof.headers, body: detail.proof.body });
-    expect(await sts.text()).toContain(`assumed-role/${world.roleName}/${node.instance.instanceId}</Arn>`);
   });
 });
 
