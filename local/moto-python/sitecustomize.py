@@ -1,6 +1,6 @@
 # Loaded by the moto_server that local/moto-server.ts starts (this folder is first on its
 # PYTHONPATH). Changes to the emulator where AWS differs from moto on these machines: its speed
-# (1, 3, 4) and the isolation of DynamoDB transactions (2).
+# (1, 3, 4, 5) and the isolation of DynamoDB transactions (2).
 import threading
 
 # 1. moto's EventBridge builds a JSONPath parser (a PLY grammar) anew for each of the eight input
@@ -196,3 +196,47 @@ if "moto.cloudformation.models" in sys.modules:
     _read_json_templates_as_json(sys.modules["moto.cloudformation.models"])
 else:
     sys.meta_path.insert(0, _AfterCloudFormationModels())
+
+
+# 5. moto's TransactWriteItems keeps a deep copy of each table it writes, to put back when a
+# condition fails; it copies a table once per item naming it (time that grows with the table),
+# where the copies are all the same: nothing is written before the last one. One copy per table
+# per transaction, the same state put back.
+try:
+    import copy as _copy
+
+    import moto.dynamodb.models as _dynamodb_models
+    from moto.dynamodb.models.table import Table as _DynamoTable
+except ImportError:
+    _dynamodb_models = None
+
+if _dynamodb_models is not None and not getattr(_dynamodb_models, "_one_copy_per_table", False):
+    _transaction = threading.local()
+
+    class _CopyOncePerTransaction:
+        """The `copy` module as moto.dynamodb.models sees it: a table's copy made once per transaction."""
+
+        def __getattr__(self, name):
+            return getattr(_copy, name)
+
+        @staticmethod
+        def deepcopy(value, memo=None):
+            kept = getattr(_transaction, "tables", None)
+            if kept is None or memo is not None or not isinstance(value, _DynamoTable):
+                return _copy.deepcopy(value, memo)
+            if id(value) not in kept:
+                kept[id(value)] = _copy.deepcopy(value)
+            return kept[id(value)]
+
+    _transact_write_items = _dynamodb_models.DynamoDBBackend.transact_write_items
+
+    def _transact_write_items_copying_once(self, transact_items):
+        _transaction.tables = {}
+        try:
+            return _transact_write_items(self, transact_items)
+        finally:
+            _transaction.tables = None
+
+    _dynamodb_models.copy = _CopyOncePerTransaction()
+    _dynamodb_models.DynamoDBBackend.transact_write_items = _transact_write_items_copying_once
+    _dynamodb_models._one_copy_per_table = True
