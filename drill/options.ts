@@ -90,6 +90,7 @@ export function parseDrillOptions(argv: readonly string[], defaultOut: string): 
   const { pgpool, latency, address, provisioned, soak, seed, script, out } = parsed.data;
   if (soak !== undefined && address !== 'ssm') throw new Error('--address local is for the scenarios; the soak runs with SSM');
   if (provisioned > 0 && latency !== 'aws') throw new Error('--provisioned models the cold init of --latency aws; under moto no cold init is modelled');
+  if (provisioned > 0 && soak !== undefined) throw new Error('--provisioned is for the scenarios; the soak runs without it');
   if (soak === undefined) {
     if (seed !== undefined || script !== undefined || out !== undefined) throw new Error('--seed, --script and --out belong to --soak N');
     return { pgpool, latency, address, provisioned, soak: null };

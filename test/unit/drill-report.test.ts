@@ -25,6 +25,7 @@ describe('the drill flag --provisioned', () => {
     expect(() => parseDrillOptions(['--latency', 'aws', '--provisioned', '1.5'], '/repo')).toThrow('--provisioned: a whole number of environments');
     expect(() => parseDrillOptions(['--latency', 'aws', '--provisioned', '21'], '/repo')).toThrow(/--provisioned/);
     expect(() => parseDrillOptions(['--provisioned', '1'], '/repo')).toThrow('--provisioned models the cold init of --latency aws; under moto no cold init is modelled');
+    expect(() => parseDrillOptions(['--soak', '2', '--latency', 'aws', '--provisioned', '1'], '/repo')).toThrow('--provisioned is for the scenarios; the soak runs without it');
   });
 });
 
