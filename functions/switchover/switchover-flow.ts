@@ -240,8 +240,6 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
       const dryRun = request.dryRun === true;
       const disableCheck: boolean = !dryRun && receiving !== null && !sourceDestCheckDisabled;
       const written = dryRun ? null : next;
-      // Both settle before either counts: a claim that landed beside a failed check must be
-      // known, so that the failure is recorded over it rather than leaving the request claimed.
       // SSM's delivery to the node is the longest wait of an `up` in SSM mode: its add goes as soon
       // as the claim is won (proof verified, member validated, ledger written), without waiting
       // for the source/dest check beside the claim. The routes still wait for both.
@@ -254,6 +252,8 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
         }
         return claimed;
       });
+      // Both settle before either counts: a claim that landed beside a failed check must be
+      // known, so that the failure is recorded over it rather than leaving the request claimed.
       const [claimSettled, checkSettled]: [PromiseSettledResult<ClaimResult>, PromiseSettledResult<void>] = await Promise.allSettled([
         claiming,
         disableCheck && receiving !== null ? step('source-dest-check', () => ports.members.disableSourceDestCheck(receiving)) : undefined,
@@ -444,8 +444,9 @@ export function createSwitchoverHandler(deps: SwitchoverDeps) {
     if (added === null) return [];
     const sent = added.reports.some((report) => report.commandId !== 'none');
     if (!sent || decided.holderBefore === request.instanceId) return added.reports;
-    const removed = await step('ssm-remove', () => changeAddress(senderTarget(request, cluster, deadline), 'remove'));
-    return [...added.reports, removed.report];
+    // Cut off by the deadline, the remove is not reported; the check's failure still is.
+    const removed = await step('ssm-remove', () => changeAddress(senderTarget(request, cluster, deadline), 'remove')).catch(() => null);
+    return removed === null ? added.reports : [...added.reports, removed.report];
   }
 
   /** How long to wait for SSM on the sender: the configured wait, cut to the time left. */
