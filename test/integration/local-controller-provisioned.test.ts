@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { SwitchoverResult } from '../../functions/switchover/switchover-flow.ts';
 import { createLocalController } from '../../local/controller.ts';
+import { startAwsFrontDoor } from '../../local/front-door/front-door.ts';
 import type { HookKind, LatencyModel } from '../../local/front-door/latency-profile.ts';
+import { envelope, signedDetail } from '../../local/requests.ts';
+import type { WorldInstance } from '../../local/world.ts';
 import { createMemoryWorld } from '../kit/memory-harness.ts';
 import { sharedMoto } from '../kit/moto.ts';
 
@@ -48,5 +51,36 @@ describe("Local controller: the stage's provisioned concurrency under a latency 
     expect(results).toHaveLength(5);
     // The lone ones find the environment free; two of the three that arrive together start cold.
     expect(coldInits).toBe(2);
+  });
+});
+
+describe('Local controller: a cold invocation is a new environment, its per-container caches empty', () => {
+  /**
+   * Signed requests of a world moto does not hold: each is refused once STS answers, and the
+   * reads beside the proof still go out, among them the VPCs' CIDRs, which a handler reads once.
+   */
+  async function vpcReads(options: { freshWhenCold: boolean; provisionedConcurrency: number }, invocations: number): Promise<number> {
+    const door = await startAwsFrontDoor({ host: '127.0.0.1', motoEndpoint: sharedMoto().endpoint });
+    const world = createMemoryWorld();
+    const controller = createLocalController({ endpoint: door.endpoint, world, delivery: 'push', latency: countingModel(), ...options });
+    try {
+      for (let index = 0; index < invocations; index += 1) {
+        const detail = await signedDetail(world, world.instances[0] as WorldInstance, { action: 'up', stsEndpoint: door.endpoint });
+        controller.deliver(envelope(detail, world), Date.now());
+        await controller.stop();
+      }
+      return door.calls.filter((call) => call.service === 'ec2' && call.operation === 'DescribeVpcs').length;
+    } finally {
+      await door.stop();
+    }
+  }
+
+  it('reads the VPCs once per cold invocation when each is a new environment, once in all when one handler serves them', async () => {
+    expect(await vpcReads({ freshWhenCold: true, provisionedConcurrency: 0 }, 2)).toBe(2);
+    expect(await vpcReads({ freshWhenCold: false, provisionedConcurrency: 0 }, 2)).toBe(1);
+  });
+
+  it('keeps a provisioned environment\'s caches from one invocation to the next', async () => {
+    expect(await vpcReads({ freshWhenCold: true, provisionedConcurrency: 1 }, 2)).toBe(1);
   });
 });
