@@ -1,4 +1,4 @@
-import { DeleteRouteCommand, DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
+import { DeleteRouteCommand, DescribeRouteTablesCommand, ModifyNetworkInterfaceAttributeCommand } from '@aws-sdk/client-ec2';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
@@ -111,8 +111,16 @@ export class DrillWorld {
       // only the agent and the controller pay the latency model.
       const clients = motoClients(moto.endpoint);
       if (cachedPackage(WORLD_STAGE) === undefined) log('packaging the service (serverless package), once per change of its inputs');
-      log('demo world in moto: bus, switchover rule, ledger, SSM document and node role from the packaged template; VPC, subnets, 3 instances, route tables');
+      log('demo world in moto: bus, switchover rule, ledger, SSM document and node role from the packaged template; VPC, subnets, 3 instances (source/dest check off, as the article sets them up), route tables');
       const world = await createWorld(clients, { routeTableCount: options.routeTables ?? 1 });
+      // The article's set-up turns the source/dest check off on every pgpool instance by hand, and
+      // its script never touches it: the world starts so for both scripts alike, as the deploy
+      // guide suggests. (The controller still turns a check it finds on off; the tests cover it.)
+      await Promise.all(
+        world.instances.map((instance) =>
+          clients.ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: instance.eni, SourceDestCheck: { Value: false } })),
+        ),
+      );
       const byInstance = new Map<string, { host: NodeHost; instance: WorldInstance }>();
       for (const instance of world.instances) {
         const host = NODES.find((node) => node.ip === instance.privateIp);
