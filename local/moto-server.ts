@@ -64,8 +64,17 @@ export async function startMotoServer(options: { readyTimeoutMs?: number; host?:
     throw new MotoUnavailableError(MOTO_INSTALL_HINT);
   }
   let stderr = '';
+  // An internal error of moto reaches a client as an HTML 500 that the SDK cannot parse; the
+  // traceback is only on moto's stderr, among its request lines: the last one is kept and printed
+  // when the server stops.
+  let traceback = '';
   child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+    const text = chunk.toString('utf8');
+    stderr = (stderr + text).slice(-4000);
+    const at = text.lastIndexOf('Traceback (most recent call last)');
+    // An action moto lacks (the agent's doctor asks SSM for DescribeInstanceInformation) is an
+    // answer the callers expect, not an internal error.
+    if (at >= 0 && !text.includes('NotImplementedError', at)) traceback = text.slice(at, at + 4000);
   });
   const spawnError = new Promise<never>((_, reject) => {
     child.once('error', (error: NodeJS.ErrnoException) => {
@@ -104,6 +113,7 @@ export async function startMotoServer(options: { readyTimeoutMs?: number; host?:
       if (!response.ok) throw new Error(`moto reset-auth answered ${response.status}`);
     },
     async stop() {
+      if (traceback !== '') process.stderr.write(`moto_server on ${endpoint} logged an internal error; its last traceback:\n${traceback}\n`);
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');

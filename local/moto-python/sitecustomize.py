@@ -240,3 +240,29 @@ if _dynamodb_models is not None and not getattr(_dynamodb_models, "_one_copy_per
     _dynamodb_models.copy = _CopyOncePerTransaction()
     _dynamodb_models.DynamoDBBackend.transact_write_items = _transact_write_items_copying_once
     _dynamodb_models._one_copy_per_table = True
+
+# 6. EC2, IAM, STS and CloudFormation requests one at a time. moto serves each HTTP request on a
+# thread of its own, and these backends keep their resources in plain dicts that a Describe or
+# List walks while another thread's Create adds to them; under many concurrent worlds a run got an
+# HTML 500 from inside moto ("mismatched tags <html>" in the SDK) while setting a world up. Python
+# runs one thread at a time anyway, so this costs little; SQS (long polls) and DynamoDB (its own
+# per-table order, 2) keep their threads. Reentrant: CloudFormation creates resources in the other
+# backends from inside its request.
+try:
+    from moto.core.responses import BaseResponse as _BaseResponse
+except ImportError:
+    _BaseResponse = None
+
+if _BaseResponse is not None and not getattr(_BaseResponse, "_one_request_at_a_time", False):
+    _SERIALISED_SERVICES = ("moto.ec2.", "moto.iam.", "moto.sts.", "moto.cloudformation.")
+    _serialised = threading.RLock()
+    _base_call_action = _BaseResponse.call_action
+
+    def _call_action_one_at_a_time(self):
+        if not type(self).__module__.startswith(_SERIALISED_SERVICES):
+            return _base_call_action(self)
+        with _serialised:
+            return _base_call_action(self)
+
+    _BaseResponse.call_action = _call_action_one_at_a_time
+    _BaseResponse._one_request_at_a_time = True
