@@ -49,8 +49,9 @@ function scenario(flavour: string, id: number, ifUpMs: number | null, afterIfUpM
   return { id, name: `s${id}`, flavour, verdict: 'pass', problems: [], notes: [], blackoutMs: afterIfUpMs, blackouts: [], ifUpMs, afterIfUpMs, startedAt: 0, endedAt: 1, timeline: [] };
 }
 
-describe('Function: summaryFigures', () => {
-  const report: DrillReport = {
+/** A drill run's report under the AWS latency model with `flavours` and the fields `changes` names. */
+function awsReport(flavours: DrillReport['flavours'], changes: Partial<DrillReport> = {}): DrillReport {
+  return {
     machine: { cpu: 'x', cpus: 2, kernel: '6', node: 'v20' },
     startedAt: '2026-11-30T00:00:00.000Z',
     durationMs: 1,
@@ -58,11 +59,16 @@ describe('Function: summaryFigures', () => {
     passed: true,
     latency: 'aws',
     address: 'local',
-    flavours: {
-      'article script': [scenario('article script', 1, 2000, 1500), scenario('article script', 2, 3000, 2500), scenario('article script', 5, null, null)],
-      'pgpool-vip': [scenario('pgpool-vip', 1, 1000, 500), scenario('pgpool-vip', 2, 1400, 700), scenario('pgpool-vip', 3, 1200, 600)],
-    },
+    flavours,
+    ...changes,
   };
+}
+
+describe('Function: summaryFigures', () => {
+  const report = awsReport({
+    'article script': [scenario('article script', 1, 2000, 1500), scenario('article script', 2, 3000, 2500), scenario('article script', 5, null, null)],
+    'pgpool-vip': [scenario('pgpool-vip', 1, 1000, 500), scenario('pgpool-vip', 2, 1400, 700), scenario('pgpool-vip', 3, 1200, 600)],
+  });
 
   it('gives each script\'s medians over the scenarios that ran if_up_cmd, and the ratio of the medians', () => {
     expect(summaryFigures(report).split('\n')).toEqual([
@@ -80,19 +86,8 @@ describe('Function: summaryFigures', () => {
 
 describe('Function: ssmSensitivity', () => {
   const withDelivery = (id: number, ifUpMs: number, ssmAddDeliveryMs: number): ScenarioResult => ({ ...scenario('pgpool-vip', id, ifUpMs, 0), ssmAddDeliveryMs });
-  const report = (product: ScenarioResult[], changes: Partial<DrillReport> = {}): DrillReport => ({
-    machine: { cpu: 'x', cpus: 2, kernel: '6', node: 'v20' },
-    startedAt: '2026-11-30T00:00:00.000Z',
-    durationMs: 1,
-    pgpool: 'pgpool-II version 4.3.5',
-    passed: true,
-    latency: 'aws',
-    address: 'ssm',
-    provisioned: 0,
-    ssmDeliveryP50Ms: 1500,
-    flavours: { 'pgpool-vip': product },
-    ...changes,
-  });
+  const report = (product: ScenarioResult[], changes: Partial<DrillReport> = {}): DrillReport =>
+    awsReport({ 'pgpool-vip': product }, { address: 'ssm', provisioned: 0, ssmDeliveryP50Ms: 1500, ...changes });
 
   it("gives the SSM delivery up to which pgpool-vip's median if_up_cmd stays no slower than the article's: its chain less the delivery, against the article's median", () => {
     // Chains (if_up less delivery): 1.0, 1.2, 0.9 s -> median 1.0 s; the article's median 2.3 s.
