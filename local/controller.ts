@@ -147,9 +147,9 @@ export function createLocalController(options: LocalControllerOptions): LocalCon
     await deliveredAsModelled(latency, putAt);
     const provisioned = idle.pop();
     if (provisioned === undefined) await coldInit(latency);
-    const running = provisioned ?? (options.freshWhenCold === true ? environment() : handler);
+    const serving = provisioned ?? (options.freshWhenCold === true ? environment() : handler);
     try {
-      return await running(event, localContext());
+      return await serving(event, localContext());
     } finally {
       if (provisioned !== undefined) idle.push(provisioned);
     }
