@@ -12,7 +12,8 @@ import { finished } from './child-output.ts';
 import { createLocalController, requestEnvelope } from './controller.ts';
 import { startAwsFrontDoor, type AwsFrontDoor } from './front-door/front-door.ts';
 import { startImdsServer, type ImdsServer } from './imds-server.ts';
-import { MOTO_INSTALL_HINT, MotoUnavailableError, startMotoServer, type MotoServer } from './moto-server.ts';
+import { MOTO_INSTALL_HINT, MotoUnavailableError, startMotoServer } from './moto-server.ts';
+import { MOTO_ENDPOINT_ENV, runningMotoEndpoint } from './running-moto.ts';
 import { putRequestEvent, signedDetail } from './requests.ts';
 import { cachedPackage, PACKAGE_CACHE } from './packaged-service.ts';
 import { createWorld, DEMO, type World, type WorldInstance } from './world.ts';
@@ -25,8 +26,50 @@ const out = (line = ''): void => {
   process.stdout.write(`${line}\n`);
 };
 
+/** A moto_server the story uses; `stop` ends it only when the story started it. */
+interface StoryMoto {
+  endpoint: string;
+  /** How the story's first line names it. */
+  description: string;
+  /**
+   * Starts the world's names: none in a server of the story's own, the process's id in one that
+   * others use too, so that two stories (or a story and tests) never share a stack or a table.
+   */
+  prefix: string;
+  stop(): Promise<void>;
+}
+
+/** The running moto_server named by MOTO_ENDPOINT_ENV (it must answer), else one of the story's own; null after saying why neither. */
+async function storyMoto(): Promise<StoryMoto | null> {
+  const named = process.env[MOTO_ENDPOINT_ENV];
+  if (named !== undefined && named !== '') {
+    const parsed = runningMotoEndpoint(named);
+    if ('error' in parsed) {
+      process.stderr.write(`pgpool-vip demo: ${parsed.error}\n`);
+      return null;
+    }
+    try {
+      await fetch(parsed.endpoint, { signal: AbortSignal.timeout(5000) }).then((answer) => answer.body?.cancel());
+    } catch (error) {
+      process.stderr.write(`pgpool-vip demo: ${MOTO_ENDPOINT_ENV}: nothing answers at ${parsed.endpoint} (${(error as Error).message}); start moto_server there, or unset it to start one\n`);
+      return null;
+    }
+    return { endpoint: parsed.endpoint, description: `already running (${MOTO_ENDPOINT_ENV})`, prefix: `story${process.pid}-`, stop: () => Promise.resolve() };
+  }
+  try {
+    const moto = await startMotoServer();
+    return { endpoint: moto.endpoint, description: `pid ${moto.pid}`, prefix: '', stop: () => moto.stop() };
+  } catch (error) {
+    if (error instanceof MotoUnavailableError) {
+      process.stderr.write(`pgpool-vip demo: ${MOTO_INSTALL_HINT}\n`);
+      return null;
+    }
+    throw error;
+  }
+}
+
 interface Stage {
-  moto: MotoServer;
+  moto: StoryMoto;
   /** Where the agents and the crafted requests put events: moto behind the front door, which hands each request event to the controller. */
   door: AwsFrontDoor;
   clients: AwsClients;
@@ -38,16 +81,8 @@ interface Stage {
 }
 
 async function main(): Promise<number> {
-  let moto: MotoServer;
-  try {
-    moto = await startMotoServer();
-  } catch (error) {
-    if (error instanceof MotoUnavailableError) {
-      process.stderr.write(`pgpool-vip demo: ${MOTO_INSTALL_HINT}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const moto = await storyMoto();
+  if (moto === null) return 2;
   const workdir = mkdtempSync(join(tmpdir(), 'pgpool-vip-demo-'));
   const imds: ImdsServer[] = [];
   const clients = motoClients(moto.endpoint);
@@ -55,7 +90,7 @@ async function main(): Promise<number> {
   let door: AwsFrontDoor | null = null;
   let removeBundle = (): void => undefined;
   try {
-    out(`moto_server (AWS stand-in) on ${moto.endpoint}, pid ${moto.pid}`);
+    out(`moto_server (AWS stand-in) on ${moto.endpoint}, ${moto.description}`);
     const bundled = await cachedAgentBundle();
     removeBundle = bundled.remove;
     const agent = bundled.bundle;
@@ -63,11 +98,11 @@ async function main(): Promise<number> {
     if (cachedPackage(WORLD_STAGE) === undefined) {
       out(`packaging the service first (serverless package; kept in ${relative(process.cwd(), PACKAGE_CACHE)} until its inputs change)`);
     }
-    const world = await createWorld(clients);
+    const world = await createWorld(clients, { prefix: moto.prefix });
     out(`stack from the packaged template: bus ${world.busName}, ledger ${world.ledgerTable}, SSM document ${world.documentName}, node role ${world.roleName}`);
     out(`demo world: ${world.vpcId} (${DEMO.vpcCidr}), VIP ${DEMO.vip}, route table ${world.routeTableIds.join(', ')}`);
     for (const instance of world.instances) {
-      out(`  ${instance.name}  ${instance.instanceId}  ${instance.eni}  ${instance.privateIp}  ${instance.availabilityZone}`);
+      out(`  ${shown(moto, instance.name)}  ${instance.instanceId}  ${instance.eni}  ${instance.privateIp}  ${instance.availabilityZone}`);
       imds.push(
         await startImdsServer({ instance, region: world.region, roleName: world.roleName, accountId: world.accountId, vpcId: world.vpcId }),
       );
@@ -105,10 +140,10 @@ async function main(): Promise<number> {
     out();
     const targets = await routeTargets(stage);
     if (targets.every((target) => target === node2.eni)) {
-      out(`route stayed on ${node2.name} (${node2.eni}) through the late down, the delayed up and the forgery.`);
+      out(`route stayed on ${shown(moto, node2.name)} (${node2.eni}) through the late down, the delayed up and the forgery.`);
       return 0;
     }
-    out(`UNEXPECTED: the VIP route points at ${targets.join(', ')}, not at ${node2.name} (${node2.eni})`);
+    out(`UNEXPECTED: the VIP route points at ${targets.join(', ')}, not at ${shown(moto, node2.name)} (${node2.eni})`);
     return 1;
   } finally {
     door?.onAcceptedEvents(null);
@@ -119,6 +154,11 @@ async function main(): Promise<number> {
     removeBundle();
     rmSync(workdir, { recursive: true, force: true });
   }
+}
+
+/** An instance's name as the story tells it: pgpool-1, whatever the world's names start with. */
+function shown(moto: StoryMoto, name: string): string {
+  return name.startsWith(moto.prefix) ? name.slice(moto.prefix.length) : name;
 }
 
 async function step(stage: Stage, title: string, act: () => Promise<string>): Promise<void> {
@@ -154,7 +194,7 @@ async function runAgent(stage: Stage, index: number, action: 'up' | 'down'): Pro
   };
   const started = Date.now();
   const { status: code, stdout, stderr } = await finished(spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
-  const lines = [`   $ pgpool-vip ${argv.slice(1).join(' ')}   (on ${instance.name}, as pgpool runs it)`];
+  const lines = [`   $ pgpool-vip ${argv.slice(1).join(' ')}   (on ${shown(stage.moto, instance.name)}, as pgpool runs it)`];
   for (const line of `${stdout}${stderr}`.trim().split('\n').filter(Boolean)) lines.push(`   ${line}`);
   lines.push(`   exit ${code} after ${Date.now() - started} ms`);
   return lines.join('\n');
@@ -172,7 +212,10 @@ async function putCrafted(
 }
 
 function printAudit(stage: Stage, entry: AuditEntry): void {
-  const name = (id: string | null): string => stage.world.instances.find((instance) => instance.instanceId === id)?.name ?? id ?? 'none';
+  const name = (id: string | null): string => {
+    const instance = stage.world.instances.find((candidate) => candidate.instanceId === id);
+    return instance === undefined ? (id ?? 'none') : shown(stage.moto, instance.name);
+  };
   out(`   controller: ${entry.outcome.toUpperCase()}${entry.reason ? ` (${entry.reason})` : ''}`);
   // A request refused before the ledger was read has no holder to show.
   const holder =
@@ -198,7 +241,7 @@ async function printRoutes(stage: Stage): Promise<void> {
   for (const table of tables.RouteTables ?? []) {
     const route = table.Routes?.find((candidate) => candidate.DestinationCidrBlock === `${DEMO.vip}/32`);
     const owner = stage.world.instances.find((instance) => instance.eni === route?.NetworkInterfaceId);
-    out(`   route table ${table.RouteTableId}: ${DEMO.vip}/32 -> ${route ? `${route.NetworkInterfaceId} (${owner?.name ?? 'unknown'}) ${route.State}` : 'no route'}`);
+    out(`   route table ${table.RouteTableId}: ${DEMO.vip}/32 -> ${route ? `${route.NetworkInterfaceId} (${owner === undefined ? 'unknown' : shown(stage.moto, owner.name)}) ${route.State}` : 'no route'}`);
   }
 }
 

@@ -1,13 +1,19 @@
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
+import { MOTO_ENDPOINT_ENV } from '../../local/running-moto.ts';
+import '../kit/moto-global.ts';
 
 // `npm start` is the first thing a newcomer runs: it must keep telling the story it promises.
+// It tells it in the run's moto_server (a world of its own there): one of its own would cost
+// seconds of CPU to start and to load every service again. Without the run's server it starts its
+// own, as the README's `npm start` does.
 describe('Command: npm start (the local switchover story)', () => {
   it('moves the VIP from pgpool-1 to pgpool-2 and refuses the late, delayed and forged requests', () => {
+    const motoEndpoint = inject('motoEndpoint');
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'local/story.ts'], {
       encoding: 'utf8',
       timeout: 120_000,
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...(motoEndpoint === '' ? {} : { [MOTO_ENDPOINT_ENV]: motoEndpoint }) },
     });
 
     expect(run.stderr).toBe('');
