@@ -114,12 +114,27 @@ function configError(change: Record<string, unknown>): string {
     return (error as Error).message;
   }
 }
+/** The document parameters the SSM cases send: Python checks them all in one process. */
+const DOCUMENT_VALUES: ReadonlyArray<readonly ['Vip' | 'Interface', string]> = [
+  ['Vip', '198.19.0.50\n'],
+  ['Interface', 'eth0\n'],
+  ['Vip', "1.2.3.4'; reboot; '"],
+];
+let documentVerdicts: Map<string, boolean> | undefined;
 function documentAccepts(parameter: 'Vip' | 'Interface', value: string): string {
-  const document = addressDocumentFromScript() as { parameters: Record<string, { allowedPattern?: string }> };
-  const pattern = document.parameters[parameter]?.allowedPattern ?? '';
-  // Python's re: `$` matches before a final newline there, as in Java's.
-  const result = spawnSync('python3', ['-c', 'import re,sys; print(bool(re.search(sys.argv[1], sys.argv[2])))', pattern, value], { encoding: 'utf8' });
-  return `${parameter} ${JSON.stringify(value)}: ${result.stdout.trim() === 'True' ? 'accepted' : 'refused'}`;
+  const key = JSON.stringify([parameter, value]);
+  if (documentVerdicts === undefined) {
+    const document = addressDocumentFromScript() as { parameters: Record<string, { allowedPattern?: string }> };
+    const checks = DOCUMENT_VALUES.map(([name, checked]) => [document.parameters[name]?.allowedPattern ?? '', checked]);
+    // Python's re: `$` matches before a final newline there, as in Java's.
+    const check = 'import json,re,sys; print(json.dumps([bool(re.search(p, v)) for p, v in json.load(sys.stdin)]))';
+    const result = spawnSync('python3', ['-c', check], { input: JSON.stringify(checks), encoding: 'utf8' });
+    const verdicts = JSON.parse(result.stdout) as boolean[];
+    documentVerdicts = new Map(DOCUMENT_VALUES.map((pair, index) => [JSON.stringify(pair), verdicts[index] === true]));
+  }
+  const accepted = documentVerdicts.get(key);
+  if (accepted === undefined) throw new Error(`${key}: add it to DOCUMENT_VALUES`);
+  return `${parameter} ${JSON.stringify(value)}: ${accepted ? 'accepted' : 'refused'}`;
 }
 
 const printable = 'pgpool-vip-address: arguments must be printable characters only (no line breaks, tabs or control characters)';
