@@ -28,7 +28,7 @@ import {
 } from './deployer-permissions.ts';
 import { MOTO_DEPENDENT_DROPS, MOTO_UNSUPPORTED_TYPES } from '../../local/moto-stack.ts';
 import { finished } from '../../local/child-output.ts';
-import { packagedService, REPO_ROOT, serverlessCommand, TEMPLATE_FILE, type CfnTemplate } from '../../local/packaged-service.ts';
+import { packagedService, REPO_ROOT, SERVERLESS_SCHEMA_CACHE, serverlessCommand, TEMPLATE_FILE, type CfnTemplate } from '../../local/packaged-service.ts';
 import { requireTool } from './template-kit.ts';
 
 // `serverless deploy` and `serverless remove` themselves, pointed at moto with the SDK's standard
@@ -74,6 +74,8 @@ async function serverless(args: string[]): Promise<CliRun> {
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     SLS_TELEMETRY_DISABLED: '1',
     SLS_NOTIFICATIONS_MODE: 'off',
+    // The compiled configuration schema the other commands of the checkout keep (not in this HOME).
+    SLS_SCHEMA_CACHE_BASE_DIR: SERVERLESS_SCHEMA_CACHE,
     // The framework polls change sets and stack events every 5 s by default; moto answers at once.
     SLS_AWS_MONITORING_FREQUENCY: '250',
     PGPOOL_VIP_CONFIG_FILE: join(REPO_ROOT, 'config/dev.json'),
