@@ -176,6 +176,23 @@ describe.each([
     });
   });
 
+  describe("Ledger: the history index the audit reads", () => {
+    it('lists a request once its outcome is recorded, not while it is claimed, and not the VIP record', async () => {
+      const cluster = `history-${randomUUID().slice(0, 8)}`;
+      const [recorded, claimed] = [randomUUID(), randomUUID()];
+      const vip = { pk: `vip#${cluster}`, cluster, vip: VIP, holderInstanceId: 'i-0000000000000000a', holderEni: 'eni-0000000000000000a', upIssuedAt: new Date().toISOString(), upRequestId: recorded, released: false, version: 1, updatedAt: new Date().toISOString() };
+      await world.ports.ledger.claim({ ...claimInput(recorded, 'token-1'), cluster }, { next: vip, expectedVersion: null });
+      await world.ports.ledger.claim({ ...claimInput(claimed, 'token-2'), cluster });
+      const before = await world.history(cluster);
+      const current = await world.ports.ledger.readRequest(recorded);
+
+      await world.ports.ledger.recordOutcome({ ...(current as NonNullable<typeof current>), status: 'applied', dryRun: true, recordedAt: new Date().toISOString() });
+
+      expect(before).toEqual([]);
+      expect(await world.history(cluster)).toEqual([recorded]);
+    });
+  });
+
   describe('Port: route tables', () => {
     it('reads an absent VIP route as no target, with the table\'s VPC', async () => {
       const table = world.nextTable();

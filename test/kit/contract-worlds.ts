@@ -1,9 +1,11 @@
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { CreateRouteCommand, DeleteRouteCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import type { OutcomeDetail } from '../../lib/contract.ts';
 import { MEMBER_TAG_KEY } from '../../lib/cluster-config.ts';
+import { LEDGER_HISTORY_INDEX } from '../../lib/ledger-records.ts';
 import { vipCidr } from '../../functions/core/model.ts';
 import type { SwitchoverPorts } from '../../functions/core/ports.ts';
 import { awsSwitchoverPorts } from '../../functions/adapters/aws-ports.ts';
@@ -36,6 +38,8 @@ export interface ContractWorld {
   stop(instanceId: string): Promise<void>;
   /** Outcome events the bus delivered since the last call. */
   deliveredOutcomes(): Promise<OutcomeDetail[]>;
+  /** The request ids the ledger's history index (the audit's) lists for a cluster. */
+  history(cluster: string): Promise<string[]>;
 }
 
 const TABLES = 12;
@@ -74,6 +78,7 @@ export function memoryContractWorld(): Promise<ContractWorld> {
       delivered = aws.outcomes.length;
       return Promise.resolve(fresh);
     },
+    history: (cluster) => Promise.resolve(aws.history(cluster).map((record) => record.requestId)),
   });
 }
 
@@ -102,6 +107,19 @@ export async function motoContractWorld(): Promise<ContractWorld> {
     deliveredOutcomes: async () => {
       const received = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: world.outcomeQueueUrl, MaxNumberOfMessages: 10 }));
       return (received.Messages ?? []).map((message) => (JSON.parse(message.Body ?? '{}') as { detail: OutcomeDetail }).detail);
+    },
+    history: async (cluster) => {
+      const answer = await clients.dynamodb.send(
+        new QueryCommand({
+          TableName: world.ledgerTable,
+          IndexName: LEDGER_HISTORY_INDEX,
+          KeyConditionExpression: '#cluster = :cluster',
+          ExpressionAttributeNames: { '#cluster': 'cluster' },
+          ExpressionAttributeValues: { ':cluster': { S: cluster } },
+          ScanIndexForward: false,
+        }),
+      );
+      return (answer.Items ?? []).map((item) => item.requestId?.S ?? '');
     },
   };
 }

@@ -211,6 +211,19 @@ export class MemoryAws {
   public writeItem(key: string, item: object): void {
     this.items.set(key, JSON.stringify(item));
   }
+
+  /**
+   * The ledger's history index (`byCluster`: key cluster + recordedAt, every attribute projected),
+   * newest first: as in DynamoDB, only the items that carry both keys, so a request's outcome and
+   * not its claim nor the VIP record.
+   */
+  public history(cluster: string): RequestRecord[] {
+    return [...this.items.values()]
+      .map((stored) => JSON.parse(stored) as { cluster?: unknown; recordedAt?: unknown })
+      .filter((item) => item.cluster === cluster && typeof item.recordedAt === 'string')
+      .map((item) => RequestRecordSchema.parse(item))
+      .sort((a, b) => (b.recordedAt ?? '').localeCompare(a.recordedAt ?? ''));
+  }
 }
 
 /** The ledger table in memory, with the DynamoDB adapter's conditions. */
