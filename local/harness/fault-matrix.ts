@@ -1,4 +1,4 @@
-import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { BatchWriteItemCommand, DynamoDBClient, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DeleteRouteCommand, EC2Client, ModifyNetworkInterfaceAttributeCommand } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -281,8 +281,15 @@ async function outcomeEventsPerRequest(harness: Harness, requestIds: string[]): 
     for (const message of messages) {
       const requestId = (JSON.parse(message.Body ?? '{}') as { detail?: { requestId?: string } }).detail?.requestId ?? '';
       counts.set(requestId, (counts.get(requestId) ?? 0) + 1);
-      await harness.clients.sqs.send(new DeleteMessageCommand({ QueueUrl: harness.world.outcomeQueueUrl, ReceiptHandle: message.ReceiptHandle }));
     }
+    // The page's messages deleted in one call (at most 10, as received), not one call each.
+    const deleted = await harness.clients.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: harness.world.outcomeQueueUrl,
+        Entries: messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle })),
+      }),
+    );
+    if ((deleted.Failed ?? []).length > 0) throw new Error(`outcome queue: ${JSON.stringify(deleted.Failed)}`);
   }
   return requestIds.map((id) => counts.get(id) ?? 0);
 }
