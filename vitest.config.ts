@@ -1,9 +1,13 @@
 import { defineConfig } from 'vitest/config';
+import { WaitingSpreadSequencer } from './test/kit/sequencer.ts';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/kit/moto-global.ts'],
+    // Records what each file cost, so the next run can order the files by it (test/kit/sequencer.ts).
+    setupFiles: ['test/kit/record-file-cost.ts'],
+    sequence: { sequencer: WaitingSpreadSequencer },
     // Integration files share one moto_server (test/kit/moto-global.ts); AWS calls on loopback still take ~10 ms each.
     testTimeout: 60_000,
     hookTimeout: 120_000,
