@@ -49,7 +49,9 @@ describe.concurrent('Function: serverless package with a stage configuration', (
   });
 
   it('keeps switchover environments initialised with the provisioned concurrency param, the rule invoking its alias', async () => {
-    // `serverless package --param=switchoverProvisionedConcurrency=2`, once per change of its inputs.
+    // `serverless package --param=switchoverProvisionedConcurrency=2`, once per change of its inputs:
+    // tens of seconds on a loaded machine, after the run's other serverless commands (they hold the
+    // checkout's lock), hence the longer timeout.
     const { template } = await packagedService('dev', { switchoverProvisionedConcurrency: '2' });
 
     const aliases = resourcesOfType(template, 'AWS::Lambda::Alias');
@@ -60,7 +62,7 @@ describe.concurrent('Function: serverless package with a stage configuration', (
     const targets = resourcesOfType(template, 'AWS::Events::Rule').flatMap(([, rule]) => (rule.Properties?.Targets as Array<{ Arn: unknown }> | undefined) ?? []);
     expect(targets.map((target) => target.Arn)).toContainEqual(aliasArn);
     expect(resourcesOfType(template, 'AWS::Lambda::Permission').map(([, permission]) => permission.Properties?.FunctionName)).toContainEqual(aliasArn);
-  });
+  }, 180_000);
 
   it('refuses more provisioned concurrency than the reserve, naming both params, before anything is packaged', async () => {
     const run = await resolveStageConfigSource({ stage: 'dev', params: { switchoverProvisionedConcurrency: '21' } });
