@@ -1,6 +1,6 @@
 # Loaded by the moto_server that local/moto-server.ts starts (this folder is first on its
 # PYTHONPATH). Changes to the emulator where AWS differs from moto on these machines: its speed
-# (1, 3, 4, 5) and the isolation of DynamoDB transactions (2).
+# (1, 3, 4, 5, 7, 10) and the isolation of DynamoDB transactions (2).
 import threading
 
 # 1. moto's EventBridge builds a JSONPath parser (a PLY grammar) anew for each of the eight input
@@ -130,10 +130,48 @@ if _moto_backends is not None and not getattr(_moto_backends, "_modules_kept", F
 # CloudFormation reads a JSON template as JSON; a template whose text is a JSON object is read
 # with json first, and every other one as moto does. Changed when moto first loads its
 # CloudFormation (loading it costs a second of CPU, which a server that never deploys a stack
-# does not pay).
+# does not pay; the same holds for EC2, 7 and 10).
 import importlib.abc
 import json as _json
 import sys
+
+# Module name -> the changes made to it once it ran, for the modules a server loads only when a
+# request first needs them.
+_changes_after_import = {}
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Finds the modules named in _changes_after_import as the other finders do, and changes each once it ran."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        changes = _changes_after_import.get(fullname)
+        if not changes:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                exec_module = spec.loader.exec_module
+
+                def exec_then_change(module, exec_module=exec_module):
+                    exec_module(module)
+                    for change in changes:
+                        change(module)
+
+                spec.loader.exec_module = exec_then_change
+                return spec
+        return None
+
+
+sys.meta_path.insert(0, _AfterImport())
+
+
+def _after_import(name, change):
+    if name in sys.modules:
+        change(sys.modules[name])
+    else:
+        _changes_after_import.setdefault(name, []).append(change)
 
 
 def _json_object(text):
@@ -168,34 +206,7 @@ def _read_json_templates_as_json(models):
     models._json_templates_as_json = True
 
 
-class _AfterCloudFormationModels(importlib.abc.MetaPathFinder):
-    """Finds moto.cloudformation.models as the other finders do, and changes it once it ran."""
-
-    name = "moto.cloudformation.models"
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != self.name:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                exec_module = spec.loader.exec_module
-
-                def exec_then_change(module, exec_module=exec_module):
-                    exec_module(module)
-                    _read_json_templates_as_json(module)
-
-                spec.loader.exec_module = exec_then_change
-                return spec
-        return None
-
-
-if "moto.cloudformation.models" in sys.modules:
-    _read_json_templates_as_json(sys.modules["moto.cloudformation.models"])
-else:
-    sys.meta_path.insert(0, _AfterCloudFormationModels())
+_after_import("moto.cloudformation.models", _read_json_templates_as_json)
 
 
 # 5. moto's TransactWriteItems keeps a deep copy of each table it writes, to put back when a
@@ -266,3 +277,61 @@ if _BaseResponse is not None and not getattr(_BaseResponse, "_one_request_at_a_t
 
     _BaseResponse.call_action = _call_action_one_at_a_time
     _BaseResponse._one_request_at_a_time = True
+
+
+# 7. moto finds the tags of an EC2 resource by running its DescribeTags filter over every tag of
+# the region (a regular expression made from the resource's id, matched against each tagged
+# resource's id), once per resource it describes or filters on a tag: a DescribeInstances or
+# DescribeVpcs grows with the square of what the account holds, 15-30 ms each here once a run's
+# worlds accumulate in one server. A resource's tags are the entry under its id (the id has no
+# wildcard, so the filter matches that id alone): read directly, the same tags in the same order
+# with the same fields. An id with a wildcard character goes the way moto does.
+def _tags_read_by_id(core):
+    if getattr(core, "_tags_read_by_id", False):
+        return
+    from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
+
+    get_tags_filtered = core.TaggedEC2Resource.get_tags
+
+    def get_tags(self):
+        resource_id = self.id
+        if not resource_id or not isinstance(resource_id, str) or any(c in resource_id for c in "*?[\\"):
+            return get_tags_filtered(self)
+        tags = self.ec2_backend.tags.get(resource_id)
+        if not tags:
+            return []
+        resource_type = EC2_PREFIX_TO_RESOURCE.get(get_prefix(resource_id), "")
+        return [
+            {"resource_id": resource_id, "key": key, "value": value, "resource_type": resource_type}
+            for key, value in tags.copy().items()
+        ]
+
+    core.TaggedEC2Resource.get_tags = get_tags
+    core._tags_read_by_id = True
+
+
+_after_import("moto.ec2.models.core", _tags_read_by_id)
+
+
+# 10. For each instance RunInstances launches, moto looks its image up with the DescribeImages
+# filter image-id: a wildcard match against each of the ~1,200 images it knows in the region, ~5
+# ms of CPU per instance here. An image id without a wildcard matches that image alone: it is
+# looked up by its id, the same image or none. A filter with a wildcard goes the way moto does.
+def _images_found_by_id(amis):
+    if getattr(amis, "_images_found_by_id", False):
+        return
+    describe_images = amis.AmiBackend.describe_images
+
+    def describe_images_by_id(self, ami_ids=None, filters=None, exec_users=None, owners=None):
+        if not ami_ids and not exec_users and not owners and isinstance(filters, dict) and list(filters) == ["image-id"]:
+            image_id = filters["image-id"]
+            if isinstance(image_id, str) and not any(c in image_id for c in "*?["):
+                image = self.amis.get(image_id)
+                return [image] if image is not None and image.id == image_id else []
+        return describe_images(self, ami_ids=ami_ids, filters=filters, exec_users=exec_users, owners=owners)
+
+    amis.AmiBackend.describe_images = describe_images_by_id
+    amis._images_found_by_id = True
+
+
+_after_import("moto.ec2.models.amis", _images_found_by_id)
