@@ -1,6 +1,6 @@
 # Loaded by the moto_server that local/moto-server.ts starts (this folder is first on its
 # PYTHONPATH). Changes to the emulator where AWS differs from moto on these machines: its speed
-# (1, 3, 4, 5, 7, 8, 10) and the isolation of DynamoDB transactions (2).
+# (1, 3, 4, 5, 7-10, 12) and the isolation of DynamoDB transactions (2).
 import threading
 
 # 1. moto's EventBridge builds a JSONPath parser (a PLY grammar) anew for each of the eight input
@@ -369,6 +369,38 @@ def _tags_read_by_id(core):
 _after_import("moto.ec2.models.core", _tags_read_by_id)
 
 
+# 9. moto checks DynamoDB's 400 KB item limit on every attribute it sets by summing the sizes of
+# all the attributes already set, so building an item from a request (every PutItem, each item of
+# a BatchWriteItem, each Put of a transaction) costs the square of its attributes (for an item of
+# 40 attributes, a third of a PutItem's CPU here). While an item is being built from a request
+# nothing else changes its attributes, so the sum is kept as it goes: the same sizes compared with
+# the same limit at the same attribute, the same ItemSizeTooLarge.
+try:
+    import moto.dynamodb.models.dynamo_type as _dynamo_type
+except ImportError:
+    _dynamo_type = None
+
+if _dynamo_type is not None and not getattr(_dynamo_type, "_item_size_summed_once", False):
+    _item_size_limit = 405000  # moto's limit, between DynamoDB's 400 KB and what it accepts
+
+    def _item_built_summing_once(self, hash_key, range_key, attrs):
+        self.hash_key = hash_key
+        self.range_key = range_key
+        built = _dynamo_type.LimitedSizeDict()
+        size = 0
+        for key, value in attrs.items():
+            value = _dynamo_type.DynamoType(value)
+            added = _dynamo_type.bytesize(key) + value.size()
+            if size + added > _item_size_limit:
+                raise _dynamo_type.ItemSizeTooLarge
+            dict.__setitem__(built, key, value)
+            size += added
+        self.attrs = built
+
+    _dynamo_type.Item.__init__ = _item_built_summing_once
+    _dynamo_type._item_size_summed_once = True
+
+
 # 10. For each instance RunInstances launches, moto looks its image up with the DescribeImages
 # filter image-id: a wildcard match against each of the ~1,200 images it knows in the region, ~5
 # ms of CPU per instance here. An image id without a wildcard matches that image alone: it is
@@ -391,3 +423,74 @@ def _images_found_by_id(amis):
 
 
 _after_import("moto.ec2.models.amis", _images_found_by_id)
+
+
+# 12. moto validates an update expression (UpdateItem, each Update of a transaction) by walking its
+# syntax tree once per check, and two of its walks redo work per node: the list of node classes a
+# check handles is built anew for every node visited, and the count of ADD, REMOVE and SET clauses
+# (at most one each) is taken again for every node below the root by searching that node's whole
+# subtree, which costs the square of the expression's size: most of the CPU of the project's
+# UpdateItem and TransactWriteItems calls, whose expressions set a dozen attributes. The classes
+# are the same for every node of a walk; the counts of a node are the sums of its children's,
+# taken once per node as the walk goes up. The same clauses counted at the same nodes, in the same
+# order, so the same expressions refused with the same TooManyClauses.
+try:
+    import moto.dynamodb.parsing.ast_nodes as _ast_nodes
+    import moto.dynamodb.parsing.validators as _validators
+except ImportError:
+    _validators = None
+
+if _validators is not None and not getattr(_validators, "_clauses_counted_once", False):
+    _node_classes_of = _ast_nodes.DepthFirstTraverser.nodes_to_be_processed
+
+    def _kept_node_classes(self):
+        classes = self.__dict__.get("_kept_node_classes")
+        if classes is None:
+            classes = self.__dict__["_kept_node_classes"] = _node_classes_of(self)
+        return classes
+
+    _ast_nodes.DepthFirstTraverser.nodes_to_be_processed = _kept_node_classes
+
+    # The clause classes in the order moto checks them, and the nodes its search descends into.
+    _counted_clauses = (
+        _ast_nodes.UpdateExpressionAddClause,
+        _ast_nodes.UpdateExpressionRemoveClause,
+        _ast_nodes.UpdateExpressionSetClause,
+    )
+    _searched_nodes = (_ast_nodes.Expression, _ast_nodes.UpdateExpressionFunction)
+    _clause_names = ("ADD", "REMOVE", "SET")
+
+    def _clause_counts(node, counted):
+        kept = counted.get(id(node))
+        if kept is not None and kept[0] is node:
+            return kept[1]
+        counts = [0, 0, 0]
+        for child in node.children or []:
+            below = _clause_counts(child, counted) if isinstance(child, _searched_nodes) else None
+            for index, clause in enumerate(_counted_clauses):
+                if type(child) is clause:
+                    counts[index] += 1
+                elif below is not None:
+                    counts[index] += below[index]
+        counted[id(node)] = (node, counts)
+        return counts
+
+    _traverse_counting = _validators.ActionCountValidator.traverse
+
+    def _traverse_counting_once(self, node):
+        self._clause_counts = {}
+        try:
+            return _traverse_counting(self, node)
+        finally:
+            self._clause_counts = {}
+
+    def _verify_action_counts_once(self, node):
+        counts = _clause_counts(node, self.__dict__.setdefault("_clause_counts", {}))
+        for name, count in zip(_clause_names, counts):
+            if count > 1:
+                raise _validators.TooManyClauses(name)
+        return node
+
+    _validators.ActionCountValidator.traverse = _traverse_counting_once
+    _validators.ActionCountValidator.verify_action_counts = _verify_action_counts_once
+    _validators._clauses_counted_once = True
