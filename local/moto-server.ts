@@ -4,7 +4,7 @@ import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Python modules moto_server loads first (see the file): one fix of the emulator's speed, and
+ * Python modules moto_server loads first (see the file): changes to the emulator's speed that keep AWS's answers, and
  * the DynamoDB requests to one table handled one at a time, so that a transaction that fails cannot erase writes
  * acknowledged while it ran, as moto's own TransactWriteItems does.
  */
@@ -56,7 +56,7 @@ export async function startMotoServer(options: { readyTimeoutMs?: number; host?:
       env: {
         ...process.env,
         MOTO_ALLOW_NONEXISTENT_REGION: 'false',
-        // moto-python/sitecustomize.py: EventBridge's parsers kept, a table's DynamoDB requests one at a time.
+        // moto-python/sitecustomize.py: the emulator's speed, a table's DynamoDB requests one at a time.
         PYTHONPATH: [MOTO_PYTHON_DIR, process.env.PYTHONPATH].filter((entry) => entry !== undefined && entry !== '').join(delimiter),
       },
     });

@@ -1,6 +1,6 @@
 # Loaded by the moto_server that local/moto-server.ts starts (this folder is first on its
 # PYTHONPATH). Changes to the emulator where AWS differs from moto on these machines: its speed
-# (1, 3, 4, 5, 7-10, 12) and the isolation of DynamoDB transactions (2).
+# (1, 3, 4, 5, 7-12) and the isolation of DynamoDB transactions (2).
 import threading
 
 # 1. moto's EventBridge builds a JSONPath parser (a PLY grammar) anew for each of the eight input
@@ -423,6 +423,66 @@ def _images_found_by_id(amis):
 
 
 _after_import("moto.ec2.models.amis", _images_found_by_id)
+
+
+# 11. moto writes every response member by trying the names the member may have on the model
+# object (its own, its shape's, its class's prefix dropped, each also in snake_case): six alias
+# rules instantiated and asked for every member of every object it writes, about a quarter of the
+# CPU moto spends writing a DescribeInstances or a GetItem here. The names a rule gives depend
+# only on the member's name, its shape and the shape it sits in, and the object's class (its Meta
+# aliases, its class name), none of which changes while the server runs: the list is kept per
+# those, and the values are looked up in the same order as before, so every response is written
+# the same. Objects that carry their own Meta or compute attributes on demand, and rules other
+# than moto's six, are asked every time as moto does.
+try:
+    import moto.core.serialize as _serialize
+except ImportError:
+    _serialize = None
+
+if _serialize is not None and not getattr(_serialize, "_member_names_kept", False):
+    _known_alias_rules = frozenset(_serialize.DEFAULT_ALIAS_PROVIDERS)
+    _member_names = {}
+    _pick_value = _serialize.AttributePicker.__call__
+
+    def _member_names_of(picker, context):
+        obj = context.obj
+        cls = type(obj)
+        if (
+            not _known_alias_rules.issuperset(picker.alias_providers)
+            or "Meta" in getattr(obj, "__dict__", ())
+            or hasattr(cls, "__getattr__")
+        ):
+            return None
+        shape = context.shape
+        parent = getattr(shape, "parent", None)
+        kept_key = (type(picker), tuple(picker.alias_providers), cls, context.key, id(shape), id(parent))
+        kept = _member_names.get(kept_key)
+        # The shapes are held with their names, so that their ids stay theirs.
+        if kept is None or kept[0] is not shape or kept[1] is not parent:
+            kept = _member_names[kept_key] = (shape, parent, tuple(picker.get_possible_keys(context)))
+        return kept[2]
+
+    def _pick_value_by_kept_names(self, context):
+        names = _member_names_of(self, context)
+        if names is None:
+            return _pick_value(self, context)
+        obj = context.obj
+        for name in names:
+            value = _serialize.get_value(obj, name, _serialize.MISSING)
+            if value is not _serialize.MISSING:
+                break
+        else:
+            value = None
+        if self.response_transformers:
+            key_path = f"{context.key_path}.{context.key}"
+            for transform_path, transform in self.response_transformers.items():
+                if key_path.endswith(transform_path):
+                    value = transform(value)
+                    break
+        return value
+
+    _serialize.AttributePicker.__call__ = _pick_value_by_kept_names
+    _serialize._member_names_kept = True
 
 
 # 12. moto validates an update expression (UpdateItem, each Update of a transaction) by walking its
