@@ -8,19 +8,24 @@ import { packagedService } from '../../local/packaged-service.ts';
  * - one moto_server: its first call to each service costs seconds, once per server, so test
  *   files share it and keep apart by the prefix of every world they create (a file that changes
  *   the server itself, IAM auth on, starts its own). One read of every service the tests use
- *   pays those seconds here, before the workers start: otherwise the first files pay them all
- *   at once, and their deadlines with them;
+ *   pays those seconds while the workers start (seconds of node's CPU, on the other core), not
+ *   before: the first files' calls to a service still loading wait for it, and no file times a
+ *   deadline before it has set its world up;
  * - the packaged service, which every moto world and the template tests read;
  * - the agent bundle (test/kit/agent-bundle.ts), built only when its inputs changed since the
  *   last run (local/agent-bundle-cache.ts): a build costs seconds of CPU.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const [moto, bundle] = await Promise.all([startSharedMoto().then(warm), cachedAgentBundle(), packagedService()]);
+  const [moto, bundle] = await Promise.all([startSharedMoto(), cachedAgentBundle(), packagedService()]);
+  // A warm-up that failed fails the run when it ends (the files' own calls say more before that).
+  const warmed = warm(moto).catch((error: unknown) => error);
   project.provide('motoEndpoint', moto?.endpoint ?? '');
   project.provide('agentBundle', { bundle: bundle.bundle, bytes: bundle.bytes });
   return async () => {
+    const failed = await warmed;
     await moto?.stop();
     bundle.remove();
+    if (failed instanceof Error) throw failed;
   };
 }
 
@@ -45,28 +50,22 @@ const WARM_UP_READS: ReadonlyArray<{ service: string; contentType: string; targe
   ].map(([service = '', target = '', version = '']) => ({ service, contentType: `application/x-amz-json-${version}`, target, body: '{}' })),
 ];
 
-async function warm(moto: MotoServer | undefined): Promise<MotoServer | undefined> {
-  if (moto === undefined) return undefined;
-  try {
-    await Promise.all(
-      WARM_UP_READS.map(async ({ service, contentType, target, body }) => {
-        const answer = await fetch(moto.endpoint, {
-          method: 'POST',
-          headers: {
-            'content-type': contentType,
-            ...(target === undefined ? {} : { 'x-amz-target': target }),
-            authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`,
-          },
-          body,
-        });
-        if (!answer.ok) throw new Error(`moto_server warm-up: ${service} answered ${answer.status}: ${(await answer.text()).slice(0, 300)}`);
-      }),
-    );
-  } catch (error) {
-    await moto.stop();
-    throw error;
-  }
-  return moto;
+async function warm(moto: MotoServer | undefined): Promise<void> {
+  if (moto === undefined) return;
+  await Promise.all(
+    WARM_UP_READS.map(async ({ service, contentType, target, body }) => {
+      const answer = await fetch(moto.endpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': contentType,
+          ...(target === undefined ? {} : { 'x-amz-target': target }),
+          authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`,
+        },
+        body,
+      });
+      if (!answer.ok) throw new Error(`moto_server warm-up: ${service} answered ${answer.status}: ${(await answer.text()).slice(0, 300)}`);
+    }),
+  );
 }
 
 async function startSharedMoto(): Promise<MotoServer | undefined> {
