@@ -16,7 +16,7 @@ describe(`Function: the running moto_server ${MOTO_ENDPOINT_ENV} names`, () => {
     ['127.0.0.1:5000', 'not a URL'],
     ['moto', 'not a URL'],
     ['https://127.0.0.1:5000', 'not an http URL'],
-    ['http://10.0.0.5:5000', 'not on the loopback (127.0.0.1, localhost or [::1])'],
+    ['http://198.18.0.5:5000', 'not on the loopback (127.0.0.1, localhost or [::1])'],
     ['http://ec2.us-east-1.amazonaws.com:443', 'not on the loopback (127.0.0.1, localhost or [::1])'],
     ['http://127.0.0.1', 'without a port'],
     ['http://127.0.0.1:5000/moto-api', 'more than a scheme, host and port'],
