@@ -1,7 +1,17 @@
 # Loaded by the moto_server that local/moto-server.ts starts (this folder is first on its
 # PYTHONPATH). Changes to the emulator where AWS differs from moto on these machines: its speed
 # (1, 3, 4, 5, 7-12) and the isolation of DynamoDB transactions (2).
+import importlib
 import threading
+
+
+def _moto_module(name):
+    """Module `name` of moto, or None in an interpreter without moto (there is nothing to change)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
 
 # 1. moto's EventBridge builds a JSONPath parser (a PLY grammar) anew for each of the eight input
 # paths of every target an event matches: 150-650 ms per matched PutEvents on these machines,
@@ -167,11 +177,19 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, _AfterImport())
 
 
-def _after_import(name, change):
+def _after_import(name, flag, change):
+    """Makes `change` to module `name` once it ran (at once if it did), and marks it with `flag` so it is made once."""
+
+    def once(module):
+        if getattr(module, flag, False):
+            return
+        change(module)
+        setattr(module, flag, True)
+
     if name in sys.modules:
-        change(sys.modules[name])
+        once(sys.modules[name])
     else:
-        _changes_after_import.setdefault(name, []).append(change)
+        _changes_after_import.setdefault(name, []).append(once)
 
 
 def _json_object(text):
@@ -185,8 +203,6 @@ def _json_object(text):
 
 
 def _read_json_templates_as_json(models):
-    if getattr(models, "_json_templates_as_json", False):
-        return
     parse_stack_template = models.Stack.parse_template
     parse_change_set_template = models.ChangeSet._parse_template
 
@@ -203,10 +219,7 @@ def _read_json_templates_as_json(models):
 
     models.Stack.parse_template = staticmethod(stack_template)
     models.ChangeSet._parse_template = change_set_template
-    models._json_templates_as_json = True
 
-
-_after_import("moto.cloudformation.models", _read_json_templates_as_json)
 
 
 # 8. moto's ValidateTemplate runs cfn-lint over the template inside the request (1.5-1.9 s of CPU
@@ -218,8 +231,6 @@ _after_import("moto.cloudformation.models", _read_json_templates_as_json)
 # template CloudFormation would refuse; the lint itself is the project's template tests', which
 # run cfn-lint over the same packaged template.
 def _validate_syntax_only(models):
-    if getattr(models, "_templates_validated_as_cloudformation_does", False):
-        return
     import yaml
     from moto.cloudformation.exceptions import ValidationError
 
@@ -259,10 +270,7 @@ def _validate_syntax_only(models):
         return []
 
     models.CloudFormationBackend.validate_template = validate_template
-    models._templates_validated_as_cloudformation_does = True
 
-
-_after_import("moto.cloudformation.models", _validate_syntax_only)
 
 
 # 5. moto's TransactWriteItems keeps a deep copy of each table it writes, to put back when a
@@ -364,8 +372,6 @@ if _BaseResponse is not None and not getattr(_BaseResponse, "_one_request_at_a_t
 # wildcard, so the filter matches that id alone): read directly, the same tags in the same order
 # with the same fields. An id with a wildcard character goes the way moto does.
 def _tags_read_by_id(core):
-    if getattr(core, "_tags_read_by_id", False):
-        return
     from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
 
     get_tags_filtered = core.TaggedEC2Resource.get_tags
@@ -384,10 +390,7 @@ def _tags_read_by_id(core):
         ]
 
     core.TaggedEC2Resource.get_tags = get_tags
-    core._tags_read_by_id = True
 
-
-_after_import("moto.ec2.models.core", _tags_read_by_id)
 
 
 # 9. moto checks DynamoDB's 400 KB item limit on every attribute it sets by summing the sizes of
@@ -396,10 +399,7 @@ _after_import("moto.ec2.models.core", _tags_read_by_id)
 # 40 attributes, a third of a PutItem's CPU here). While an item is being built from a request
 # nothing else changes its attributes, so the sum is kept as it goes: the same sizes compared with
 # the same limit at the same attribute, the same ItemSizeTooLarge.
-try:
-    import moto.dynamodb.models.dynamo_type as _dynamo_type
-except ImportError:
-    _dynamo_type = None
+_dynamo_type = _moto_module("moto.dynamodb.models.dynamo_type")
 
 if _dynamo_type is not None and not getattr(_dynamo_type, "_item_size_summed_once", False):
     _item_size_limit = 405000  # moto's limit, between DynamoDB's 400 KB and what it accepts
@@ -427,8 +427,6 @@ if _dynamo_type is not None and not getattr(_dynamo_type, "_item_size_summed_onc
 # ms of CPU per instance here. An image id without a wildcard matches that image alone: it is
 # looked up by its id, the same image or none. A filter with a wildcard goes the way moto does.
 def _images_found_by_id(amis):
-    if getattr(amis, "_images_found_by_id", False):
-        return
     describe_images = amis.AmiBackend.describe_images
 
     def describe_images_by_id(self, ami_ids=None, filters=None, exec_users=None, owners=None):
@@ -440,10 +438,7 @@ def _images_found_by_id(amis):
         return describe_images(self, ami_ids=ami_ids, filters=filters, exec_users=exec_users, owners=owners)
 
     amis.AmiBackend.describe_images = describe_images_by_id
-    amis._images_found_by_id = True
 
-
-_after_import("moto.ec2.models.amis", _images_found_by_id)
 
 
 # 11. moto writes every response member by trying the names the member may have on the model
@@ -455,10 +450,7 @@ _after_import("moto.ec2.models.amis", _images_found_by_id)
 # those, and the values are looked up in the same order as before, so every response is written
 # the same. Objects that carry their own Meta or compute attributes on demand, and rules other
 # than moto's six, are asked every time as moto does.
-try:
-    import moto.core.serialize as _serialize
-except ImportError:
-    _serialize = None
+_serialize = _moto_module("moto.core.serialize")
 
 if _serialize is not None and not getattr(_serialize, "_member_names_kept", False):
     _known_alias_rules = frozenset(_serialize.DEFAULT_ALIAS_PROVIDERS)
@@ -515,13 +507,10 @@ if _serialize is not None and not getattr(_serialize, "_member_names_kept", Fals
 # are the same for every node of a walk; the counts of a node are the sums of its children's,
 # taken once per node as the walk goes up. The same clauses counted at the same nodes, in the same
 # order, so the same expressions refused with the same TooManyClauses.
-try:
-    import moto.dynamodb.parsing.ast_nodes as _ast_nodes
-    import moto.dynamodb.parsing.validators as _validators
-except ImportError:
-    _validators = None
+_ast_nodes = _moto_module("moto.dynamodb.parsing.ast_nodes")
+_validators = _moto_module("moto.dynamodb.parsing.validators")
 
-if _validators is not None and not getattr(_validators, "_clauses_counted_once", False):
+if _ast_nodes is not None and _validators is not None and not getattr(_validators, "_clauses_counted_once", False):
     _node_classes_of = _ast_nodes.DepthFirstTraverser.nodes_to_be_processed
 
     def _kept_node_classes(self):
@@ -575,3 +564,10 @@ if _validators is not None and not getattr(_validators, "_clauses_counted_once",
     _validators.ActionCountValidator.traverse = _traverse_counting_once
     _validators.ActionCountValidator.verify_action_counts = _verify_action_counts_once
     _validators._clauses_counted_once = True
+
+
+# The changes to the modules a server loads only when a request first needs them (4, 7, 8, 10).
+_after_import("moto.cloudformation.models", "_json_templates_as_json", _read_json_templates_as_json)
+_after_import("moto.cloudformation.models", "_templates_validated_as_cloudformation_does", _validate_syntax_only)
+_after_import("moto.ec2.models.core", "_tags_read_by_id", _tags_read_by_id)
+_after_import("moto.ec2.models.amis", "_images_found_by_id", _images_found_by_id)
