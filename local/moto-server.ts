@@ -65,8 +65,8 @@ export async function startMotoServer(options: { readyTimeoutMs?: number; host?:
   }
   let stderr = '';
   // An internal error of moto reaches a client as an HTML 500 that the SDK cannot parse; the
-  // traceback is only on moto's stderr, among its request lines: the last one is kept and printed
-  // when the server stops.
+  // traceback is only on moto's stderr (which has no request lines: moto-python/sitecustomize.py):
+  // the last one is kept and printed when the server stops.
   let traceback = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     const text = chunk.toString('utf8');

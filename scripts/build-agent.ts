@@ -53,7 +53,10 @@ export async function buildAgent(outfile: string = AGENT_BUNDLE): Promise<{ outf
   const inspection = await build({ ...commonJs, entryPoints: [INSPECTION], outfile: 'inspection.cjs' });
   const inspectionCode = inspection.outputFiles?.[0]?.contents;
   if (inspectionCode === undefined) throw new Error('esbuild wrote no inspection bundle');
-  const packed = brotliCompressSync(inspectionCode, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 11, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: inspectionCode.byteLength } }).toString('base64');
+  // Quality 9 packs its ~1.5 MiB in a quarter of a second; 11, brotli's best, took 2.7 s of CPU
+  // on every build and release for a pack 8% smaller (300 KiB instead of 328 KiB). Both unpack in
+  // ~10 ms, and only when status, doctor or audit runs.
+  const packed = brotliCompressSync(inspectionCode, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 9, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: inspectionCode.byteLength } }).toString('base64');
 
   const main = await build({ ...commonJs, entryPoints: [MAIN], outfile: 'main.cjs', plugins: [embedInspection()] });
   const mainCode = main.outputFiles?.[0]?.text;

@@ -1,6 +1,6 @@
 # Loaded by the moto_server that local/moto-server.ts starts (this folder is first on its
 # PYTHONPATH). Changes to the emulator where AWS differs from moto on these machines: its speed
-# (1, 3, 4, 5, 7-12) and the isolation of DynamoDB transactions (2).
+# (1, 3, 4, 5, 7-13) and the isolation of DynamoDB transactions (2).
 import importlib
 import threading
 
@@ -564,6 +564,21 @@ if _ast_nodes is not None and _validators is not None and not getattr(_validator
     _validators.ActionCountValidator.traverse = _traverse_counting_once
     _validators.ActionCountValidator.verify_action_counts = _verify_action_counts_once
     _validators._clauses_counted_once = True
+
+
+# 13. moto_server's HTTP server (werkzeug's) writes one line per request to stderr, formatted with
+# the date and a colour for the status, through the logging module: about a sixth of the CPU of a
+# small request here, and every line is read by the process that started the server. No line is
+# read by anyone: what is kept of the stderr is an internal error's traceback and a failed start's
+# message, which werkzeug writes through its error log, and those it still writes.
+try:
+    from werkzeug import serving as _serving
+except ImportError:
+    _serving = None
+
+if _serving is not None and not getattr(_serving, "_request_lines_left_out", False):
+    _serving.WSGIRequestHandler.log_request = lambda self, code="-", size="-": None
+    _serving._request_lines_left_out = True
 
 
 # The changes to the modules a server loads only when a request first needs them (4, 7, 8, 10).
