@@ -5,8 +5,8 @@ import importlib
 import threading
 
 
-def _moto_module(name):
-    """Module `name` of moto, or None in an interpreter without moto (there is nothing to change)."""
+def _installed_module(name):
+    """Module `name` (of moto or its HTTP server), or None in an interpreter without it (there is nothing to change)."""
     try:
         return importlib.import_module(name)
     except ImportError:
@@ -344,10 +344,7 @@ if _dynamodb_models is not None and not getattr(_dynamodb_models, "_one_copy_per
 # runs one thread at a time anyway, so this costs little; SQS (long polls) and DynamoDB (its own
 # per-table order, 2) keep their threads. Reentrant: CloudFormation creates resources in the other
 # backends from inside its request.
-try:
-    from moto.core.responses import BaseResponse as _BaseResponse
-except ImportError:
-    _BaseResponse = None
+_BaseResponse = getattr(_installed_module("moto.core.responses"), "BaseResponse", None)
 
 if _BaseResponse is not None and not getattr(_BaseResponse, "_one_request_at_a_time", False):
     _SERIALISED_SERVICES = ("moto.ec2.", "moto.iam.", "moto.sts.", "moto.cloudformation.")
@@ -399,7 +396,7 @@ def _tags_read_by_id(core):
 # 40 attributes, a third of a PutItem's CPU here). While an item is being built from a request
 # nothing else changes its attributes, so the sum is kept as it goes: the same sizes compared with
 # the same limit at the same attribute, the same ItemSizeTooLarge.
-_dynamo_type = _moto_module("moto.dynamodb.models.dynamo_type")
+_dynamo_type = _installed_module("moto.dynamodb.models.dynamo_type")
 
 if _dynamo_type is not None and not getattr(_dynamo_type, "_item_size_summed_once", False):
     _item_size_limit = 405000  # moto's limit, between DynamoDB's 400 KB and what it accepts
@@ -450,7 +447,7 @@ def _images_found_by_id(amis):
 # those, and the values are looked up in the same order as before, so every response is written
 # the same. Objects that carry their own Meta or compute attributes on demand, and rules other
 # than moto's six, are asked every time as moto does.
-_serialize = _moto_module("moto.core.serialize")
+_serialize = _installed_module("moto.core.serialize")
 
 if _serialize is not None and not getattr(_serialize, "_member_names_kept", False):
     _known_alias_rules = frozenset(_serialize.DEFAULT_ALIAS_PROVIDERS)
@@ -507,8 +504,8 @@ if _serialize is not None and not getattr(_serialize, "_member_names_kept", Fals
 # are the same for every node of a walk; the counts of a node are the sums of its children's,
 # taken once per node as the walk goes up. The same clauses counted at the same nodes, in the same
 # order, so the same expressions refused with the same TooManyClauses.
-_ast_nodes = _moto_module("moto.dynamodb.parsing.ast_nodes")
-_validators = _moto_module("moto.dynamodb.parsing.validators")
+_ast_nodes = _installed_module("moto.dynamodb.parsing.ast_nodes")
+_validators = _installed_module("moto.dynamodb.parsing.validators")
 
 if _ast_nodes is not None and _validators is not None and not getattr(_validators, "_clauses_counted_once", False):
     _node_classes_of = _ast_nodes.DepthFirstTraverser.nodes_to_be_processed
@@ -571,10 +568,7 @@ if _ast_nodes is not None and _validators is not None and not getattr(_validator
 # small request here, and every line is read by the process that started the server. No line is
 # read by anyone: what is kept of the stderr is an internal error's traceback and a failed start's
 # message, which werkzeug writes through its error log, and those it still writes.
-try:
-    from werkzeug import serving as _serving
-except ImportError:
-    _serving = None
+_serving = _installed_module("werkzeug.serving")
 
 if _serving is not None and not getattr(_serving, "_request_lines_left_out", False):
     _serving.WSGIRequestHandler.log_request = lambda self, code="-", size="-": None
