@@ -10,9 +10,16 @@ const cache = new Map();
 /**
  * scripts/stage-config.ts and the lib/ modules it imports, bundled by esbuild into one CommonJS
  * module in memory and loaded from there (the dependencies, zod, are required as installed). tsx's
- * loader did the same a module at a time through a loader thread: ~0.4 s more CPU on every
- * serverless command (package, deploy, remove, print).
+ * loader did the same a module at a time through a loader thread: ~0.3 s more CPU on every
+ * serverless command (package, deploy, remove, print). Loaded once per process, whatever the
+ * stages and params resolved.
  */
+let stageConfigModule;
+function stageConfig() {
+  stageConfigModule ??= loadTypeScript('stage-config.ts');
+  return stageConfigModule;
+}
+
 async function loadTypeScript(file) {
   const { createRequire } = await import('node:module');
   const { join } = await import('node:path');
@@ -59,7 +66,7 @@ module.exports = async (context) => {
     cache.set(
       key,
       (async () => {
-        const { loadStageConfig } = await loadTypeScript('stage-config.ts');
+        const { loadStageConfig } = await stageConfig();
         try {
           return loadStageConfig(settings);
         } catch (error) {
