@@ -10,9 +10,9 @@ const MOSTLY_WAITS = (cost: FileCost): boolean => cost.wallMs >= 2_000 && cost.c
 
 /**
  * The run's order: vitest's own (files that failed first, then the longest first), with the
- * files that mostly wait spread among the others. The workers outnumber the cores by one, and
- * the longest files are mostly the waiting ones: run first together, they left the cores idle for
- * seconds while the files that need them queued behind. Each waiting file now starts beside
+ * files that mostly wait spread among the others. The workers outnumber the cores (vitest.config.ts),
+ * and the longest files are mostly the waiting ones: run first together, they left the cores idle
+ * for seconds while the files that need them queued behind. Each waiting file now starts beside
  * busy ones (one waiting, then as many busy as there are other workers). Without the costs of a
  * last run (test/kit/record-file-cost.ts), vitest's order stands.
  */
