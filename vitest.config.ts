@@ -17,8 +17,10 @@ export default defineConfig({
     // the prefixes of their worlds; a file that mocks a client class restores it after itself.
     isolate: false,
     // Many files wait on deadlines, child processes and moto rather than on the CPU: on 2 cores,
-    // four workers kept the cores busier than three (4 interleaved runs: 43.6 s against 48.7 s).
-    maxWorkers: 4,
+    // five workers kept the cores busier than three (4 interleaved runs: 48.7 s with three, 43.6 s
+    // with four) and than four (faster in 6 of 7 interleaved pairs, by 2 s on average). Six
+    // cost more than they gained: each worker loads the SDK and the handlers once more.
+    maxWorkers: 5,
     // Node 20.19+ parses a .js file of a package without a "type" field once more when it is
     // imported, to tell an ES module from CommonJS (detect-module): every file of the SDK's
     // CommonJS builds is one. They are CommonJS, as Node took them before: the workers' imports
