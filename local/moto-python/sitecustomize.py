@@ -360,6 +360,25 @@ if _BaseResponse is not None and not getattr(_BaseResponse, "_one_request_at_a_t
     _BaseResponse.call_action = _call_action_one_at_a_time
     _BaseResponse._one_request_at_a_time = True
 
+# Before any request's action, and so outside that lock, moto marks the role behind a role
+# session's key as used, for every service: it finds the role by walking IAM's dict of roles,
+# which a CreateRole on another thread (a world's stack) can grow meanwhile. A run with six test
+# files side by side got "dictionary changed size during iteration" there: an HTML 500 from
+# inside moto. The walk goes over a copy of the roles (taken at once under the GIL): the same role
+# found, the same NotFound for an unknown one.
+_iam_models = _installed_module("moto.iam.models")
+
+if _iam_models is not None and not getattr(_iam_models.IAMBackend, "_roles_walked_on_a_copy", False):
+
+    def _get_role_by_arn_on_a_copy(self, arn):
+        for role in list(self.get_roles()):
+            if role.arn == arn:
+                return role
+        raise _iam_models.NotFoundException(f"Role {arn} not found")
+
+    _iam_models.IAMBackend.get_role_by_arn = _get_role_by_arn_on_a_copy
+    _iam_models.IAMBackend._roles_walked_on_a_copy = True
+
 
 # 7. moto finds the tags of an EC2 resource by running its DescribeTags filter over every tag of
 # the region (a regular expression made from the resource's id, matched against each tagged
