@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
  * the DynamoDB requests to one table handled one at a time, so that a transaction that fails cannot erase writes
  * acknowledged while it ran, as moto's own TransactWriteItems does.
  */
-const MOTO_PYTHON_DIR = fileURLToPath(new URL('./moto-python', import.meta.url));
+export const MOTO_PYTHON_DIR = fileURLToPath(new URL('./moto-python', import.meta.url));
 
 /** A moto_server process standing in for AWS on a loopback port. */
 export interface MotoServer {
